@@ -1,0 +1,72 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Client talks to a daemon over its unix socket.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// NewClient returns a client for the daemon listening on socket.
+func NewClient(socket string) *Client {
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}
+	return &Client{
+		socket: socket,
+		// Terminating many instances can take a while; a hung daemon should still not hang the CLI forever.
+		http: &http.Client{Transport: &http.Transport{DialContext: dial}, Timeout: 5 * time.Minute},
+	}
+}
+
+// Call sends in (if not nil) as JSON to method path and decodes the answer into out (if not nil).
+// A daemon error comes back as *Error; an unreachable daemon as CodeDaemonUnavailable.
+func (c *Client) Call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://hostd"+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Errorf(CodeDaemonUnavailable, "cannot reach hostd at %s (%v); is `hostd serve` running, and is --socket or HOSTD_SOCKET right?", c.socket, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return Errorf(CodeDaemonUnavailable, "reading the answer from %s: %v", c.socket, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var doc ErrorDocument
+		if json.Unmarshal(data, &doc) == nil && doc.Error != nil {
+			return doc.Error
+		}
+		return Errorf(CodeInternalError, "daemon answered %s: %s", resp.Status, bytes.TrimSpace(data))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decoding the daemon's answer: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package api
+
+import "time"
+
+// Instance states, as EC2 names them.
+const (
+	StateRunning    = "running"
+	StateStopped    = "stopped"
+	StateTerminated = "terminated"
+)
+
+// RunInstanceRequest asks the daemon to launch Command as a new instance.
+type RunInstanceRequest struct {
+	Command []string `json:"Command"`
+	Limits  Limits   `json:"Limits"`
+}
+
+// Limits are an instance's cgroup limits. Zero means the daemon's default.
+type Limits struct {
+	MemoryBytes int64   `json:"MemoryBytes,omitempty"`
+	Cpus        float64 `json:"Cpus,omitempty"`
+	Pids        int64   `json:"Pids,omitempty"`
+}
+
+// RunInstanceResponse is what `instance run` prints.
+type RunInstanceResponse struct {
+	InstanceId string `json:"InstanceId"`
+	State      string `json:"State"`
+}
+
+// Instance is one element of DescribeInstancesResponse.
+type Instance struct {
+	InstanceId    string    `json:"InstanceId"`
+	State         string    `json:"State"`
+	LaunchTime    time.Time `json:"LaunchTime"`
+	Command       []string  `json:"Command"`
+	Hostname      string    `json:"Hostname"`
+	Limits        Limits    `json:"Limits"`
+	UserNamespace *IDRange  `json:"UserNamespace,omitempty"`
+	// Pid is the host pid of the instance's init (its PID 1), while it runs.
+	Pid int `json:"Pid,omitempty"`
+	// ExitCode is the workload's exit status once the instance is stopped.
+	ExitCode    *int   `json:"ExitCode,omitempty"`
+	StateReason string `json:"StateReason,omitempty"`
+}
+
+// IDRange is the host uid/gid range that ids 0..Size-1 inside the instance map to.
+type IDRange struct {
+	HostId uint32 `json:"HostId"`
+	Size   uint32 `json:"Size"`
+}
+
+// DescribeInstancesResponse is what `instance describe` prints.
+type DescribeInstancesResponse struct {
+	Instances []Instance `json:"Instances"`
+}
+
+// TerminateInstancesRequest names the instances to terminate.
+type TerminateInstancesRequest struct {
+	InstanceIds []string `json:"InstanceIds"`
+}
+
+// InstanceStateChange is one element of TerminateInstancesResponse, as in EC2.
+type InstanceStateChange struct {
+	InstanceId    string `json:"InstanceId"`
+	PreviousState string `json:"PreviousState"`
+	CurrentState  string `json:"CurrentState"`
+}
+
+// TerminateInstancesResponse is what `instance terminate` prints.
+type TerminateInstancesResponse struct {
+	TerminatingInstances []InstanceStateChange `json:"TerminatingInstances"`
+}
+
+// ExecTarget tells the client where the instance's init listens for exec requests. The client
+// connects there itself so that the command gets the client's own stdin, stdout and stderr.
+type ExecTarget struct {
+	ControlSocket string `json:"ControlSocket"`
+}
