@@ -1,0 +1,140 @@
+// Package cgroup gives each instance a control group with its limits and a device allowlist,
+// behind one interface for both cgroup layouts: v1 (legacy and hybrid hosts, like most CI VMs) and
+// v2 (unified hosts). The layout is asked once of containerd/cgroups' Mode(), as that package does.
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Limits are the resources an instance may use. A zero field leaves that resource unlimited.
+type Limits struct {
+	MemoryBytes int64
+	Cpus        float64
+	Pids        int64
+	// BlockDevices lists the only block devices the instance may open (its volumes).
+	BlockDevices []Device
+}
+
+// Device is a device number the allowlist admits.
+type Device struct{ Major, Minor int64 }
+
+// Group is one instance's control group.
+type Group interface {
+	// Add moves a process into the group.
+	Add(pid int) error
+	// Kill sends SIGKILL to every process in the group and returns once the group is empty.
+	Kill() error
+	// Delete removes the group; it must be empty.
+	Delete() error
+	// Dirs maps each hierarchy's directory name under /sys/fs/cgroup to the group's directory in
+	// it, so that the guest can be shown its own limits and nothing else.
+	Dirs() map[string]string
+}
+
+// Root is where the cgroup filesystems are mounted.
+const Root = "/sys/fs/cgroup"
+
+// New creates the group at path (relative to each hierarchy's root) with limits applied.
+func New(path string, l Limits) (Group, error) {
+	if cgroups.Mode() == cgroups.Unified {
+		return newV2(path, l)
+	}
+	return newV1(path, l)
+}
+
+// Load opens an existing group. It fails if the group does not exist.
+func Load(path string) (Group, error) {
+	if cgroups.Mode() == cgroups.Unified {
+		return loadV2(path)
+	}
+	return loadV1(path)
+}
+
+// Children lists the names of the groups directly below parent, in the hierarchy that every
+// layout has (memory on v1, the unified tree on v2). Used at start to find groups nobody owns.
+func Children(parent string) ([]string, error) {
+	dir := filepath.Join(Root, "memory", parent)
+	if cgroups.Mode() == cgroups.Unified {
+		dir = filepath.Join(Root, parent)
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names, err
+}
+
+// RemoveEmpty removes each of paths from every hierarchy where it exists and is empty, in the
+// order given: pass a daemon's level before its parent. Groups that still have children stay.
+func RemoveEmpty(paths ...string) {
+	for _, p := range paths {
+		for _, h := range hierarchies() {
+			_ = os.Remove(filepath.Join(Root, h, p))
+		}
+	}
+}
+
+// hierarchies are the directories under Root that hold instance groups.
+func hierarchies() []string {
+	if cgroups.Mode() == cgroups.Unified {
+		return []string{""}
+	}
+	return v1Subsystems
+}
+
+// allowedDevices is the allowlist every instance gets: the character devices of its minimal /dev
+// and, of block devices, only those named in l.
+func allowedDevices(l Limits) []specs.LinuxDeviceCgroup {
+	char := func(major, minor int64) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rwm"}
+	}
+	anyMinor := int64(-1)
+	devs := []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},                              // deny everything first
+		char(1, 3), char(1, 5), char(1, 7), char(1, 8), char(1, 9), // null zero full random urandom
+		char(5, 0), char(5, 2), // tty ptmx
+		{Allow: true, Type: "c", Major: ptr(int64(136)), Minor: &anyMinor, Access: "rwm"}, // pts
+	}
+	for _, d := range l.BlockDevices {
+		devs = append(devs, specs.LinuxDeviceCgroup{Allow: true, Type: "b", Major: ptr(d.Major), Minor: ptr(d.Minor), Access: "rw"})
+	}
+	return devs
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// cpuQuota turns a CPU count into a CFS quota over the default 100 ms period.
+func cpuQuota(cpus float64) (quota int64, period uint64) {
+	period = 100000
+	return int64(cpus * float64(period)), period
+}
+
+// waitEmpty polls count until it reports no processes, for at most ten seconds: SIGKILLed
+// processes leave the group only once the kernel has torn them down.
+func waitEmpty(count func() (int, error)) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := count()
+		if err != nil || n == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d processes still in the cgroup 10s after SIGKILL", n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,95 @@
+package cgroup
+
+import (
+	"path/filepath"
+	"syscall"
+
+	"github.com/containerd/cgroups/v3/cgroup1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// v1Subsystems are the v1 hierarchies an instance is placed in: the limits it has, accounting,
+// the device allowlist, and the freezer (so that Kill cannot race a fork).
+var v1Subsystems = []string{"cpu", "cpuacct", "memory", "pids", "devices", "freezer"}
+
+func v1Hierarchy() ([]cgroup1.Subsystem, error) {
+	return []cgroup1.Subsystem{
+		cgroup1.NewCpu(Root),
+		cgroup1.NewCpuacct(Root),
+		cgroup1.NewMemory(Root, cgroup1.OptionalSwap()),
+		cgroup1.NewPids(Root),
+		cgroup1.NewDevices(Root),
+		cgroup1.NewFreezer(Root),
+	}, nil
+}
+
+type v1Group struct {
+	path string
+	cg   cgroup1.Cgroup
+}
+
+func newV1(path string, l Limits) (Group, error) {
+	res := &specs.LinuxResources{Devices: allowedDevices(l)}
+	if l.MemoryBytes > 0 {
+		// memsw equal to the memory limit: the instance gets no swap.
+		res.Memory = &specs.LinuxMemory{Limit: ptr(l.MemoryBytes), Swap: ptr(l.MemoryBytes), Swappiness: ptr(uint64(0))}
+	}
+	if l.Cpus > 0 {
+		quota, period := cpuQuota(l.Cpus)
+		res.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if l.Pids > 0 {
+		res.Pids = &specs.LinuxPids{Limit: ptr(l.Pids)}
+	}
+	cg, err := cgroup1.New(cgroup1.StaticPath(path), res, cgroup1.WithHierarchy(v1Hierarchy))
+	if err != nil {
+		// New may have made some hierarchies' directories before failing.
+		if old, lerr := loadV1(path); lerr == nil {
+			_ = old.Delete()
+		}
+		return nil, err
+	}
+	return &v1Group{path: path, cg: cg}, nil
+}
+
+func loadV1(path string) (Group, error) {
+	cg, err := cgroup1.Load(cgroup1.StaticPath(path), cgroup1.WithHierarchy(v1Hierarchy))
+	if err != nil {
+		return nil, err
+	}
+	return &v1Group{path: path, cg: cg}, nil
+}
+
+func (g *v1Group) Add(pid int) error { return g.cg.Add(cgroup1.Process{Pid: pid}) }
+
+func (g *v1Group) Kill() error {
+	// Freeze first so that nothing forks between listing the processes and killing them.
+	if err := g.cg.Freeze(); err != nil {
+		return err
+	}
+	procs, err := g.cg.Processes(cgroup1.Freezer, true)
+	if err != nil {
+		_ = g.cg.Thaw()
+		return err
+	}
+	for _, p := range procs {
+		_ = syscall.Kill(p.Pid, syscall.SIGKILL)
+	}
+	if err := g.cg.Thaw(); err != nil {
+		return err
+	}
+	return waitEmpty(func() (int, error) {
+		procs, err := g.cg.Processes(cgroup1.Freezer, true)
+		return len(procs), err
+	})
+}
+
+func (g *v1Group) Delete() error { return g.cg.Delete() }
+
+func (g *v1Group) Dirs() map[string]string {
+	dirs := make(map[string]string, len(v1Subsystems))
+	for _, s := range v1Subsystems {
+		dirs[s] = filepath.Join(Root, s, g.path)
+	}
+	return dirs
+}
