@@ -1,0 +1,109 @@
+// Package vnet is hostd's virtual network. For now it holds the fabric: the daemon's own network
+// namespace, where the host side of every instance's interface will live, so that nothing hostd
+// does ever touches the host's root network namespace.
+package vnet
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// netnsDir is where iproute2 keeps named network namespaces; `ip netns` lists ours there.
+const netnsDir = "/run/netns"
+
+// FabricNetnsName is the name of fabric's network namespace, as `ip netns list` shows it.
+func FabricNetnsName(fabric string) string { return "hostd-" + fabric }
+
+// Fabric is a daemon's network namespace.
+type Fabric struct {
+	Name string
+	// Path is the namespace's bind mount, which keeps it alive while no process is in it.
+	Path string
+}
+
+// OpenFabric returns fabric's namespace, creating it (with loopback up) if it does not exist.
+// An existing namespace is adopted as it is, so a restarted daemon finds its network intact.
+func OpenFabric(fabric string) (*Fabric, error) {
+	name := FabricNetnsName(fabric)
+	f := &Fabric{Name: name, Path: filepath.Join(netnsDir, name)}
+	if isNetns(f.Path) {
+		return f, nil
+	}
+	// A file left by a crash between creating it and mounting the namespace on it.
+	if err := os.Remove(f.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := createNamedNetns(name); err != nil {
+		return nil, fmt.Errorf("creating the fabric network namespace %s: %w", name, err)
+	}
+	if err := f.setLoopbackUp(); err != nil {
+		_ = DeleteFabric(fabric)
+		return nil, err
+	}
+	return f, nil
+}
+
+// DeleteFabric removes fabric's namespace. Missing is fine.
+func DeleteFabric(fabric string) error {
+	path := filepath.Join(netnsDir, FabricNetnsName(fabric))
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmounting %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// createNamedNetns makes a named namespace the way `ip netns add` does. netns.NewNamed moves the
+// calling thread into the new namespace; the thread is moved back, and if that fails it is never
+// unlocked, so the Go runtime throws it away rather than reuse it in the wrong namespace.
+func createNamedNetns(name string) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	ns, err := netns.NewNamed(name)
+	if restoreErr := netns.Set(orig); restoreErr != nil {
+		return fmt.Errorf("returning to the original network namespace: %w", restoreErr)
+	}
+	runtime.UnlockOSThread()
+	if err != nil {
+		return err
+	}
+	return ns.Close()
+}
+
+func (f *Fabric) setLoopbackUp() error {
+	ns, err := netns.GetFromPath(f.Path)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return h.LinkSetUp(lo)
+}
+
+// isNetns tells whether path is a mounted network namespace.
+func isNetns(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
