@@ -1,0 +1,36 @@
+# hostd: see README.md. Everything here runs as root on Linux.
+GO      ?= go
+BIN     := bin/hostd
+GOFLAGS := -trimpath
+# Tests need root, real namespaces and cgroups; they run one package at a time so that daemons
+# and their instances do not crowd a 2-core machine.
+TESTFLAGS ?= -count=1 -p 1 -timeout 15m
+
+.PHONY: build test bench demo generate lint fuzz clean
+
+build:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -o $(BIN) ./hostd
+
+test: build
+	$(GO) test $(TESTFLAGS) ./...
+
+# Short fuzzing runs of every parser; `go test -fuzz` runs them for as long as you like.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseSize -fuzztime 20s ./hostd/api
+
+bench: build
+	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md
+
+demo: build
+	bash scripts/demo.sh
+
+# Regenerates the eBPF objects from bpf/*.c (needs clang and llvm: scripts/install-bpf-deps.sh).
+generate:
+	$(GO) generate ./...
+
+lint:
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hostd/hostd/hostd/api"
+)
+
+// Exit statuses: 1 for a failed command, 2 for a command line that makes no sense.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags]
+
+  hostd serve [--state-dir DIR] [--socket PATH] [--fabric NAME]
+  hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
+  hostd instance run [--memory SIZE] [--cpus N] [--pids N] -- CMD [ARG...]
+  hostd instance exec ID -- CMD [ARG...]
+  hostd instance describe [ID...]
+  hostd instance terminate ID...
+
+HOSTD_SOCKET and HOSTD_STATE_DIR override the defaults of --socket and --state-dir.`
+
+// globals are the flags before RESOURCE.
+type globals struct {
+	socket string
+	output string
+}
+
+func defaultSocket() string   { return envOr("HOSTD_SOCKET", "/run/hostd/hostd.sock") }
+func defaultStateDir() string { return envOr("HOSTD_STATE_DIR", "/var/lib/hostd") }
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// usageError is a command line that cannot be run; it exits with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// newFlags returns a flag set that reports errors instead of printing and exiting.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseFlags parses args and turns flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usagef("%s", usage)
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	return nil
+}
+
+func run(args []string) int {
+	g := globals{}
+	fs := newFlags("hostd")
+	fs.StringVar(&g.socket, "socket", defaultSocket(), "daemon socket")
+	fs.StringVar(&g.output, "o", "json", "output: json or table")
+	err := parseFlags(fs, args)
+	if err == nil && g.output != "json" && g.output != "table" {
+		err = usagef("-o takes json or table, not %q", g.output)
+	}
+	if err == nil {
+		err = dispatch(&g, fs.Args())
+	}
+	return report(err)
+}
+
+func dispatch(g *globals, args []string) error {
+	if len(args) == 0 {
+		return usagef("%s", usage)
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(args[1:])
+	case "teardown":
+		return cmdTeardown(args[1:])
+	case "instance":
+		return cmdInstance(g, args[1:])
+	case "help", "-h", "--help":
+		fmt.Println(usage)
+		return nil
+	}
+	return usagef("unknown resource %q\n%s", args[0], usage)
+}
+
+// report prints err as EC2's error document on stderr and returns the exit status.
+func report(err error) int {
+	if err == nil {
+		return 0
+	}
+	status := exitFailure
+	var ue *usageError
+	apiErr := api.AsError(err)
+	if errors.As(err, &ue) {
+		status = exitUsage
+		apiErr = &api.Error{Code: api.CodeUsage, Message: ue.msg}
+	}
+	data, _ := json.Marshal(api.ErrorDocument{Error: apiErr})
+	fmt.Fprintln(os.Stderr, string(data))
+	return status
+}
+
+// print writes a result document as indented JSON (as the AWS CLI does) or as a table.
+func (g *globals) print(v any) error {
+	data, err := json.MarshalIndent(v, "", "    ")
+	if err != nil {
+		return err
+	}
+	if g.output == "json" {
+		_, err = fmt.Println(string(data))
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	return printTable(os.Stdout, doc)
+}
+
+// printTable prints a document's list (Instances, say) one row per element, or a document with
+// no list as one row. Nested values are shown as compact JSON.
+func printTable(w io.Writer, doc map[string]any) error {
+	rows := []map[string]any{doc}
+	for _, v := range doc {
+		if list, ok := v.([]any); ok {
+			rows = rows[:0]
+			for _, item := range list {
+				if m, ok := item.(map[string]any); ok {
+					rows = append(rows, m)
+				}
+			}
+		}
+	}
+	var cols []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		for k := range r {
+			if !seen[k] {
+				seen[k] = true
+				cols = append(cols, k)
+			}
+		}
+	}
+	sort.Strings(cols)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	for _, r := range rows {
+		cells := make([]string, len(cols))
+		for i, c := range cols {
+			cells[i] = cell(r[c])
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+func cell(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "-"
+	case string:
+		return v
+	case float64, bool:
+		return fmt.Sprint(v)
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}

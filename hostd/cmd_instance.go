@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+
+	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/guest"
+)
+
+func cmdInstance(g *globals, args []string) error {
+	if len(args) == 0 {
+		return usagef("instance needs a verb: run, exec, describe or terminate")
+	}
+	verbs := map[string]func(*globals, []string) error{
+		"run": instanceRun, "exec": instanceExec, "describe": instanceDescribe, "terminate": instanceTerminate,
+	}
+	verb, ok := verbs[args[0]]
+	if !ok {
+		return usagef("unknown verb %q for instance: use run, exec, describe or terminate", args[0])
+	}
+	return verb(g, args[1:])
+}
+
+func instanceRun(g *globals, args []string) error {
+	fs := newFlags("instance run")
+	// Values are read as text and converted here, so that a bad value gets InvalidParameterValue
+	// (status 1) like any other bad input, and only a malformed command line gets status 2.
+	memory := fs.String("memory", "", "memory limit of the guest's processes (SIZE)")
+	cpus := fs.String("cpus", "", "CPU limit, in CPUs")
+	pids := fs.String("pids", "", "most processes and threads")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	req := api.RunInstanceRequest{Command: fs.Args()}
+	var err error
+	if *memory != "" {
+		if req.Limits.MemoryBytes, err = api.ParseSize(*memory); err != nil {
+			return err
+		}
+	}
+	if *cpus != "" {
+		if req.Limits.Cpus, err = strconv.ParseFloat(*cpus, 64); err != nil || req.Limits.Cpus <= 0 {
+			return api.Errorf(api.CodeInvalidParameterValue, "--cpus %q is not a positive number", *cpus)
+		}
+	}
+	if *pids != "" {
+		if req.Limits.Pids, err = strconv.ParseInt(*pids, 10, 64); err != nil || req.Limits.Pids <= 0 {
+			return api.Errorf(api.CodeInvalidParameterValue, "--pids %q is not a positive whole number", *pids)
+		}
+	}
+	var out api.RunInstanceResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func instanceExec(g *globals, args []string) error {
+	fs := newFlags("instance exec")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 {
+		return usagef("usage: hostd instance exec ID -- CMD [ARG...]")
+	}
+	id, cmd := fs.Arg(0), fs.Args()[1:]
+	if cmd[0] == "--" {
+		cmd = cmd[1:]
+	}
+	if len(cmd) == 0 {
+		return api.Errorf(api.CodeMissingParameter, "a command is required: hostd instance exec ID -- CMD [ARG...]")
+	}
+	var target api.ExecTarget
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/"+url.PathEscape(id)+"/exec", nil, &target); err != nil {
+		return err
+	}
+	code, err := guest.Exec(target.ControlSocket, cmd, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	if err != nil {
+		return api.Errorf(api.CodeInvalidParameterValue, "%v", err)
+	}
+	// The command's own status is the CLI's status, as with ssh or docker exec.
+	os.Exit(code)
+	return nil
+}
+
+func instanceDescribe(g *globals, args []string) error {
+	fs := newFlags("instance describe")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	q := url.Values{}
+	for _, id := range fs.Args() {
+		q.Add("InstanceId", id)
+	}
+	var out api.DescribeInstancesResponse
+	if err := client(g).Call(context.Background(), http.MethodGet, "/v1/instances?"+q.Encode(), nil, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func instanceTerminate(g *globals, args []string) error {
+	fs := newFlags("instance terminate")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("usage: hostd instance terminate ID...")
+	}
+	var out api.TerminateInstancesResponse
+	req := api.TerminateInstancesRequest{InstanceIds: fs.Args()}
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/terminate", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func client(g *globals) *api.Client { return api.NewClient(g.socket) }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hostd/hostd/hostd/daemon"
+)
+
+// daemonConfig parses the flags serve and teardown share.
+func daemonConfig(name string, args []string) (daemon.Config, error) {
+	cfg := daemon.Config{}
+	fs := newFlags(name)
+	fs.StringVar(&cfg.StateDir, "state-dir", defaultStateDir(), "directory of the state file and instance files")
+	fs.StringVar(&cfg.Socket, "socket", defaultSocket(), "unix socket of the API")
+	fs.StringVar(&cfg.Fabric, "fabric", "hostd", "name of the daemon's network namespace (hostd-NAME)")
+	if err := parseFlags(fs, args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, usagef("%s takes no arguments, got %q", name, fs.Args())
+	}
+	if !validFabricName(cfg.Fabric) {
+		return cfg, usagef("--fabric %q: use 1 to 32 letters, digits, '-' or '_'", cfg.Fabric)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.InitPath = exe
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return cfg, nil
+}
+
+func validFabricName(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func cmdServe(args []string) error {
+	cfg, err := daemonConfig("serve", args)
+	if err != nil {
+		return err
+	}
+	d, err := daemon.Open(cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// SIGTERM and SIGINT stop the daemon; instances keep running and the next daemon adopts them.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return d.Serve(ctx)
+}
+
+func cmdTeardown(args []string) error {
+	cfg, err := daemonConfig("teardown", args)
+	if err != nil {
+		return err
+	}
+	return daemon.Teardown(cfg)
+}

@@ -1,0 +1,161 @@
+// Package daemon is hostd's server: it owns the state file, the fabric, the instances and the
+// HTTP/JSON API on the unix socket.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/guest"
+	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/vnet"
+)
+
+// Config is how a daemon is set up; two daemons with different StateDir, Socket and Fabric run
+// side by side without seeing each other.
+type Config struct {
+	StateDir string
+	Socket   string
+	Fabric   string
+	// InitPath is the hostd binary instances' inits run from (normally this very binary).
+	InitPath string
+	Log      *slog.Logger
+}
+
+// Daemon is a running hostd.
+type Daemon struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *state.Store
+	launcher *guest.Launcher
+	ids      *guest.IDAllocator
+	fabric   *vnet.Fabric
+
+	mu        sync.Mutex
+	instances map[string]*instance
+}
+
+// instance is the daemon's live view of one instance.
+type instance struct {
+	rec         *state.Instance
+	proc        *guest.Process // set while running
+	group       cgroup.Group   // set while running
+	terminating bool
+}
+
+// tombstoneTTL is how long describe still shows a terminated instance, as EC2 does for about an hour.
+const tombstoneTTL = time.Hour
+
+// Open prepares a daemon: state file, fabric, and the instances an earlier daemon left, which it
+// adopts if they still run and cleans up if they were half made.
+func Open(cfg Config) (*Daemon, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	stateDir, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.StateDir = stateDir
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the state dir: %w", err)
+	}
+	store, err := state.Open(filepath.Join(cfg.StateDir, "hostd.db"))
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		cfg:   cfg,
+		log:   cfg.Log,
+		store: store,
+		launcher: &guest.Launcher{
+			InitPath:  cfg.InitPath,
+			RunDir:    filepath.Join(cfg.StateDir, "instances"),
+			HidePaths: []string{cfg.StateDir, cfg.Socket},
+		},
+		ids:       &guest.IDAllocator{Dir: guest.DefaultIDDir, Owner: cfg.StateDir},
+		instances: map[string]*instance{},
+	}
+	if d.fabric, err = vnet.OpenFabric(cfg.Fabric); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := d.recover(); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("recovering instances: %w", err)
+	}
+	return d, nil
+}
+
+// Close releases the state file. Instances keep running.
+func (d *Daemon) Close() error { return d.store.Close() }
+
+// Serve answers the API on the socket until ctx is done. Instances keep running after it returns.
+func (d *Daemon) Serve(ctx context.Context) error {
+	ln, err := listen(d.cfg.Socket)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	d.log.Info("hostd serving", "socket", d.cfg.Socket, "state_dir", d.cfg.StateDir, "fabric_netns", d.fabric.Name, "instances", d.count())
+	err = srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		d.log.Info("hostd stopped; instances keep running", "instances", d.count())
+		return nil
+	}
+	return err
+}
+
+// listen opens the API socket, mode 0600. A socket file nobody answers on is stale and replaced;
+// one a live daemon answers on is refused.
+func listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another hostd is already listening on %s", path)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+func (d *Daemon) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, in := range d.instances {
+		if in.rec.Phase == state.Running {
+			n++
+		}
+	}
+	return n
+}
+
+// cgroupParent is the daemon's own level in every cgroup hierarchy.
+func (d *Daemon) cgroupParent() string { return "hostd/" + d.cfg.Fabric }
+
+func (d *Daemon) cgroupPath(id string) string { return d.cgroupParent() + "/" + id }

@@ -1,0 +1,271 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/guest"
+	"github.com/hostd/hostd/hostd/state"
+)
+
+// newInstanceID returns an id shaped like EC2's: "i-" and 17 hex digits.
+func newInstanceID() string {
+	b := make([]byte, 9)
+	_, _ = rand.Read(b)
+	return "i-" + hex.EncodeToString(b)[:17]
+}
+
+// RunInstance launches a new instance and returns once its workload runs. If anything fails,
+// nothing of the instance is left: no record, cgroup, id range, files or process.
+func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceResponse, error) {
+	limits, err := validateRun(&req)
+	if err != nil {
+		return api.RunInstanceResponse{}, err
+	}
+	id := newInstanceID()
+	slot, err := d.ids.Allocate(id)
+	if errors.Is(err, guest.ErrNoIDRange) {
+		return api.RunInstanceResponse{}, api.Errorf(api.CodeInsufficientCapacity, "no host uid range is free for another instance; terminate some first")
+	}
+	if err != nil {
+		return api.RunInstanceResponse{}, err
+	}
+	ids := d.ids.Range(slot)
+	rec := &state.Instance{
+		ID: id, Phase: state.Launching, Command: req.Command, Limits: limits,
+		IDSlot: slot, HostID: ids.HostID, IDCount: ids.Size, LaunchTime: time.Now().UTC(),
+	}
+	// Recorded before anything is made on the host: a daemon killed from here on finds the
+	// record at start and removes what it made.
+	if err := d.store.PutInstance(rec); err != nil {
+		d.ids.Release(slot)
+		return api.RunInstanceResponse{}, err
+	}
+	in := &instance{rec: rec}
+	undo := func(err error) (api.RunInstanceResponse, error) {
+		d.release(in)
+		if derr := d.store.DeleteInstance(id); derr != nil {
+			d.log.Error("removing the record of a failed launch", "instance", id, "err", derr)
+		}
+		var le *guest.LaunchError
+		if errors.As(err, &le) {
+			return api.RunInstanceResponse{}, api.Errorf(api.CodeInvalidParameterValue, "%s", le.Reason)
+		}
+		return api.RunInstanceResponse{}, err
+	}
+	in.group, err = cgroup.New(d.cgroupPath(id), cgroup.Limits{MemoryBytes: limits.MemoryBytes, Cpus: limits.Cpus, Pids: limits.Pids})
+	if err != nil {
+		return undo(fmt.Errorf("creating the instance's cgroup: %w", err))
+	}
+	in.proc, err = d.launcher.Launch(guest.Spec{ID: id, Args: req.Command, IDs: ids, Group: in.group})
+	if err != nil {
+		return undo(err)
+	}
+	rec.Phase, rec.Pid, rec.PidStart = state.Running, in.proc.Pid, in.proc.StartTime
+	if err := d.store.PutInstance(rec); err != nil {
+		in.proc.Kill()
+		<-in.proc.Exited()
+		return undo(err)
+	}
+	d.mu.Lock()
+	d.instances[id] = in
+	d.mu.Unlock()
+	go d.watch(in)
+	d.log.Info("instance running", "instance", id, "pid", rec.Pid, "host_uid", rec.HostID, "command", rec.Command)
+	return api.RunInstanceResponse{InstanceId: id, State: api.StateRunning}, nil
+}
+
+// watch waits for an instance's init to exit on its own and marks the instance stopped.
+func (d *Daemon) watch(in *instance) {
+	<-in.proc.Exited()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if in.terminating || in.rec.Phase != state.Running {
+		return
+	}
+	d.stopLocked(in, "the workload exited")
+}
+
+// stopLocked records that in's workload has ended and frees its cgroup; the instance keeps its
+// record and id range until it is terminated.
+func (d *Daemon) stopLocked(in *instance, reason string) {
+	rec := in.rec
+	rec.Phase, rec.EndTime, rec.Reason = state.Stopped, time.Now().UTC(), reason
+	if st := d.launcher.ExitStatus(rec.ID); st != nil {
+		rec.ExitCode = &st.ExitCode
+	}
+	if in.group != nil {
+		// Nothing should be left once PID 1 is gone, but the cgroup is the authority.
+		if err := in.group.Kill(); err != nil {
+			d.log.Error("emptying the cgroup of a stopped instance", "instance", rec.ID, "err", err)
+		}
+		if err := in.group.Delete(); err != nil {
+			d.log.Error("removing the cgroup of a stopped instance", "instance", rec.ID, "err", err)
+		}
+	}
+	in.group, in.proc = nil, nil
+	_ = os.Remove(d.launcher.ControlSocket(rec.ID))
+	rec.Pid, rec.PidStart = 0, 0
+	if err := d.store.PutInstance(rec); err != nil {
+		d.log.Error("recording a stopped instance", "instance", rec.ID, "err", err)
+	}
+	if rec.ExitCode != nil {
+		d.log.Info("instance stopped", "instance", rec.ID, "reason", reason, "exit_code", *rec.ExitCode)
+	} else {
+		d.log.Info("instance stopped", "instance", rec.ID, "reason", reason)
+	}
+}
+
+// TerminateInstances ends the given instances and returns once every process, cgroup, file and
+// id range of theirs is gone. Unknown ids fail the whole call before anything is touched.
+func (d *Daemon) TerminateInstances(ids []string) (api.TerminateInstancesResponse, error) {
+	if len(ids) == 0 {
+		return api.TerminateInstancesResponse{}, api.Errorf(api.CodeMissingParameter, "name at least one instance id to terminate")
+	}
+	d.mu.Lock()
+	targets := make([]*instance, 0, len(ids))
+	for _, id := range ids {
+		in, err := d.lookupLocked(id)
+		if err != nil {
+			d.mu.Unlock()
+			return api.TerminateInstancesResponse{}, err
+		}
+		targets = append(targets, in)
+	}
+	out := api.TerminateInstancesResponse{TerminatingInstances: []api.InstanceStateChange{}}
+	var pending []*instance
+	for _, in := range targets {
+		change := api.InstanceStateChange{InstanceId: in.rec.ID, PreviousState: string(in.rec.Phase), CurrentState: api.StateTerminated}
+		out.TerminatingInstances = append(out.TerminatingInstances, change)
+		if in.rec.Phase != state.Terminated && !in.terminating {
+			in.terminating = true
+			pending = append(pending, in)
+		}
+	}
+	d.mu.Unlock()
+
+	// Killing and waiting happen outside the lock so that other calls go on meanwhile.
+	var firstErr error
+	for _, in := range pending {
+		if err := d.terminate(in); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return out, firstErr
+}
+
+func (d *Daemon) terminate(in *instance) error {
+	proc := in.proc
+	if in.group != nil {
+		if err := in.group.Kill(); err != nil {
+			return fmt.Errorf("killing the processes of %s: %w", in.rec.ID, err)
+		}
+	}
+	if proc != nil {
+		proc.Kill()
+		<-proc.Exited()
+	}
+	d.release(in)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rec := in.rec
+	rec.Phase, rec.Pid, rec.PidStart = state.Terminated, 0, 0
+	if rec.EndTime.IsZero() {
+		rec.EndTime = time.Now().UTC()
+	}
+	if rec.Reason == "" {
+		rec.Reason = "terminated by the user"
+	}
+	in.proc, in.group = nil, nil
+	d.log.Info("instance terminated", "instance", rec.ID)
+	return d.store.PutInstance(rec)
+}
+
+// release frees what an instance holds on the host besides its processes: cgroup, files, id range.
+func (d *Daemon) release(in *instance) {
+	if in.group != nil {
+		if err := in.group.Delete(); err != nil {
+			d.log.Error("removing a cgroup", "instance", in.rec.ID, "err", err)
+		}
+	}
+	if err := os.RemoveAll(d.launcher.InstanceDir(in.rec.ID)); err != nil {
+		d.log.Error("removing instance files", "instance", in.rec.ID, "err", err)
+	}
+	d.ids.Release(in.rec.IDSlot)
+}
+
+// DescribeInstances lists the given instances, or all of them.
+func (d *Daemon) DescribeInstances(ids []string) (api.DescribeInstancesResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pruneTombstonesLocked()
+	out := api.DescribeInstancesResponse{Instances: []api.Instance{}}
+	if len(ids) == 0 {
+		for _, in := range d.instances {
+			out.Instances = append(out.Instances, describe(in.rec))
+		}
+		slices.SortFunc(out.Instances, func(a, b api.Instance) int { return a.LaunchTime.Compare(b.LaunchTime) })
+		return out, nil
+	}
+	for _, id := range ids {
+		in, err := d.lookupLocked(id)
+		if err != nil {
+			return api.DescribeInstancesResponse{}, err
+		}
+		out.Instances = append(out.Instances, describe(in.rec))
+	}
+	return out, nil
+}
+
+func describe(rec *state.Instance) api.Instance {
+	out := api.Instance{
+		InstanceId: rec.ID, State: string(rec.Phase), LaunchTime: rec.LaunchTime, Command: rec.Command,
+		Hostname: rec.ID, Limits: rec.Limits, Pid: rec.Pid, ExitCode: rec.ExitCode, StateReason: rec.Reason,
+	}
+	if rec.Phase != state.Terminated {
+		out.UserNamespace = &api.IDRange{HostId: rec.HostID, Size: rec.IDCount}
+	}
+	return out
+}
+
+// ExecTarget returns where to reach a running instance's init.
+func (d *Daemon) ExecTarget(id string) (api.ExecTarget, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	in, err := d.lookupLocked(id)
+	if err != nil {
+		return api.ExecTarget{}, err
+	}
+	if in.rec.Phase != state.Running || in.terminating {
+		return api.ExecTarget{}, api.Errorf(api.CodeIncorrectInstanceState, "instance %s is %s; commands run only in a running instance", id, in.rec.Phase)
+	}
+	return api.ExecTarget{ControlSocket: d.launcher.ControlSocket(id)}, nil
+}
+
+func (d *Daemon) lookupLocked(id string) (*instance, error) {
+	if !validInstanceID(id) {
+		return nil, api.Errorf(api.CodeInvalidInstanceMalformed, "invalid id: %q (expecting \"i-...\")", id)
+	}
+	in, ok := d.instances[id]
+	if !ok {
+		return nil, api.Errorf(api.CodeInvalidInstanceNotFound, "the instance ID '%s' does not exist", id)
+	}
+	return in, nil
+}
+
+func (d *Daemon) pruneTombstonesLocked() {
+	for id, in := range d.instances {
+		if in.rec.Phase == state.Terminated && time.Since(in.rec.EndTime) > tombstoneTTL {
+			if err := d.store.DeleteInstance(id); err == nil {
+				delete(d.instances, id)
+			}
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/vnet"
+)
+
+// recover rebuilds the daemon's view from its state file after a restart, clean or not:
+// running instances are adopted, half-launched ones removed, and whatever on the host carries
+// this daemon's name but no live record (cgroups, id ranges, instance files) is cleaned up.
+func (d *Daemon) recover() error {
+	recs, err := d.store.Instances()
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		in := &instance{rec: rec}
+		switch rec.Phase {
+		case state.Launching:
+			d.log.Warn("removing an instance whose launch was interrupted", "instance", rec.ID)
+			if err := d.store.DeleteInstance(rec.ID); err != nil {
+				return err
+			}
+			continue // its cgroup, files and id range are orphans now, removed below
+		case state.Running:
+			d.adopt(in)
+		}
+		d.instances[rec.ID] = in
+	}
+	d.removeOrphans()
+	d.pruneTombstonesLocked()
+	return nil
+}
+
+// adopt takes over a running instance an earlier daemon launched, or marks it stopped if its
+// init is gone.
+func (d *Daemon) adopt(in *instance) {
+	rec := in.rec
+	group, gerr := cgroup.Load(d.cgroupPath(rec.ID))
+	if gerr == nil {
+		in.group = group
+	}
+	proc, perr := d.launcher.Adopt(rec.Pid, rec.PidStart)
+	if perr != nil || gerr != nil {
+		d.stopLocked(in, "the instance ended while the daemon was down")
+		return
+	}
+	in.proc = proc
+	go d.watch(in)
+	d.log.Info("adopted running instance", "instance", rec.ID, "pid", rec.Pid)
+}
+
+// live tells whether an instance holds host resources (a cgroup while running; files and an id
+// range until terminated).
+func (d *Daemon) holds(id string, running bool) bool {
+	in, ok := d.instances[id]
+	if !ok {
+		return false
+	}
+	if running {
+		return in.rec.Phase == state.Running
+	}
+	return in.rec.Phase != state.Terminated
+}
+
+func (d *Daemon) removeOrphans() {
+	children, err := cgroup.Children(d.cgroupParent())
+	if err != nil {
+		d.log.Error("listing cgroups", "err", err)
+	}
+	for _, id := range children {
+		if d.holds(id, true) {
+			continue
+		}
+		d.log.Warn("removing an orphaned cgroup", "cgroup", d.cgroupPath(id))
+		if g, err := cgroup.Load(d.cgroupPath(id)); err == nil {
+			if err := g.Kill(); err != nil {
+				d.log.Error("killing an orphaned cgroup", "cgroup", d.cgroupPath(id), "err", err)
+			}
+			_ = g.Delete()
+		}
+	}
+	held, err := d.ids.Held()
+	if err != nil {
+		d.log.Error("listing id ranges", "err", err)
+	}
+	for slot, id := range held {
+		if !d.holds(id, false) {
+			d.log.Warn("releasing an orphaned id range", "slot", slot, "instance", id)
+			d.ids.Release(slot)
+		}
+	}
+	entries, _ := os.ReadDir(d.launcher.RunDir)
+	for _, e := range entries {
+		if !d.holds(e.Name(), false) {
+			d.log.Warn("removing orphaned instance files", "instance", e.Name())
+			_ = os.RemoveAll(d.launcher.InstanceDir(e.Name()))
+		}
+	}
+}
+
+// Teardown removes everything a daemon made: it terminates all instances and deletes the fabric
+// namespace and the daemon's cgroup level. The daemon must be stopped first. The state file stays,
+// with every instance in it terminated.
+func Teardown(cfg Config) error {
+	if c, err := net.Dial("unix", cfg.Socket); err == nil {
+		c.Close()
+		return api.Errorf(api.CodeIncorrectInstanceState, "a daemon is still serving on %s; stop it (SIGTERM) before teardown", cfg.Socket)
+	}
+	d, err := Open(cfg)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	d.mu.Lock()
+	for id, in := range d.instances {
+		if in.rec.Phase != state.Terminated {
+			ids = append(ids, id)
+		}
+	}
+	d.mu.Unlock()
+	var errs []error
+	if len(ids) > 0 {
+		if _, err := d.TerminateInstances(ids); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, d.Close())
+	if err := os.Remove(cfg.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	cgroup.RemoveEmpty(d.cgroupParent(), "hostd")
+	if err := vnet.DeleteFabric(cfg.Fabric); err != nil {
+		errs = append(errs, fmt.Errorf("deleting the fabric: %w", err))
+	}
+	d.log.Info("teardown done", "terminated", len(ids))
+	return errors.Join(errs...)
+}

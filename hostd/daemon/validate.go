@@ -1,0 +1,58 @@
+package daemon
+
+import (
+	"regexp"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hostd/hostd/hostd/api"
+)
+
+// Defaults and bounds of instance limits. The defaults keep one runaway guest from taking the
+// host down; the bounds reject what the kernel would refuse or what cannot run at all.
+const (
+	DefaultMemoryBytes = 256 << 20
+	MinMemoryBytes     = 8 << 20
+	DefaultPids        = 1024
+	MinPids            = 8
+	MaxPids            = 4194304
+)
+
+var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+
+func validInstanceID(id string) bool { return instanceIDPattern.MatchString(id) }
+
+// validateRun checks a launch request and returns its limits with defaults filled in.
+func validateRun(req *api.RunInstanceRequest) (api.Limits, error) {
+	l := req.Limits
+	if len(req.Command) == 0 || req.Command[0] == "" {
+		return l, api.Errorf(api.CodeMissingParameter, "a command is required: hostd instance run [flags] -- CMD [ARG...]")
+	}
+	switch {
+	case l.MemoryBytes == 0:
+		l.MemoryBytes = DefaultMemoryBytes
+	case l.MemoryBytes < MinMemoryBytes:
+		return l, api.Errorf(api.CodeInvalidParameterValue, "--memory %s is below the minimum of %s", api.FormatSize(l.MemoryBytes), api.FormatSize(MinMemoryBytes))
+	case l.MemoryBytes > hostMemory():
+		return l, api.Errorf(api.CodeInvalidParameterValue, "--memory %s is more than the host has (%s)", api.FormatSize(l.MemoryBytes), api.FormatSize(hostMemory()))
+	}
+	if l.Cpus < 0 || l.Cpus > float64(runtime.NumCPU()) || (l.Cpus > 0 && l.Cpus < 0.01) {
+		return l, api.Errorf(api.CodeInvalidParameterValue, "--cpus %g is out of range: give 0.01 to %d (the host's CPUs), or leave it out for no limit", l.Cpus, runtime.NumCPU())
+	}
+	switch {
+	case l.Pids == 0:
+		l.Pids = DefaultPids
+	case l.Pids < MinPids || l.Pids > MaxPids:
+		return l, api.Errorf(api.CodeInvalidParameterValue, "--pids %d is out of range: give %d to %d", l.Pids, MinPids, MaxPids)
+	}
+	return l, nil
+}
+
+func hostMemory() int64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 1 << 62
+	}
+	return int64(si.Totalram) * int64(si.Unit)
+}
