@@ -25,6 +25,9 @@ func init() {
 	}
 }
 
+// guestOOMScoreAdj is the OOM score adjustment of every process the init starts.
+const guestOOMScoreAdj = "500"
+
 // spawnRequest asks the main thread to start a process; reply gets its pid or an error, and
 // exited gets its exit code later.
 type spawnRequest struct {
@@ -155,6 +158,11 @@ func spawn(args, env []string, files []*os.File) (int, error) {
 	pid := p.Pid
 	// The init reaps with wait4 itself; drop the handle (and its pidfd).
 	_ = p.Release()
+	// When the instance runs out of memory the OOM killer takes the biggest process, and the init
+	// (a Go program) can be bigger than the guest's hog; losing it would stop the instance. Only a
+	// privileged host process may lower the init's score, but anyone may raise their own
+	// children's: guest processes go first.
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(guestOOMScoreAdj), 0)
 	return pid, nil
 }
 

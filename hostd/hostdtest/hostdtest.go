@@ -1,0 +1,234 @@
+// Package hostdtest runs real hostd daemons for tests: it builds the binary once, starts a daemon
+// with its own state dir, socket and fabric, runs CLI commands against it, and at the end tears
+// everything down and fails the test if anything of it is left on the host.
+package hostdtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// RequireRoot stops a test that cannot run without root. Under CI=true it fails: CI must never
+// pass by skipping the tests that matter.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test needs root (real namespaces, cgroups and mounts); CI runs as root")
+	}
+	t.Skip("needs root: run the tests as root (sudo make test)")
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds hostd once per test process into a directory every uid can traverse: instances'
+// inits run from it as their unprivileged host uid.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hostd-bin-")
+		if err == nil {
+			err = os.Chmod(dir, 0o755)
+		}
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "hostd")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-o", binPath, "./hostd")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+// Daemon is a hostd daemon of one test.
+type Daemon struct {
+	t        testing.TB
+	Bin      string
+	Dir      string // holds the state dir and the socket dir
+	StateDir string
+	Socket   string
+	Fabric   string
+	cmd      *exec.Cmd
+	log      *bytes.Buffer
+	exited   chan struct{}
+
+	mu   sync.Mutex
+	seen map[string]bool // instance ids this test saw, for the leak check
+}
+
+var fabricSeq int
+
+// Start runs a daemon for t and registers its teardown and leak check.
+func Start(t testing.TB) *Daemon {
+	t.Helper()
+	RequireRoot(t)
+	// Not under /tmp: instances get a private /tmp, and the test must show that the daemon's own
+	// paths are hidden from them, not merely absent. The directory is traversable so that the
+	// hiding, not file permissions, is what keeps guests out.
+	dir, err := os.MkdirTemp("/var/tmp", "hostd-test-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(dir, 0o755))
+	fabricSeq++
+	d := &Daemon{
+		t:        t,
+		Bin:      Binary(t),
+		Dir:      dir,
+		StateDir: filepath.Join(dir, "state"),
+		Socket:   filepath.Join(dir, "run", "hostd.sock"),
+		Fabric:   fmt.Sprintf("t%d-%d", os.Getpid(), fabricSeq),
+		seen:     map[string]bool{},
+	}
+	t.Cleanup(func() {
+		d.Stop()
+		d.Teardown()
+		d.CheckNoLeaks()
+		os.RemoveAll(dir)
+	})
+	d.Restart()
+	return d
+}
+
+// Restart starts the daemon process (again).
+func (d *Daemon) Restart() {
+	d.t.Helper()
+	d.log = &bytes.Buffer{}
+	d.cmd = exec.Command(d.Bin, "serve", "--state-dir", d.StateDir, "--socket", d.Socket, "--fabric", d.Fabric)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	require.NoError(d.t, d.cmd.Start())
+	d.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		_ = cmd.Wait()
+		close(exited)
+	}(d.cmd, d.exited)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, _, code := d.Run("instance", "describe"); code == 0 {
+			return
+		}
+		select {
+		case <-d.exited:
+			d.t.Fatalf("hostd serve exited at start:\n%s", d.log)
+		default:
+		}
+		require.True(d.t, time.Now().Before(deadline), "daemon did not answer within 10s:\n%s", d.log)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill ends the daemon with SIGKILL, as a crash would.
+func (d *Daemon) Kill() { d.signal(syscall.SIGKILL) }
+
+// Stop ends the daemon with SIGTERM, which leaves instances running.
+func (d *Daemon) Stop() { d.signal(syscall.SIGTERM) }
+
+func (d *Daemon) signal(sig syscall.Signal) {
+	if d.cmd == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(sig)
+	select {
+	case <-d.exited:
+	case <-time.After(15 * time.Second):
+		d.t.Errorf("daemon did not exit on %v", sig)
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+	}
+	d.cmd = nil
+}
+
+// Log is what the daemon has written so far.
+func (d *Daemon) Log() string { return d.log.String() }
+
+// Teardown removes everything the daemon made. The daemon must be stopped.
+func (d *Daemon) Teardown() {
+	cmd := exec.Command(d.Bin, "teardown", "--state-dir", d.StateDir, "--socket", d.Socket, "--fabric", d.Fabric)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		d.t.Errorf("teardown: %v\n%s", err, out)
+	}
+}
+
+// Run runs the CLI against this daemon and returns stdout, stderr and the exit status.
+func (d *Daemon) Run(args ...string) (stdout, stderr string, code int) {
+	return d.RunStdin("", args...)
+}
+
+// RunStdin is Run with stdin.
+func (d *Daemon) RunStdin(stdin string, args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	cmd := exec.Command(d.Bin, append([]string{"--socket", d.Socket}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code = cmd.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		d.t.Fatalf("running hostd %v: %v", args, err)
+	}
+	d.noteInstances(out.String())
+	return out.String(), errb.String(), code
+}
+
+// JSON runs a command that must succeed and decodes its output into v.
+func (d *Daemon) JSON(v any, args ...string) {
+	d.t.Helper()
+	out, errOut, code := d.Run(args...)
+	require.Equal(d.t, 0, code, "hostd %v failed: %s", args, errOut)
+	require.NoError(d.t, json.Unmarshal([]byte(out), v), "hostd %v printed: %s", args, out)
+}
+
+// Launch runs `instance run` with args and returns the new instance's id.
+func (d *Daemon) Launch(args ...string) string {
+	d.t.Helper()
+	var out struct{ InstanceId, State string }
+	d.JSON(&out, append([]string{"instance", "run"}, args...)...)
+	require.Equal(d.t, "running", out.State)
+	return out.InstanceId
+}
+
+// Exec runs a command in an instance and returns its stdout, stderr and exit status.
+func (d *Daemon) Exec(id string, cmd ...string) (stdout, stderr string, code int) {
+	return d.Run(append([]string{"instance", "exec", id, "--"}, cmd...)...)
+}
+
+// MustExec runs a command in an instance that must succeed, and returns its trimmed stdout.
+func (d *Daemon) MustExec(id string, cmd ...string) string {
+	d.t.Helper()
+	out, errOut, code := d.Exec(id, cmd...)
+	require.Equal(d.t, 0, code, "%v in %s failed: %s", cmd, id, errOut)
+	return strings.TrimSpace(out)
+}
+
+// ErrorOf decodes the EC2 error document a failed command printed on stderr.
+func ErrorOf(t testing.TB, stderr string) (code, message string) {
+	t.Helper()
+	var doc struct {
+		Error struct{ Code, Message string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(stderr), &doc), "stderr is not an error document: %q", stderr)
+	return doc.Error.Code, doc.Error.Message
+}

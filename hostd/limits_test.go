@@ -1,0 +1,72 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hostd/hostd/hostd/hostdtest"
+)
+
+func TestLimitsVisibleInside(t *testing.T) {
+	d := hostdtest.Start(t)
+	id := d.Launch("--memory", "48M", "--pids", "64", "--cpus", "0.5", "--", "sleep", "1000")
+	assert.Equal(t, strconv.Itoa(48<<20), d.MustExec(id, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+	assert.Equal(t, strconv.Itoa(48<<20), d.MustExec(id, "cat", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"), "swap allowed")
+	assert.Equal(t, "64", d.MustExec(id, "cat", "/sys/fs/cgroup/pids/pids.max"))
+	assert.Equal(t, "50000", d.MustExec(id, "cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
+	// The device allowlist: the minimal /dev's character devices and nothing else.
+	list := d.MustExec(id, "cat", "/sys/fs/cgroup/devices/devices.list")
+	assert.NotContains(t, list, "b ")
+	assert.NotContains(t, list, "a *:*")
+	assert.Contains(t, list, "c 1:3 rwm")
+}
+
+// A memory hog is killed by the cgroup; the same hog under a larger limit survives (the control).
+func TestMemoryLimitEnforced(t *testing.T) {
+	d := hostdtest.Start(t)
+	// `tail -n 1` must hold a whole line, and 64 MiB of zeros is one line: it allocates 64 MiB.
+	// wc counts what tail got out: all of it, or nothing if the cgroup killed it.
+	hog := []string{"sh", "-c", "head -c 67108864 /dev/zero | tail -n 1 | wc -c"}
+	small := d.Launch("--memory", "16M", "--", "sleep", "1000")
+	assert.Equal(t, "0", d.MustExec(small, hog...))
+	oom := d.MustExec(small, "sh", "-c", "grep '^oom_kill ' /sys/fs/cgroup/memory/memory.oom_control | cut -d' ' -f2")
+	assert.NotEqual(t, "0", oom, "no OOM kill under a 16M limit")
+
+	big := d.Launch("--memory", "512M", "--", "sleep", "1000")
+	assert.Equal(t, "67108864", d.MustExec(big, hog...))
+	assert.Equal(t, "0", d.MustExec(big, "sh", "-c", "grep '^oom_kill ' /sys/fs/cgroup/memory/memory.oom_control | cut -d' ' -f2"))
+}
+
+// A fork bomb stops at --pids; without that limit the same loop starts every process (the control).
+func TestPidsLimitEnforced(t *testing.T) {
+	d := hostdtest.Start(t)
+	// 60 sleepers, detached from the exec's stdout so that the exec returns at once.
+	bomb := []string{"sh", "-c", "for i in $(seq 60); do sleep 60 </dev/null >/dev/null 2>&1 & done 2>/dev/null; true"}
+	limited := d.Launch("--pids", "20", "--", "sleep", "1000")
+	d.Exec(limited, bomb...) // may fail: at the limit, the shell cannot even fork
+	current := pidsFile(t, d, limited, "pids.current")
+	assert.LessOrEqual(t, current, 20)
+	assert.GreaterOrEqual(t, current, 15, "the bomb did not run")
+	events, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids/hostd", d.Fabric, limited, "pids.events"))
+	require.NoError(t, err)
+	assert.NotEqual(t, "max 0", strings.TrimSpace(string(events)), "the limit never refused a fork")
+
+	free := d.Launch("--", "sleep", "1000")
+	d.MustExec(free, bomb...)
+	assert.GreaterOrEqual(t, pidsFile(t, d, free, "pids.current"), 60)
+}
+
+// pidsFile reads a number from an instance's pids cgroup, from the host side.
+func pidsFile(t *testing.T, d *hostdtest.Daemon, id, name string) int {
+	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids/hostd", d.Fabric, id, name))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	require.NoError(t, err)
+	return n
+}
