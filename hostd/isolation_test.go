@@ -119,6 +119,15 @@ func TestIsolationFacts(t *testing.T) {
 		assert.Equal(t, "1", d.MustExec(a, "sh", "-c", "grep NoNewPrivs /proc/self/status | cut -f2"))
 	})
 
+	t.Run("cannot unmount its covers to look at the host's", func(t *testing.T) {
+		for _, m := range []string{"/proc", "/tmp", "/sys/fs/cgroup", d.StateDir} {
+			_, errOut, code := d.Exec(a, "umount", "-l", m)
+			assert.NotEqual(t, 0, code, "guest unmounted %s", m)
+			assert.Contains(t, errOut, "must be superuser")
+		}
+		assert.Equal(t, "Seccomp:\t2", d.MustExec(a, "grep", "^Seccomp:", "/proc/self/status"), "no seccomp filter on guest processes")
+	})
+
 	t.Run("sees its own cgroup and no other", func(t *testing.T) {
 		assert.Equal(t, "0::/", d.MustExec(a, "sh", "-c", "grep '^0::' /proc/self/cgroup"))
 		assert.Equal(t, "", d.MustExec(a, "sh", "-c", "ls /sys/fs/cgroup/memory | grep -v '^memory\\.\\|^cgroup\\.\\|^notify\\|^tasks' || true"))

@@ -18,6 +18,9 @@ type initConfig struct {
 	// CgroupDirs maps a hierarchy's directory name under /sys/fs/cgroup to the instance's own
 	// group in it; the guest's /sys/fs/cgroup shows those and nothing else.
 	CgroupDirs map[string]string `json:"cgroup_dirs"`
+	// AllowMountSyscalls leaves out the seccomp filter that keeps guest root from unmounting
+	// its covers. Only the negative-control test sets it.
+	AllowMountSyscalls bool `json:"allow_mount_syscalls,omitempty"`
 }
 
 // initReport is the init's one answer on fd 3: the workload's pid, or why the launch failed.

@@ -133,6 +133,12 @@ func prepareGuest(cfg *initConfig) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
+	if cfg.AllowMountSyscalls {
+		return nil
+	}
+	if err := denyMountSyscalls(); err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
 	return nil
 }
 

@@ -34,6 +34,9 @@ type Spec struct {
 	Args  []string
 	IDs   IDRange
 	Group cgroup.Group
+	// AllowMountSyscalls turns off a protection, for the negative-control test only: the daemon
+	// never sets it.
+	AllowMountSyscalls bool
 }
 
 // Process is a running instance's init, launched by this daemon or adopted after a restart.
@@ -141,6 +144,8 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 		Env:        GuestEnv(spec.ID),
 		HidePaths:  l.HidePaths,
 		CgroupDirs: spec.Group.Dirs(),
+
+		AllowMountSyscalls: spec.AllowMountSyscalls,
 	}
 	if err := json.NewEncoder(syncParent).Encode(cfg); err != nil {
 		return fail(fmt.Errorf("sending the init its config: %w", err))

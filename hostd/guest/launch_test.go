@@ -1,0 +1,83 @@
+package guest_test
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/guest"
+	"github.com/hostd/hostd/hostd/hostdtest"
+)
+
+// launch starts one instance straight through the launcher, without a daemon, and removes it
+// when the test ends.
+func launch(t *testing.T, spec guest.Spec) (*guest.Launcher, *guest.Process) {
+	t.Helper()
+	hostdtest.RequireRoot(t)
+	dir := t.TempDir()
+	l := &guest.Launcher{InitPath: hostdtest.Binary(t), RunDir: filepath.Join(dir, "instances")}
+	ids := &guest.IDAllocator{Dir: guest.DefaultIDDir, Owner: dir}
+	slot, err := ids.Allocate(spec.ID)
+	require.NoError(t, err)
+	parent := fmt.Sprintf("hostd/guesttest%d", os.Getpid())
+	g, err := cgroup.New(parent+"/"+spec.ID, cgroup.Limits{Pids: 100})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.NoError(t, g.Kill())
+		assert.NoError(t, g.Delete())
+		cgroup.RemoveEmpty(parent, "hostd")
+		ids.Release(slot)
+	})
+	spec.IDs, spec.Group = ids.Range(slot), g
+	proc, err := l.Launch(spec)
+	require.NoError(t, err)
+	return l, proc
+}
+
+// run runs a shell command in the instance and returns what it printed, stdout and stderr together.
+func run(t *testing.T, l *guest.Launcher, id, script string) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	devNull, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	defer devNull.Close()
+	_, err = guest.Exec(l.ControlSocket(id), []string{"sh", "-c", script}, [3]*os.File{devNull, w, w})
+	w.Close()
+	require.NoError(t, err)
+	out, err := io.ReadAll(r)
+	require.NoError(t, err)
+	return string(out)
+}
+
+// The attack: guest root unmounts the /proc and /tmp the init mounted for it, to look at the
+// host's underneath. With the seccomp filter the unmounts fail; without it (the control) the
+// guest sees the host's processes and the host's /tmp.
+func TestGuestCannotUnmountItsCovers(t *testing.T) {
+	marker, err := os.CreateTemp("/tmp", "hostd-host-only-")
+	require.NoError(t, err)
+	marker.Close()
+	t.Cleanup(func() { os.Remove(marker.Name()) })
+	attack := "umount -l /proc; umount -l /tmp; ls /proc | grep -c '^[0-9]'; ls /tmp"
+
+	protected, _ := launch(t, guest.Spec{ID: "i-0000000000000000a", Args: []string{"sleep", "1000"}})
+	out := run(t, protected, "i-0000000000000000a", attack)
+	// umount(8) words EPERM as "must be superuser".
+	assert.Regexp(t, `must be superuser|Operation not permitted`, out)
+	assert.NotContains(t, out, filepath.Base(marker.Name()), "the guest saw the host's /tmp")
+	// A handful of processes of its own: the init, the workload, the shell.
+	assert.Regexp(t, `(?m)^[1-5]$`, out)
+
+	open, _ := launch(t, guest.Spec{ID: "i-0000000000000000b", Args: []string{"sleep", "1000"}, AllowMountSyscalls: true})
+	out = run(t, open, "i-0000000000000000b", attack)
+	assert.Contains(t, out, filepath.Base(marker.Name()), "control: without the filter the unmount should expose the host's /tmp")
+	assert.NotRegexp(t, `must be superuser|Operation not permitted`, out)
+	assert.NotRegexp(t, `(?m)^[1-5]$`, out, "control: without the filter the guest should see the host's processes")
+}
