@@ -1,0 +1,225 @@
+//go:build ignore
+
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hostd's datapath: attached at the host end of every instance's veth, in the fabric namespace.
+ *
+ * from_guest (TCX ingress) sees every frame a guest sends. It drops what the guest may not send
+ * (another source MAC or IP, ARP for addresses not its own, DHCP server replies, broadcast,
+ * VLAN, IPv6), answers ARP itself (every subnet address resolves to the router's MAC, as in a
+ * VPC), and forwards IPv4 to the interface that owns the destination in the same VPC with
+ * bpf_redirect_peer, straight into that guest. No bridge, no kernel route, no flooding: a guest
+ * receives only what is addressed to it, whatever mode its interface is in.
+ *
+ * to_guest (TCX egress) guards anything else on its way to the guest: only frames addressed to
+ * its MAC (and IP) pass.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "datapath.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Puts enum drop_reason in the BTF, so bpf2go gives Go the same reason numbers. */
+const enum drop_reason *unused_drop_reason __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct endpoint_key);
+	__type(value, struct endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct drop_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} drops SEC(".maps");
+
+/* The VPC router's MAC: the answer to every ARP, the source of every forwarded frame. */
+static const __u8 router_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+
+struct arp_eth {
+	__be16 htype;
+	__be16 ptype;
+	__u8 hlen;
+	__u8 plen;
+	__be16 op;
+	__u8 sha[6];
+	__be32 spa;
+	__u8 tha[6];
+	__be32 tpa;
+} __attribute__((packed));
+
+#define ARP_REQUEST 1
+#define ARP_REPLY 2
+#define ETH_P_8021AD_ 0x88A8
+#define DHCP_SERVER_PORT 67
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1FFF
+
+static __always_inline int drop(__u32 ifindex, __u32 reason)
+{
+	struct drop_key key = {.ifindex = ifindex, .reason = reason};
+	__u64 one = 1, *count = bpf_map_lookup_elem(&drops, &key);
+	if (count)
+		*count += 1; /* per-CPU: no atomics needed */
+	else
+		bpf_map_update_elem(&drops, &key, &one, BPF_NOEXIST);
+	return TC_ACT_SHOT;
+}
+
+static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
+}
+
+static __always_inline void mac_copy(__u8 *dst, const __u8 *src)
+{
+	__builtin_memcpy(dst, src, 6);
+}
+
+/* handle_arp answers a guest's ARP request for an address of its subnet with the router's MAC,
+ * by turning the request into the reply and sending it back out. Nothing of ARP goes further. */
+static __always_inline int handle_arp(struct __sk_buff *skb, struct iface *me, int checks)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct arp_eth *arp = (void *)(eth + 1);
+
+	if ((void *)(arp + 1) > end)
+		return drop(skb->ifindex, DROP_MALFORMED);
+	if (arp->htype != bpf_htons(1) || arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != 6 || arp->plen != 4)
+		return drop(skb->ifindex, DROP_MALFORMED);
+	/* An ARP probe (sender 0.0.0.0) asks, it claims nothing: absorb it quietly. */
+	if (arp->spa == 0)
+		return TC_ACT_SHOT;
+	/* Replies, gratuitous ARP and requests must all be sent as the interface itself. */
+	if (checks && (!mac_eq(arp->sha, me->mac) || arp->spa != me->ip))
+		return drop(skb->ifindex, DROP_SPOOF_ARP);
+	if (arp->op != bpf_htons(ARP_REQUEST) || (arp->tpa & me->mask) != me->net || arp->tpa == arp->spa)
+		return TC_ACT_SHOT; /* nothing to answer, and nobody else to tell */
+
+	__be32 target = arp->tpa;
+	arp->op = bpf_htons(ARP_REPLY);
+	mac_copy(arp->tha, arp->sha);
+	arp->tpa = arp->spa;
+	mac_copy(arp->sha, router_mac);
+	arp->spa = target;
+	mac_copy(eth->h_dest, eth->h_source);
+	mac_copy(eth->h_source, router_mac);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+SEC("tc")
+int from_guest(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex;
+	struct iface *me = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (!me)
+		return drop(ifindex, DROP_UNKNOWN_IFACE);
+	int checks = !(me->flags & IFACE_CHECKS_OFF);
+
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return drop(ifindex, DROP_MALFORMED);
+	if (checks && !mac_eq(eth->h_source, me->mac))
+		return drop(ifindex, DROP_SPOOF_MAC);
+
+	switch (eth->h_proto) {
+	case bpf_htons(ETH_P_ARP):
+		return handle_arp(skb, me, checks);
+	case bpf_htons(ETH_P_IP):
+		break;
+	case bpf_htons(ETH_P_8021Q):
+	case bpf_htons(ETH_P_8021AD_):
+		return drop(ifindex, DROP_VLAN);
+	case bpf_htons(ETH_P_IPV6):
+		return drop(ifindex, DROP_IPV6);
+	default:
+		return drop(ifindex, DROP_ETHERTYPE);
+	}
+
+	if (eth->h_dest[0] & 1) /* group bit: broadcast or multicast */
+		return drop(ifindex, DROP_BROADCAST);
+
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end)
+		return drop(ifindex, DROP_MALFORMED);
+	if (ip->version != 4 || ip->ihl < 5 || (void *)ip + ip->ihl * 4 > end)
+		return drop(ifindex, DROP_MALFORMED);
+	if (checks && (me->flags & IFACE_SRC_DST_CHECK) && ip->saddr != me->ip)
+		return drop(ifindex, DROP_SPOOF_IP);
+
+	/* Only a first fragment carries the UDP header; later ones go by the addresses alone. */
+	if (checks && ip->protocol == IPPROTO_UDP && !(ip->frag_off & bpf_htons(IP_OFFSET))) {
+		struct udphdr *udp = (void *)ip + ip->ihl * 4;
+		if ((void *)(udp + 1) > end)
+			return drop(ifindex, DROP_MALFORMED);
+		if (udp->source == bpf_htons(DHCP_SERVER_PORT))
+			return drop(ifindex, DROP_DHCP_SERVER);
+	}
+
+	struct endpoint_key key = {.vpc = me->vpc, .ip = ip->daddr};
+	struct endpoint *dst = bpf_map_lookup_elem(&endpoints, &key);
+	if (!dst)
+		return drop(ifindex, DROP_NO_ROUTE);
+
+	mac_copy(eth->h_dest, dst->mac);
+	mac_copy(eth->h_source, router_mac);
+	return bpf_redirect_peer(dst->ifindex, 0);
+}
+
+SEC("tc")
+int to_guest(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex;
+	struct iface *me = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (!me)
+		return drop(ifindex, DROP_UNKNOWN_IFACE);
+
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return drop(ifindex, DROP_MALFORMED);
+	if (!mac_eq(eth->h_dest, me->mac))
+		return drop(ifindex, DROP_NOT_FOR_GUEST);
+
+	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
+		struct arp_eth *arp = (void *)(eth + 1);
+		if ((void *)(arp + 1) > end)
+			return drop(ifindex, DROP_MALFORMED);
+		return arp->tpa == me->ip ? TC_ACT_OK : drop(ifindex, DROP_NOT_FOR_GUEST);
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > end)
+			return drop(ifindex, DROP_MALFORMED);
+		if ((me->flags & IFACE_SRC_DST_CHECK) && ip->daddr != me->ip)
+			return drop(ifindex, DROP_NOT_FOR_GUEST);
+		return TC_ACT_OK;
+	}
+	return drop(ifindex, DROP_NOT_FOR_GUEST);
+}

@@ -1,0 +1,6 @@
+// Package bpf holds hostd's eBPF datapath: the C sources beside this file and the Go bindings
+// bpf2go generates from them. The generated object and Go files are committed, so building hostd
+// needs no clang; `make generate` (clang and llvm: scripts/install-bpf-deps.sh) rebuilds them.
+package bpf
+
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu" -target bpfel -type iface -type endpoint_key -type endpoint -type drop_key -type drop_reason Datapath datapath.c

@@ -1,0 +1,212 @@
+package vnet
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/hostd/hostd/bpf"
+)
+
+// BPFRoot is where bpffs is mounted; a daemon's objects are pinned under BPFRoot/hostd/<fabric>.
+const BPFRoot = "/sys/fs/bpf"
+
+// PinDir is where fabric's programs, maps and links are pinned.
+func PinDir(fabric string) string { return filepath.Join(BPFRoot, "hostd", fabric) }
+
+// Datapath is the loaded eBPF datapath of one fabric: its two programs and three maps, all pinned,
+// so that enforcement goes on while no daemon runs and a new daemon adopts them as they are.
+type Datapath struct {
+	pinDir string
+	maps   bpf.DatapathMaps
+	progs  bpf.DatapathPrograms
+	// Adopted tells whether the programs were found pinned rather than loaded.
+	Adopted bool
+}
+
+// LoadDatapath opens fabric's datapath: the pinned maps and programs if an earlier daemon left
+// them, or freshly loaded and pinned ones.
+func LoadDatapath(fabric string) (*Datapath, error) {
+	if err := mountBPFFS(); err != nil {
+		return nil, err
+	}
+	dp := &Datapath{pinDir: PinDir(fabric)}
+	if err := os.MkdirAll(filepath.Join(dp.pinDir, "links"), 0o700); err != nil {
+		return nil, err
+	}
+	// Maps are pinned by name: LoadAndAssign reuses them when they exist.
+	opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dp.pinDir}}
+	if err := bpf.LoadDatapathObjects(&dp.maps, opts); err != nil {
+		return nil, fmt.Errorf("loading the datapath's maps: %w", err)
+	}
+	from, ferr := ebpf.LoadPinnedProgram(dp.progPin(bpf.DatapathProgFromGuest), nil)
+	to, terr := ebpf.LoadPinnedProgram(dp.progPin(bpf.DatapathProgToGuest), nil)
+	if ferr == nil && terr == nil {
+		dp.progs = bpf.DatapathPrograms{FromGuest: from, ToGuest: to}
+		dp.Adopted = true
+		return dp, nil
+	}
+	closeAll(from, to)
+	if err := bpf.LoadDatapathObjects(&dp.progs, opts); err != nil {
+		dp.Close()
+		return nil, fmt.Errorf("loading the datapath's programs: %w", err)
+	}
+	for name, p := range map[string]*ebpf.Program{bpf.DatapathProgFromGuest: dp.progs.FromGuest, bpf.DatapathProgToGuest: dp.progs.ToGuest} {
+		_ = os.Remove(dp.progPin(name))
+		if err := p.Pin(dp.progPin(name)); err != nil {
+			dp.Close()
+			return nil, fmt.Errorf("pinning %s: %w", name, err)
+		}
+	}
+	return dp, nil
+}
+
+func closeAll(progs ...*ebpf.Program) {
+	for _, p := range progs {
+		if p != nil {
+			p.Close()
+		}
+	}
+}
+
+func (dp *Datapath) progPin(name string) string { return filepath.Join(dp.pinDir, name) }
+
+// Close releases this process's handles; the pinned objects stay and keep working.
+func (dp *Datapath) Close() {
+	_ = dp.maps.Close()
+	_ = dp.progs.Close()
+}
+
+// DeleteDatapath removes fabric's pins. Programs still attached to an interface stay until the
+// interface goes.
+func DeleteDatapath(fabric string) error {
+	if err := os.RemoveAll(PinDir(fabric)); err != nil {
+		return err
+	}
+	_ = os.Remove(filepath.Dir(PinDir(fabric))) // the shared hostd/ level, once no fabric is left
+	return nil
+}
+
+// Interface is what the datapath knows of one instance interface.
+type Interface struct {
+	VPC    uint32
+	IP     net.IP
+	Subnet *net.IPNet
+	MAC    net.HardwareAddr
+	// SourceDestCheck is EC2's check: the interface may send only from its own IP and is given
+	// only what is addressed to it.
+	SourceDestCheck bool
+	// ChecksOff lifts every check on what the guest sends. Only negative-control tests set it.
+	ChecksOff bool
+}
+
+// SetInterface writes (or rewrites) the entry of the interface whose host end is ifindex, and
+// the endpoint that routes its address to it.
+func (dp *Datapath) SetInterface(ifindex int, in Interface) error {
+	var flags uint16
+	if in.SourceDestCheck {
+		flags |= 1 // IFACE_SRC_DST_CHECK
+	}
+	if in.ChecksOff {
+		flags |= 2 // IFACE_CHECKS_OFF
+	}
+	entry := bpf.DatapathIface{
+		Vpc: in.VPC, Ip: ipKey(in.IP), Net: ipKey(in.Subnet.IP), Mask: ipKey(net.IP(in.Subnet.Mask)), Flags: flags,
+	}
+	copy(entry.Mac[:], in.MAC)
+	// The endpoint first: by the time a guest can send, everything it may reach is in place.
+	ep := bpf.DatapathEndpoint{Ifindex: uint32(ifindex)}
+	copy(ep.Mac[:], in.MAC)
+	if err := dp.maps.Endpoints.Put(bpf.DatapathEndpointKey{Vpc: in.VPC, Ip: ipKey(in.IP)}, ep); err != nil {
+		return fmt.Errorf("datapath endpoint: %w", err)
+	}
+	if err := dp.maps.Ifaces.Put(uint32(ifindex), entry); err != nil {
+		return fmt.Errorf("datapath interface: %w", err)
+	}
+	return nil
+}
+
+// DeleteInterface removes the interface's entries and its drop counters.
+func (dp *Datapath) DeleteInterface(ifindex int, vpc uint32, ip net.IP) {
+	_ = dp.maps.Endpoints.Delete(bpf.DatapathEndpointKey{Vpc: vpc, Ip: ipKey(ip)})
+	_ = dp.maps.Ifaces.Delete(uint32(ifindex))
+	for r := range DropReasons {
+		_ = dp.maps.Drops.Delete(bpf.DatapathDropKey{Ifindex: uint32(ifindex), Reason: uint32(r)})
+	}
+}
+
+// Ifindexes lists the interfaces the datapath has entries for.
+func (dp *Datapath) Ifindexes() []int {
+	var out []int
+	var key uint32
+	var val bpf.DatapathIface
+	it := dp.maps.Ifaces.Iterate()
+	for it.Next(&key, &val) {
+		out = append(out, int(key))
+	}
+	return out
+}
+
+// DropReasons names the datapath's drop reasons, by their number in datapath.h.
+var DropReasons = map[bpf.DatapathDropReason]string{
+	bpf.DatapathDropReasonDROP_MALFORMED:     "malformed",
+	bpf.DatapathDropReasonDROP_SPOOF_MAC:     "spoof-mac",
+	bpf.DatapathDropReasonDROP_SPOOF_IP:      "spoof-ip",
+	bpf.DatapathDropReasonDROP_SPOOF_ARP:     "spoof-arp",
+	bpf.DatapathDropReasonDROP_DHCP_SERVER:   "dhcp-server",
+	bpf.DatapathDropReasonDROP_BROADCAST:     "broadcast",
+	bpf.DatapathDropReasonDROP_NO_ROUTE:      "no-route",
+	bpf.DatapathDropReasonDROP_VLAN:          "vlan",
+	bpf.DatapathDropReasonDROP_IPV6:          "ipv6",
+	bpf.DatapathDropReasonDROP_ETHERTYPE:     "ethertype",
+	bpf.DatapathDropReasonDROP_NOT_FOR_GUEST: "not-for-guest",
+	bpf.DatapathDropReasonDROP_UNKNOWN_IFACE: "unknown-interface",
+}
+
+// Drops returns the interface's drop counters by reason name, summed over CPUs; reasons with no
+// drop are left out.
+func (dp *Datapath) Drops(ifindex int) map[string]uint64 {
+	out := map[string]uint64{}
+	for r, name := range DropReasons {
+		var perCPU []uint64
+		if dp.maps.Drops.Lookup(bpf.DatapathDropKey{Ifindex: uint32(ifindex), Reason: uint32(r)}, &perCPU) != nil {
+			continue
+		}
+		var sum uint64
+		for _, n := range perCPU {
+			sum += n
+		}
+		if sum > 0 {
+			out[name] = sum
+		}
+	}
+	return out
+}
+
+// ipKey is an IPv4 address as the datapath stores it: network byte order in a host-order u32.
+func ipKey(ip net.IP) uint32 {
+	v4 := ip.To4()
+	if v4 == nil {
+		return 0
+	}
+	return binary.NativeEndian.Uint32(v4)
+}
+
+// mountBPFFS mounts bpffs on BPFRoot if nothing is mounted there, as cilium-agent does: pinned
+// objects need it, and some hosts (this CI's among them) do not mount it at boot.
+func mountBPFFS() error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(BPFRoot, &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
+		return nil
+	}
+	if err := unix.Mount("bpf", BPFRoot, "bpf", 0, "mode=0700"); err != nil && !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("mounting bpffs on %s: %w", BPFRoot, err)
+	}
+	return nil
+}
