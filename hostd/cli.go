@@ -24,10 +24,14 @@ const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags
 
   hostd serve [--state-dir DIR] [--socket PATH] [--fabric NAME]
   hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
-  hostd instance run [--memory SIZE] [--cpus N] [--pids N] -- CMD [ARG...]
+  hostd vpc create --cidr CIDR [--name N] | describe [ID...] | delete ID
+  hostd subnet create --vpc ID --cidr CIDR | describe [ID...] | delete ID
+  hostd instance run [--subnet ID [--private-ip IP]] [--memory SIZE] [--cpus N] [--pids N] -- CMD [ARG...]
   hostd instance exec ID -- CMD [ARG...]
   hostd instance describe [ID...]
+  hostd instance modify ID --source-dest-check=true|false
   hostd instance terminate ID...
+  hostd probe send|sniff|listen|connect|ping ...   (network probes, for use inside instances)
 
 HOSTD_SOCKET and HOSTD_STATE_DIR override the defaults of --socket and --state-dir.`
 
@@ -100,6 +104,12 @@ func dispatch(g *globals, args []string) error {
 		return cmdTeardown(args[1:])
 	case "instance":
 		return cmdInstance(g, args[1:])
+	case "vpc":
+		return cmdVpc(g, args[1:])
+	case "subnet":
+		return cmdSubnet(g, args[1:])
+	case "probe":
+		return cmdProbe(args[1:])
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil

@@ -12,17 +12,10 @@ import (
 )
 
 func cmdInstance(g *globals, args []string) error {
-	if len(args) == 0 {
-		return usagef("instance needs a verb: run, exec, describe or terminate")
-	}
-	verbs := map[string]func(*globals, []string) error{
+	return runVerb(g, "instance", args, map[string]func(*globals, []string) error{
 		"run": instanceRun, "exec": instanceExec, "describe": instanceDescribe, "terminate": instanceTerminate,
-	}
-	verb, ok := verbs[args[0]]
-	if !ok {
-		return usagef("unknown verb %q for instance: use run, exec, describe or terminate", args[0])
-	}
-	return verb(g, args[1:])
+		"modify": instanceModify,
+	})
 }
 
 func instanceRun(g *globals, args []string) error {
@@ -32,10 +25,12 @@ func instanceRun(g *globals, args []string) error {
 	memory := fs.String("memory", "", "memory limit of the guest's processes (SIZE)")
 	cpus := fs.String("cpus", "", "CPU limit, in CPUs")
 	pids := fs.String("pids", "", "most processes and threads")
+	subnet := fs.String("subnet", "", "subnet of the instance's interface (none: loopback only)")
+	privateIP := fs.String("private-ip", "", "the interface's address (default: the subnet's lowest free one)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	req := api.RunInstanceRequest{Command: fs.Args()}
+	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP}
 	var err error
 	if *memory != "" {
 		if req.Limits.MemoryBytes, err = api.ParseSize(*memory); err != nil {
@@ -88,16 +83,29 @@ func instanceExec(g *globals, args []string) error {
 }
 
 func instanceDescribe(g *globals, args []string) error {
-	fs := newFlags("instance describe")
+	return describeVerb(g, "instance describe", "/v1/instances", "InstanceId", args, &api.DescribeInstancesResponse{})
+}
+
+func instanceModify(g *globals, args []string) error {
+	fs := newFlags("instance modify")
+	check := fs.String("source-dest-check", "", "true or false")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	q := url.Values{}
-	for _, id := range fs.Args() {
-		q.Add("InstanceId", id)
+	ids := fs.Args()
+	if len(ids) != 1 {
+		return usagef("usage: hostd instance modify ID --source-dest-check=true|false")
 	}
-	var out api.DescribeInstancesResponse
-	if err := client(g).Call(context.Background(), http.MethodGet, "/v1/instances?"+q.Encode(), nil, &out); err != nil {
+	var req api.ModifyInstanceRequest
+	if *check != "" {
+		v, err := strconv.ParseBool(*check)
+		if err != nil {
+			return api.Errorf(api.CodeInvalidParameterValue, "--source-dest-check takes true or false, not %q", *check)
+		}
+		req.SourceDestCheck = &v
+	}
+	var out api.ReturnResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/"+url.PathEscape(ids[0])+"/modify", req, &out); err != nil {
 		return err
 	}
 	return g.print(out)

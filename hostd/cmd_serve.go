@@ -17,11 +17,8 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	fs.StringVar(&cfg.StateDir, "state-dir", defaultStateDir(), "directory of the state file and instance files")
 	fs.StringVar(&cfg.Socket, "socket", defaultSocket(), "unix socket of the API")
 	fs.StringVar(&cfg.Fabric, "fabric", "hostd", "name of the daemon's network namespace (hostd-NAME)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, usagef("%s takes no arguments, got %q", name, fs.Args())
 	}
 	if !validFabricName(cfg.Fabric) {
 		return cfg, usagef("--fabric %q: use 1 to 32 letters, digits, '-' or '_'", cfg.Fabric)

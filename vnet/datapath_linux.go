@@ -28,6 +28,8 @@ type Datapath struct {
 	progs  bpf.DatapathPrograms
 	// Adopted tells whether the programs were found pinned rather than loaded.
 	Adopted bool
+	// ForceClsact attaches with clsact even where TCX works, so that both paths are tested here.
+	ForceClsact bool
 }
 
 // LoadDatapath opens fabric's datapath: the pinned maps and programs if an earlier daemon left
@@ -141,16 +143,43 @@ func (dp *Datapath) DeleteInterface(ifindex int, vpc uint32, ip net.IP) {
 	}
 }
 
-// Ifindexes lists the interfaces the datapath has entries for.
-func (dp *Datapath) Ifindexes() []int {
-	var out []int
-	var key uint32
-	var val bpf.DatapathIface
-	it := dp.maps.Ifaces.Iterate()
-	for it.Next(&key, &val) {
-		out = append(out, int(key))
+// IfindexOf returns the host-end ifindex that (vpc, ip) is routed to, or 0.
+func (dp *Datapath) IfindexOf(ip net.IP, vpc uint32) int {
+	var ep bpf.DatapathEndpoint
+	if dp.maps.Endpoints.Lookup(bpf.DatapathEndpointKey{Vpc: vpc, Ip: ipKey(ip)}, &ep) != nil {
+		return 0
 	}
-	return out
+	return int(ep.Ifindex)
+}
+
+// DeleteStale removes every interface and endpoint entry whose ifindex is not in keep: the
+// leftovers of instances that ended while no daemon ran.
+func (dp *Datapath) DeleteStale(keep map[int]bool) {
+	var ifindex uint32
+	var iface bpf.DatapathIface
+	var stale []uint32
+	for it := dp.maps.Ifaces.Iterate(); it.Next(&ifindex, &iface); {
+		if !keep[int(ifindex)] {
+			stale = append(stale, ifindex)
+		}
+	}
+	var key bpf.DatapathEndpointKey
+	var ep bpf.DatapathEndpoint
+	var staleEPs []bpf.DatapathEndpointKey
+	for it := dp.maps.Endpoints.Iterate(); it.Next(&key, &ep); {
+		if !keep[int(ep.Ifindex)] {
+			staleEPs = append(staleEPs, key)
+		}
+	}
+	for _, i := range stale {
+		_ = dp.maps.Ifaces.Delete(i)
+		for r := range DropReasons {
+			_ = dp.maps.Drops.Delete(bpf.DatapathDropKey{Ifindex: i, Reason: uint32(r)})
+		}
+	}
+	for _, k := range staleEPs {
+		_ = dp.maps.Endpoints.Delete(k)
+	}
 }
 
 // DropReasons names the datapath's drop reasons, by their number in datapath.h.

@@ -74,6 +74,11 @@ func createNamedNetns(name string) error {
 	}
 	defer orig.Close()
 	ns, err := netns.NewNamed(name)
+	if err == nil {
+		// No IPv6 in the fabric: the datapath offers none yet, and link-local chatter would only
+		// fill the drop counters. The thread is in the new namespace, so this is the fabric's.
+		err = disableIPv6()
+	}
 	if restoreErr := netns.Set(orig); restoreErr != nil {
 		return fmt.Errorf("returning to the original network namespace: %w", restoreErr)
 	}
@@ -82,6 +87,16 @@ func createNamedNetns(name string) error {
 		return err
 	}
 	return ns.Close()
+}
+
+// disableIPv6 turns IPv6 off in the calling thread's network namespace.
+func disableIPv6() error {
+	for _, conf := range []string{"all", "default"} {
+		if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+conf+"/disable_ipv6", []byte("1"), 0); err != nil {
+			return fmt.Errorf("disabling IPv6: %w", err)
+		}
+	}
+	return nil
 }
 
 func (f *Fabric) setLoopbackUp() error {

@@ -13,6 +13,9 @@ const (
 type RunInstanceRequest struct {
 	Command []string `json:"Command"`
 	Limits  Limits   `json:"Limits"`
+	// SubnetId gives the instance an interface in that subnet; without it, only loopback.
+	SubnetId         string `json:"SubnetId,omitempty"`
+	PrivateIpAddress string `json:"PrivateIpAddress,omitempty"`
 }
 
 // Limits are an instance's cgroup limits. Zero means the daemon's default.
@@ -24,8 +27,10 @@ type Limits struct {
 
 // RunInstanceResponse is what `instance run` prints.
 type RunInstanceResponse struct {
-	InstanceId string `json:"InstanceId"`
-	State      string `json:"State"`
+	InstanceId       string `json:"InstanceId"`
+	PrivateIpAddress string `json:"PrivateIpAddress,omitempty"`
+	MacAddress       string `json:"MacAddress,omitempty"`
+	State            string `json:"State"`
 }
 
 // Instance is one element of DescribeInstancesResponse.
@@ -42,6 +47,12 @@ type Instance struct {
 	// ExitCode is the workload's exit status once the instance is stopped.
 	ExitCode    *int   `json:"ExitCode,omitempty"`
 	StateReason string `json:"StateReason,omitempty"`
+	// The primary interface's facts at the top level, as EC2 shows them.
+	PrivateIpAddress  string             `json:"PrivateIpAddress,omitempty"`
+	SubnetId          string             `json:"SubnetId,omitempty"`
+	VpcId             string             `json:"VpcId,omitempty"`
+	SourceDestCheck   *bool              `json:"SourceDestCheck,omitempty"`
+	NetworkInterfaces []NetworkInterface `json:"NetworkInterfaces,omitempty"`
 }
 
 // IDRange is the host uid/gid range that ids 0..Size-1 inside the instance map to.

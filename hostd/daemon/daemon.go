@@ -39,9 +39,13 @@ type Daemon struct {
 	launcher *guest.Launcher
 	ids      *guest.IDAllocator
 	fabric   *vnet.Fabric
+	dp       *vnet.Datapath
 
 	mu        sync.Mutex
 	instances map[string]*instance
+	vpcs      map[string]*state.VPC
+	subnets   map[string]*state.Subnet
+	enis      map[string]*state.ENI // by instance id
 }
 
 // instance is the daemon's live view of one instance.
@@ -84,20 +88,34 @@ func Open(cfg Config) (*Daemon, error) {
 		},
 		ids:       &guest.IDAllocator{Dir: guest.DefaultIDDir, Owner: cfg.StateDir},
 		instances: map[string]*instance{},
+		vpcs:      map[string]*state.VPC{},
+		subnets:   map[string]*state.Subnet{},
+		enis:      map[string]*state.ENI{},
 	}
 	if d.fabric, err = vnet.OpenFabric(cfg.Fabric); err != nil {
 		store.Close()
 		return nil, err
 	}
-	if err := d.recover(); err != nil {
+	if d.dp, err = vnet.LoadDatapath(cfg.Fabric); err != nil {
 		store.Close()
+		return nil, err
+	}
+	if d.dp.Adopted {
+		d.log.Info("adopted the pinned datapath", "pins", vnet.PinDir(cfg.Fabric))
+	}
+	if err := d.recover(); err != nil {
+		d.Close()
 		return nil, fmt.Errorf("recovering instances: %w", err)
 	}
 	return d, nil
 }
 
-// Close releases the state file. Instances keep running.
-func (d *Daemon) Close() error { return d.store.Close() }
+// Close releases the state file and this process's datapath handles. Instances keep running and
+// the pinned datapath keeps enforcing.
+func (d *Daemon) Close() error {
+	d.dp.Close()
+	return d.store.Close()
+}
 
 // Serve answers the API on the socket until ctx is done. Instances keep running after it returns.
 func (d *Daemon) Serve(ctx context.Context) error {

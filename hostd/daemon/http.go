@@ -35,6 +35,46 @@ func (d *Daemon) routes() http.Handler {
 		res, err := d.ExecTarget(r.PathValue("id"))
 		d.reply(w, r, res, err)
 	})
+	mux.HandleFunc("POST /v1/instances/{id}/modify", func(w http.ResponseWriter, r *http.Request) {
+		var req api.ModifyInstanceRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		res, err := d.ModifyInstance(r.PathValue("id"), req)
+		d.reply(w, r, res, err)
+	})
+	mux.HandleFunc("POST /v1/vpcs", func(w http.ResponseWriter, r *http.Request) {
+		var req api.CreateVpcRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		res, err := d.CreateVpc(req)
+		d.reply(w, r, res, err)
+	})
+	mux.HandleFunc("GET /v1/vpcs", func(w http.ResponseWriter, r *http.Request) {
+		res, err := d.DescribeVpcs(r.URL.Query()["VpcId"])
+		d.reply(w, r, res, err)
+	})
+	mux.HandleFunc("DELETE /v1/vpcs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		res, err := d.DeleteVpc(r.PathValue("id"))
+		d.reply(w, r, res, err)
+	})
+	mux.HandleFunc("POST /v1/subnets", func(w http.ResponseWriter, r *http.Request) {
+		var req api.CreateSubnetRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		res, err := d.CreateSubnet(req)
+		d.reply(w, r, res, err)
+	})
+	mux.HandleFunc("GET /v1/subnets", func(w http.ResponseWriter, r *http.Request) {
+		res, err := d.DescribeSubnets(r.URL.Query()["SubnetId"])
+		d.reply(w, r, res, err)
+	})
+	mux.HandleFunc("DELETE /v1/subnets/{id}", func(w http.ResponseWriter, r *http.Request) {
+		res, err := d.DeleteSubnet(r.PathValue("id"))
+		d.reply(w, r, res, err)
+	})
 	return mux
 }
 

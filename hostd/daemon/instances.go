@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -15,13 +13,6 @@ import (
 	"github.com/hostd/hostd/hostd/state"
 )
 
-// newInstanceID returns an id shaped like EC2's: "i-" and 17 hex digits.
-func newInstanceID() string {
-	b := make([]byte, 9)
-	_, _ = rand.Read(b)
-	return "i-" + hex.EncodeToString(b)[:17]
-}
-
 // RunInstance launches a new instance and returns once its workload runs. If anything fails,
 // nothing of the instance is left: no record, cgroup, id range, files or process.
 func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceResponse, error) {
@@ -29,7 +20,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	if err != nil {
 		return api.RunInstanceResponse{}, err
 	}
-	id := newInstanceID()
+	id := newID("i-")
 	slot, err := d.ids.Allocate(id)
 	if errors.Is(err, guest.ErrNoIDRange) {
 		return api.RunInstanceResponse{}, api.Errorf(api.CodeInsufficientCapacity, "no host uid range is free for another instance; terminate some first")
@@ -49,7 +40,13 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 		return api.RunInstanceResponse{}, err
 	}
 	in := &instance{rec: rec}
+	var eni *state.ENI
 	undo := func(err error) (api.RunInstanceResponse, error) {
+		if eni != nil {
+			_, v := d.subnetAndVpc(eni)
+			d.unplumb(eni, v)
+			d.releaseENI(id)
+		}
 		d.release(in)
 		if derr := d.store.DeleteInstance(id); derr != nil {
 			d.log.Error("removing the record of a failed launch", "instance", id, "err", derr)
@@ -60,11 +57,21 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 		}
 		return api.RunInstanceResponse{}, err
 	}
+	spec := guest.Spec{ID: id, Args: req.Command, IDs: ids}
+	if req.SubnetId != "" {
+		if eni, err = d.reserveENI(id, req.SubnetId, req.PrivateIpAddress); err != nil {
+			return undo(err)
+		}
+		spec.BeforeStart = func(pid int) error { return d.plumb(eni, pid) }
+	} else if req.PrivateIpAddress != "" {
+		return undo(api.Errorf(api.CodeInvalidParameterValue, "--private-ip needs --subnet"))
+	}
 	in.group, err = cgroup.New(d.cgroupPath(id), cgroup.Limits{MemoryBytes: limits.MemoryBytes, Cpus: limits.Cpus, Pids: limits.Pids})
 	if err != nil {
 		return undo(fmt.Errorf("creating the instance's cgroup: %w", err))
 	}
-	in.proc, err = d.launcher.Launch(guest.Spec{ID: id, Args: req.Command, IDs: ids, Group: in.group})
+	spec.Group = in.group
+	in.proc, err = d.launcher.Launch(spec)
 	if err != nil {
 		return undo(err)
 	}
@@ -79,7 +86,11 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	d.mu.Unlock()
 	go d.watch(in)
 	d.log.Info("instance running", "instance", id, "pid", rec.Pid, "host_uid", rec.HostID, "command", rec.Command)
-	return api.RunInstanceResponse{InstanceId: id, State: api.StateRunning}, nil
+	out := api.RunInstanceResponse{InstanceId: id, State: api.StateRunning}
+	if eni != nil {
+		out.PrivateIpAddress, out.MacAddress = eni.IP, eni.MAC
+	}
+	return out, nil
 }
 
 // watch waits for an instance's init to exit on its own and marks the instance stopped.
@@ -112,6 +123,11 @@ func (d *Daemon) stopLocked(in *instance, reason string) {
 	}
 	in.group, in.proc = nil, nil
 	_ = os.Remove(d.launcher.ControlSocket(rec.ID))
+	// Its namespace took the veth with it; what the datapath knew of it goes too. The address
+	// stays reserved until the instance is terminated, as in EC2.
+	if e, ok := d.enis[rec.ID]; ok {
+		d.unplumb(e, d.vpcs[e.VpcID])
+	}
 	rec.Pid, rec.PidStart = 0, 0
 	if err := d.store.PutInstance(rec); err != nil {
 		d.log.Error("recording a stopped instance", "instance", rec.ID, "err", err)
@@ -172,6 +188,17 @@ func (d *Daemon) terminate(in *instance) error {
 		proc.Kill()
 		<-proc.Exited()
 	}
+	d.mu.Lock()
+	e := d.enis[in.rec.ID]
+	var v *state.VPC
+	if e != nil {
+		v = d.vpcs[e.VpcID]
+	}
+	d.mu.Unlock()
+	if e != nil {
+		d.unplumb(e, v)
+		d.releaseENI(in.rec.ID)
+	}
 	d.release(in)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -209,7 +236,7 @@ func (d *Daemon) DescribeInstances(ids []string) (api.DescribeInstancesResponse,
 	out := api.DescribeInstancesResponse{Instances: []api.Instance{}}
 	if len(ids) == 0 {
 		for _, in := range d.instances {
-			out.Instances = append(out.Instances, describe(in.rec))
+			out.Instances = append(out.Instances, d.describeLocked(in.rec))
 		}
 		slices.SortFunc(out.Instances, func(a, b api.Instance) int { return a.LaunchTime.Compare(b.LaunchTime) })
 		return out, nil
@@ -219,7 +246,7 @@ func (d *Daemon) DescribeInstances(ids []string) (api.DescribeInstancesResponse,
 		if err != nil {
 			return api.DescribeInstancesResponse{}, err
 		}
-		out.Instances = append(out.Instances, describe(in.rec))
+		out.Instances = append(out.Instances, d.describeLocked(in.rec))
 	}
 	return out, nil
 }
@@ -232,6 +259,13 @@ func describe(rec *state.Instance) api.Instance {
 	if rec.Phase != state.Terminated {
 		out.UserNamespace = &api.IDRange{HostId: rec.HostID, Size: rec.IDCount}
 	}
+	return out
+}
+
+// describeLocked is describe with the instance's network.
+func (d *Daemon) describeLocked(rec *state.Instance) api.Instance {
+	out := describe(rec)
+	d.describeNetworkLocked(&out)
 	return out
 }
 

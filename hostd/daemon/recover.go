@@ -16,6 +16,9 @@ import (
 // running instances are adopted, half-launched ones removed, and whatever on the host carries
 // this daemon's name but no live record (cgroups, id ranges, instance files) is cleaned up.
 func (d *Daemon) recover() error {
+	if err := d.loadNetwork(); err != nil {
+		return err
+	}
 	recs, err := d.store.Instances()
 	if err != nil {
 		return err
@@ -35,8 +38,74 @@ func (d *Daemon) recover() error {
 		d.instances[rec.ID] = in
 	}
 	d.removeOrphans()
+	d.removeNetworkOrphans()
 	d.pruneTombstonesLocked()
 	return nil
+}
+
+func (d *Daemon) loadNetwork() error {
+	vpcs, err := d.store.VPCs()
+	if err != nil {
+		return err
+	}
+	for _, v := range vpcs {
+		d.vpcs[v.ID] = v
+	}
+	subnets, err := d.store.Subnets()
+	if err != nil {
+		return err
+	}
+	for _, s := range subnets {
+		d.subnets[s.ID] = s
+	}
+	enis, err := d.store.ENIs()
+	if err != nil {
+		return err
+	}
+	for _, e := range enis {
+		d.enis[e.InstanceID] = e
+	}
+	return nil
+}
+
+// removeNetworkOrphans drops interface records of instances that are gone, and whatever the
+// fabric and the datapath hold for interfaces no running instance has: veths, pinned links, map
+// entries.
+func (d *Daemon) removeNetworkOrphans() {
+	for id, e := range d.enis {
+		if !d.holds(id, false) {
+			d.log.Warn("removing an orphaned interface record", "eni", e.ID, "instance", id)
+			_ = d.store.DeleteENI(e.ID)
+			delete(d.enis, id)
+		}
+	}
+	live := map[string]bool{}
+	keep := map[int]bool{}
+	for id, e := range d.enis {
+		if !d.holds(id, true) {
+			continue
+		}
+		live[e.HostIfName] = true
+		if v := d.vpcs[e.VpcID]; v != nil {
+			keep[d.dp.IfindexOf(net.ParseIP(e.IP), v.Number)] = true
+		}
+	}
+	names, err := d.fabric.HostInterfaces()
+	if err != nil {
+		d.log.Error("listing the fabric's interfaces", "err", err)
+	}
+	for _, name := range names {
+		if !live[name] {
+			d.log.Warn("removing an orphaned interface", "interface", name)
+			_ = d.fabric.DeleteInterface(name)
+		}
+	}
+	for _, name := range d.dp.AttachedInterfaces() {
+		if !live[name] {
+			d.dp.Detach(name)
+		}
+	}
+	d.dp.DeleteStale(keep)
 }
 
 // adopt takes over a running instance an earlier daemon launched, or marks it stopped if its
@@ -137,6 +206,9 @@ func Teardown(cfg Config) error {
 		errs = append(errs, err)
 	}
 	cgroup.RemoveEmpty(d.cgroupParent(), "hostd")
+	if err := vnet.DeleteDatapath(cfg.Fabric); err != nil {
+		errs = append(errs, fmt.Errorf("deleting the datapath's pins: %w", err))
+	}
 	if err := vnet.DeleteFabric(cfg.Fabric); err != nil {
 		errs = append(errs, fmt.Errorf("deleting the fabric: %w", err))
 	}

@@ -10,6 +10,8 @@ package guest
 // initConfig is what the daemon tells an instance's init once the init sits in its cgroup.
 type initConfig struct {
 	ID   string   `json:"id"`
+	// Binary is the host path of the hostd binary, shown read-only in GuestBinDir.
+	Binary string `json:"binary"`
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
 	// HidePaths are host paths (the daemon's state dir and socket dir) covered with an empty
@@ -41,6 +43,10 @@ const (
 	fdStatus  = 5 // file the init writes ExitStatus to
 )
 
+// GuestBinDir is where hostd itself appears inside every instance, so that `hostd probe …` runs
+// there.
+const GuestBinDir = "/run/hostd/bin"
+
 // InitArg is the argument that makes hostd act as an instance's init.
 const InitArg = "instance-init"
 
@@ -48,7 +54,7 @@ const InitArg = "instance-init"
 // daemon's environment leaks in.
 func GuestEnv(id string) []string {
 	return []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" + GuestBinDir,
 		"HOME=/root",
 		"HOSTNAME=" + id,
 		"TERM=xterm",

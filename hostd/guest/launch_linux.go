@@ -37,6 +37,9 @@ type Spec struct {
 	// AllowMountSyscalls turns off a protection, for the negative-control test only: the daemon
 	// never sets it.
 	AllowMountSyscalls bool
+	// BeforeStart, if set, runs once the init sits in its cgroup and namespaces and before the
+	// workload starts (the network is plumbed here), with the init's host pid.
+	BeforeStart func(pid int) error
 }
 
 // Process is a running instance's init, launched by this daemon or adopted after a restart.
@@ -138,8 +141,14 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 	if proc.StartTime, err = StartTime(proc.Pid); err != nil {
 		return fail(err)
 	}
+	if spec.BeforeStart != nil {
+		if err := spec.BeforeStart(proc.Pid); err != nil {
+			return fail(err)
+		}
+	}
 	cfg := initConfig{
 		ID:         spec.ID,
+		Binary:     l.InitPath,
 		Args:       spec.Args,
 		Env:        GuestEnv(spec.ID),
 		HidePaths:  l.HidePaths,

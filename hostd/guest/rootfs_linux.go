@@ -46,6 +46,7 @@ func buildRootfs(cfg *initConfig) error {
 		}},
 		{"mount private /tmp", func() error { return mountTmpfs(newRoot+"/tmp", "mode=1777", unix.MS_NOSUID|unix.MS_NODEV) }},
 		{"mount private /run", func() error { return mountTmpfs(newRoot+"/run", "mode=0755", unix.MS_NOSUID|unix.MS_NODEV) }},
+		{"show hostd inside", func() error { return showBinary(cfg.Binary) }},
 		{"build /dev", buildDev},
 		{"mount /proc", func() error {
 			return unix.Mount("proc", newRoot+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
@@ -170,6 +171,15 @@ func showOwnCgroup(dirs map[string]string) error {
 		}
 	}
 	return unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=16k")
+}
+
+// showBinary binds the hostd binary, read-only, at GuestBinDir/hostd.
+func showBinary(hostPath string) error {
+	dir := newRoot + GuestBinDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return bindFile(oldRoot+hostPath, dir+"/hostd", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV)
 }
 
 func maskPaths() error {

@@ -44,7 +44,43 @@ type Instance struct {
 	Reason     string     `json:"reason,omitempty"`
 }
 
-var instancesBucket = []byte("instances")
+// VPC is a virtual network of one tenant.
+type VPC struct {
+	ID        string    `json:"id"`
+	CIDR      string    `json:"cidr"`
+	Name      string    `json:"name,omitempty"`
+	Number    uint32    `json:"number"` // the datapath's key for the VPC
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Subnet is a block of a VPC's addresses.
+type Subnet struct {
+	ID        string    `json:"id"`
+	VpcID     string    `json:"vpc_id"`
+	CIDR      string    `json:"cidr"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ENI is an instance's network interface. Its address stays with it while the instance is
+// stopped, as in EC2, and is freed when the instance is terminated.
+type ENI struct {
+	ID              string `json:"id"`
+	SubnetID        string `json:"subnet_id"`
+	VpcID           string `json:"vpc_id"`
+	InstanceID      string `json:"instance_id"`
+	IP              string `json:"ip"`
+	MAC             string `json:"mac"`
+	HostIfName      string `json:"host_ifname"`
+	SourceDestCheck bool   `json:"source_dest_check"`
+}
+
+var (
+	instancesBucket = []byte("instances")
+	vpcsBucket      = []byte("vpcs")
+	subnetsBucket   = []byte("subnets")
+	enisBucket      = []byte("enis")
+	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket}
+)
 
 // Store is the daemon's database.
 type Store struct {
@@ -62,8 +98,12 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("opening state file %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(instancesBucket)
-		return err
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		db.Close()
@@ -76,36 +116,72 @@ func Open(path string) (*Store, error) {
 func (s *Store) Close() error { return s.db.Close() }
 
 // PutInstance writes rec, replacing any record with its id.
-func (s *Store) PutInstance(rec *Instance) error {
-	data, err := json.Marshal(rec)
+func (s *Store) PutInstance(rec *Instance) error { return put(s, instancesBucket, rec.ID, rec) }
+
+// DeleteInstance removes the record of id; a missing record is not an error.
+func (s *Store) DeleteInstance(id string) error { return del(s, instancesBucket, id) }
+
+// Instances returns every record, oldest launch first.
+func (s *Store) Instances() ([]*Instance, error) {
+	out, err := list[Instance](s, instancesBucket)
+	sort.Slice(out, func(i, j int) bool { return out[i].LaunchTime.Before(out[j].LaunchTime) })
+	return out, err
+}
+
+// PutVPC writes a VPC record.
+func (s *Store) PutVPC(v *VPC) error { return put(s, vpcsBucket, v.ID, v) }
+
+// DeleteVPC removes a VPC record.
+func (s *Store) DeleteVPC(id string) error { return del(s, vpcsBucket, id) }
+
+// VPCs returns every VPC.
+func (s *Store) VPCs() ([]*VPC, error) { return list[VPC](s, vpcsBucket) }
+
+// PutSubnet writes a subnet record.
+func (s *Store) PutSubnet(v *Subnet) error { return put(s, subnetsBucket, v.ID, v) }
+
+// DeleteSubnet removes a subnet record.
+func (s *Store) DeleteSubnet(id string) error { return del(s, subnetsBucket, id) }
+
+// Subnets returns every subnet.
+func (s *Store) Subnets() ([]*Subnet, error) { return list[Subnet](s, subnetsBucket) }
+
+// PutENI writes an interface record.
+func (s *Store) PutENI(v *ENI) error { return put(s, enisBucket, v.ID, v) }
+
+// DeleteENI removes an interface record.
+func (s *Store) DeleteENI(id string) error { return del(s, enisBucket, id) }
+
+// ENIs returns every interface.
+func (s *Store) ENIs() ([]*ENI, error) { return list[ENI](s, enisBucket) }
+
+func put(s *Store, bucket []byte, key string, v any) error {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(instancesBucket).Put([]byte(rec.ID), data)
+		return tx.Bucket(bucket).Put([]byte(key), data)
 	})
 }
 
-// DeleteInstance removes the record of id; a missing record is not an error.
-func (s *Store) DeleteInstance(id string) error {
+func del(s *Store, bucket []byte, key string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(instancesBucket).Delete([]byte(id))
+		return tx.Bucket(bucket).Delete([]byte(key))
 	})
 }
 
-// Instances returns every record, oldest launch first.
-func (s *Store) Instances() ([]*Instance, error) {
-	var out []*Instance
+func list[T any](s *Store, bucket []byte) ([]*T, error) {
+	var out []*T
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(instancesBucket).ForEach(func(k, v []byte) error {
-			rec := new(Instance)
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			rec := new(T)
 			if err := json.Unmarshal(v, rec); err != nil {
-				return fmt.Errorf("record %s is corrupt: %w", k, err)
+				return fmt.Errorf("record %s/%s is corrupt: %w", bucket, k, err)
 			}
 			out = append(out, rec)
 			return nil
 		})
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].LaunchTime.Before(out[j].LaunchTime) })
 	return out, err
 }

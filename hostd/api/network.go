@@ -1,0 +1,76 @@
+package api
+
+// EC2 error codes of the network resources.
+const (
+	CodeInvalidVpcNotFound       = "InvalidVpcID.NotFound"
+	CodeInvalidVpcMalformed      = "InvalidVpcID.Malformed"
+	CodeInvalidVpcRange          = "InvalidVpc.Range"
+	CodeInvalidSubnetNotFound    = "InvalidSubnetID.NotFound"
+	CodeInvalidSubnetMalformed   = "InvalidSubnetID.Malformed"
+	CodeInvalidSubnetRange       = "InvalidSubnet.Range"
+	CodeInvalidSubnetConflict    = "InvalidSubnet.Conflict"
+	CodeDependencyViolation      = "DependencyViolation"
+	CodeAddressInUse             = "InvalidIPAddress.InUse"
+	CodeInsufficientAddressSpace = "InsufficientAddressCapacity"
+)
+
+// CreateVpcRequest asks for a VPC.
+type CreateVpcRequest struct {
+	CidrBlock string `json:"CidrBlock"`
+	Name      string `json:"Name,omitempty"`
+}
+
+// Vpc is what `vpc create` prints and an element of DescribeVpcsResponse.
+type Vpc struct {
+	VpcId     string `json:"VpcId"`
+	CidrBlock string `json:"CidrBlock"`
+	Name      string `json:"Name,omitempty"`
+	State     string `json:"State,omitempty"`
+}
+
+// DescribeVpcsResponse is what `vpc describe` prints.
+type DescribeVpcsResponse struct {
+	Vpcs []Vpc `json:"Vpcs"`
+}
+
+// CreateSubnetRequest asks for a subnet of a VPC.
+type CreateSubnetRequest struct {
+	VpcId     string `json:"VpcId"`
+	CidrBlock string `json:"CidrBlock"`
+}
+
+// Subnet is what `subnet create` prints and an element of DescribeSubnetsResponse.
+type Subnet struct {
+	SubnetId                string `json:"SubnetId"`
+	VpcId                   string `json:"VpcId"`
+	CidrBlock               string `json:"CidrBlock"`
+	AvailableIpAddressCount int    `json:"AvailableIpAddressCount"`
+	State                   string `json:"State,omitempty"`
+}
+
+// DescribeSubnetsResponse is what `subnet describe` prints.
+type DescribeSubnetsResponse struct {
+	Subnets []Subnet `json:"Subnets"`
+}
+
+// ReturnResponse is EC2's answer to a call that returns nothing else.
+type ReturnResponse struct {
+	Return bool `json:"Return"`
+}
+
+// NetworkInterface is an instance's interface as describe shows it.
+type NetworkInterface struct {
+	NetworkInterfaceId string            `json:"NetworkInterfaceId"`
+	SubnetId           string            `json:"SubnetId"`
+	VpcId              string            `json:"VpcId"`
+	PrivateIpAddress   string            `json:"PrivateIpAddress"`
+	MacAddress         string            `json:"MacAddress"`
+	SourceDestCheck    bool              `json:"SourceDestCheck"`
+	HostInterface      string            `json:"HostInterface,omitempty"`
+	DropCounters       map[string]uint64 `json:"DropCounters,omitempty"`
+}
+
+// ModifyInstanceRequest changes an instance attribute.
+type ModifyInstanceRequest struct {
+	SourceDestCheck *bool `json:"SourceDestCheck,omitempty"`
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/google/gopacket/layers"
+
+	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/probe"
+)
+
+// codeProbeFailed is the error code of a probe that ran but did not get through (no reply, nothing
+// received): in a test of a protection, often the expected outcome.
+const codeProbeFailed = "ProbeFailed"
+
+func cmdProbe(args []string) error {
+	return runVerb(&globals{output: "json"}, "probe", args, map[string]func(*globals, []string) error{
+		"send": probeSend, "sniff": probeSniff, "listen": probeListen, "connect": probeConnect, "ping": probePing,
+	})
+}
+
+func printJSON(v any) error {
+	data, err := json.MarshalIndent(v, "", "    ")
+	if err == nil {
+		fmt.Println(string(data))
+	}
+	return err
+}
+
+func probeFailed(err error) error { return api.Errorf(codeProbeFailed, "%v", err) }
+
+func probeSend(_ *globals, args []string) error {
+	fs := newFlags("probe send")
+	iface := fs.String("iface", "eth0", "interface to send on")
+	proto := fs.String("proto", "udp", "udp, tcp-syn, icmp, arp or dhcp-offer")
+	srcMAC := fs.String("src-mac", "", "source MAC (default: the interface's)")
+	dstMAC := fs.String("dst-mac", probe.RouterMAC.String(), "destination MAC (default: hostd's router)")
+	srcIP := fs.String("src-ip", "", "source IPv4 (default: the interface's)")
+	dstIP := fs.String("dst-ip", "", "destination IPv4")
+	sport := fs.Uint("sport", 40000, "source port")
+	dport := fs.Uint("dport", 9, "destination port")
+	arpOp := fs.String("arp-op", "request", "request or reply")
+	arpTarget := fs.String("arp-target", "", "with --proto arp: the address asked about, or told to")
+	count := fs.Int("count", 1, "frames to send")
+	payload := fs.String("payload", "hostd-probe", "payload")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	ifc, ownIP, err := probe.Interface(*iface)
+	if err != nil {
+		return probeFailed(err)
+	}
+	f := probe.Frame{Proto: *proto, SrcMAC: ifc.HardwareAddr, SrcIP: ownIP, SrcPort: uint16(*sport), DstPort: uint16(*dport), Payload: []byte(*payload)}
+	if f.DstMAC, err = net.ParseMAC(*dstMAC); err != nil {
+		return api.Errorf(api.CodeInvalidParameterValue, "--dst-mac: %v", err)
+	}
+	if *srcMAC != "" {
+		if f.SrcMAC, err = net.ParseMAC(*srcMAC); err != nil {
+			return api.Errorf(api.CodeInvalidParameterValue, "--src-mac: %v", err)
+		}
+	}
+	for flag, p := range map[string]struct {
+		in  string
+		out *net.IP
+	}{"--src-ip": {*srcIP, &f.SrcIP}, "--dst-ip": {*dstIP, &f.DstIP}, "--arp-target": {*arpTarget, &f.ARPTarget}} {
+		if p.in == "" {
+			continue
+		}
+		if *p.out = net.ParseIP(p.in).To4(); *p.out == nil {
+			return api.Errorf(api.CodeInvalidParameterValue, "%s %q is not an IPv4 address", flag, p.in)
+		}
+	}
+	f.ARPOp = layers.ARPRequest
+	if *arpOp == "reply" {
+		f.ARPOp = layers.ARPReply
+	}
+	if f.DstIP == nil && *proto != "arp" {
+		return api.Errorf(api.CodeMissingParameter, "--dst-ip is required")
+	}
+	frame, err := f.Build()
+	if err != nil {
+		return api.Errorf(api.CodeInvalidParameterValue, "%v", err)
+	}
+	if err := probe.Send(ifc, frame, *count); err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(map[string]any{"Sent": *count, "Proto": *proto, "SrcMac": f.SrcMAC.String(), "SrcIp": f.SrcIP.String(), "Bytes": len(frame)})
+}
+
+func probeSniff(_ *globals, args []string) error {
+	fs := newFlags("probe sniff")
+	iface := fs.String("iface", "eth0", "interface to sniff")
+	seconds := fs.Float64("seconds", 2, "how long to capture")
+	promisc := fs.Bool("promisc", true, "promiscuous mode")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	ifc, err := net.InterfaceByName(*iface)
+	if err != nil {
+		return probeFailed(err)
+	}
+	res, err := probe.Sniff(ifc, time.Duration(*seconds*float64(time.Second)), *promisc)
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(res)
+}
+
+func probeListen(_ *globals, args []string) error {
+	fs := newFlags("probe listen")
+	proto := fs.String("proto", "tcp", "tcp or udp")
+	port := fs.Int("port", 0, "port to listen on")
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	res, err := probe.Listen(*proto, *port, *timeout)
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(res)
+}
+
+func probeConnect(_ *globals, args []string) error {
+	fs := newFlags("probe connect")
+	proto := fs.String("proto", "tcp", "tcp or udp")
+	addr := fs.String("addr", "", "IP:PORT to connect to")
+	message := fs.String("message", "hello", "what to send")
+	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the reply")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	res, err := probe.Connect(*proto, *addr, *message, *timeout)
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(res)
+}
+
+func probePing(_ *globals, args []string) error {
+	fs := newFlags("probe ping")
+	addr := fs.String("addr", "", "IPv4 address")
+	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the reply")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	res, err := probe.Ping(*addr, *timeout)
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(res)
+}

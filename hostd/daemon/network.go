@@ -1,0 +1,398 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/vnet"
+)
+
+var (
+	vpcIDPattern    = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	subnetIDPattern = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+)
+
+// networkError maps the address model's errors to EC2's codes.
+func networkError(err error, rangeCode string) error {
+	switch {
+	case errors.Is(err, vnet.ErrInvalidCIDR), errors.Is(err, vnet.ErrAddressOutside), errors.Is(err, vnet.ErrAddressReserved):
+		return api.Errorf(api.CodeInvalidParameterValue, "%v", err)
+	case errors.Is(err, vnet.ErrBlockSize), errors.Is(err, vnet.ErrSubnetOutsideVPC):
+		return api.Errorf(rangeCode, "%v", err)
+	case errors.Is(err, vnet.ErrSubnetConflict):
+		return api.Errorf(api.CodeInvalidSubnetConflict, "%v", err)
+	case errors.Is(err, vnet.ErrAddressInUse):
+		return api.Errorf(api.CodeAddressInUse, "%v", err)
+	case errors.Is(err, vnet.ErrNoFreeAddress):
+		return api.Errorf(api.CodeInsufficientAddressSpace, "%v", err)
+	}
+	return err
+}
+
+// CreateVpc makes a VPC. Each VPC gets a number of its own for the datapath, so that VPCs with
+// the same CIDR never share a lookup.
+func (d *Daemon) CreateVpc(req api.CreateVpcRequest) (api.Vpc, error) {
+	block, err := vnet.ParseBlock(req.CidrBlock)
+	if err != nil {
+		return api.Vpc{}, networkError(err, api.CodeInvalidVpcRange)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	used := map[uint32]bool{}
+	for _, v := range d.vpcs {
+		used[v.Number] = true
+	}
+	n := uint32(1)
+	for used[n] {
+		n++
+	}
+	v := &state.VPC{ID: newID("vpc-"), CIDR: block.String(), Name: req.Name, Number: n, CreatedAt: time.Now().UTC()}
+	if err := d.store.PutVPC(v); err != nil {
+		return api.Vpc{}, err
+	}
+	d.vpcs[v.ID] = v
+	d.log.Info("vpc created", "vpc", v.ID, "cidr", v.CIDR)
+	return describeVpc(v), nil
+}
+
+func describeVpc(v *state.VPC) api.Vpc {
+	return api.Vpc{VpcId: v.ID, CidrBlock: v.CIDR, Name: v.Name, State: "available"}
+}
+
+// DescribeVpcs lists the given VPCs, or all.
+func (d *Daemon) DescribeVpcs(ids []string) (api.DescribeVpcsResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	vpcs, err := pick(d.vpcs, ids, d.lookupVpcLocked)
+	out := api.DescribeVpcsResponse{Vpcs: []api.Vpc{}}
+	for _, v := range vpcs {
+		out.Vpcs = append(out.Vpcs, describeVpc(v))
+	}
+	return out, err
+}
+
+// DeleteVpc removes an empty VPC.
+func (d *Daemon) DeleteVpc(id string) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, err := d.lookupVpcLocked(id)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	for _, s := range d.subnets {
+		if s.VpcID == id {
+			return api.ReturnResponse{}, api.Errorf(api.CodeDependencyViolation, "the vpc '%s' has dependencies and cannot be deleted: subnet %s is in it", id, s.ID)
+		}
+	}
+	if err := d.store.DeleteVPC(v.ID); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	delete(d.vpcs, id)
+	d.log.Info("vpc deleted", "vpc", id)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+// CreateSubnet makes a subnet inside a VPC, clear of its other subnets.
+func (d *Daemon) CreateSubnet(req api.CreateSubnetRequest) (api.Subnet, error) {
+	block, err := vnet.ParseBlock(req.CidrBlock)
+	if err != nil {
+		return api.Subnet{}, networkError(err, api.CodeInvalidSubnetRange)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, err := d.lookupVpcLocked(req.VpcId)
+	if err != nil {
+		return api.Subnet{}, err
+	}
+	var siblings []netip.Prefix
+	for _, s := range d.subnets {
+		if s.VpcID == v.ID {
+			siblings = append(siblings, netip.MustParsePrefix(s.CIDR))
+		}
+	}
+	if err := vnet.CheckSubnet(netip.MustParsePrefix(v.CIDR), block, siblings); err != nil {
+		return api.Subnet{}, networkError(err, api.CodeInvalidSubnetRange)
+	}
+	s := &state.Subnet{ID: newID("subnet-"), VpcID: v.ID, CIDR: block.String(), CreatedAt: time.Now().UTC()}
+	if err := d.store.PutSubnet(s); err != nil {
+		return api.Subnet{}, err
+	}
+	d.subnets[s.ID] = s
+	d.log.Info("subnet created", "subnet", s.ID, "vpc", v.ID, "cidr", s.CIDR)
+	return d.describeSubnetLocked(s), nil
+}
+
+func (d *Daemon) describeSubnetLocked(s *state.Subnet) api.Subnet {
+	return api.Subnet{
+		SubnetId: s.ID, VpcId: s.VpcID, CidrBlock: s.CIDR, State: "available",
+		AvailableIpAddressCount: vnet.Usable(netip.MustParsePrefix(s.CIDR)) - len(d.usedAddressesLocked(s.ID)),
+	}
+}
+
+// DescribeSubnets lists the given subnets, or all.
+func (d *Daemon) DescribeSubnets(ids []string) (api.DescribeSubnetsResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	subnets, err := pick(d.subnets, ids, d.lookupSubnetLocked)
+	out := api.DescribeSubnetsResponse{Subnets: []api.Subnet{}}
+	for _, s := range subnets {
+		out.Subnets = append(out.Subnets, d.describeSubnetLocked(s))
+	}
+	return out, err
+}
+
+// DeleteSubnet removes a subnet no interface is in.
+func (d *Daemon) DeleteSubnet(id string) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, err := d.lookupSubnetLocked(id)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	for _, e := range d.enis {
+		if e.SubnetID == id {
+			return api.ReturnResponse{}, api.Errorf(api.CodeDependencyViolation, "the subnet '%s' has dependencies and cannot be deleted: instance %s has an interface in it", id, e.InstanceID)
+		}
+	}
+	if err := d.store.DeleteSubnet(s.ID); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	delete(d.subnets, id)
+	d.log.Info("subnet deleted", "subnet", id)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+func (d *Daemon) usedAddressesLocked(subnetID string) map[netip.Addr]bool {
+	used := map[netip.Addr]bool{}
+	for _, e := range d.enis {
+		if e.SubnetID == subnetID {
+			used[netip.MustParseAddr(e.IP)] = true
+		}
+	}
+	return used
+}
+
+// reserveENI gives instanceID an interface in subnetID: an address (wantIP if given), a MAC and a
+// host-side name, recorded before anything is made on the host.
+func (d *Daemon) reserveENI(instanceID, subnetID, wantIP string) (*state.ENI, error) {
+	var want netip.Addr
+	if wantIP != "" {
+		var err error
+		if want, err = netip.ParseAddr(wantIP); err != nil || !want.Is4() {
+			return nil, api.Errorf(api.CodeInvalidParameterValue, "--private-ip %q is not an IPv4 address", wantIP)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, err := d.lookupSubnetLocked(subnetID)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := vnet.Allocate(netip.MustParsePrefix(s.CIDR), d.usedAddressesLocked(s.ID), want)
+	if err != nil {
+		return nil, networkError(err, api.CodeInvalidParameterValue)
+	}
+	e := &state.ENI{
+		ID: newID("eni-"), SubnetID: s.ID, VpcID: s.VpcID, InstanceID: instanceID, IP: addr.String(),
+		MAC: newMAC().String(), HostIfName: "v" + instanceID[2:16], SourceDestCheck: true,
+	}
+	if err := d.store.PutENI(e); err != nil {
+		return nil, err
+	}
+	d.enis[instanceID] = e
+	return e, nil
+}
+
+// releaseENI frees an instance's interface record and its address.
+func (d *Daemon) releaseENI(instanceID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e, ok := d.enis[instanceID]; ok {
+		if err := d.store.DeleteENI(e.ID); err != nil {
+			d.log.Error("removing an interface record", "eni", e.ID, "err", err)
+		}
+		delete(d.enis, instanceID)
+	}
+}
+
+// plumb builds an interface for a launching instance whose init is pid: veth, guest address and
+// route, datapath entries, programs attached.
+func (d *Daemon) plumb(e *state.ENI, pid int) error {
+	s, v := d.subnetAndVpc(e)
+	subnet := netip.MustParsePrefix(s.CIDR)
+	addr := netip.MustParseAddr(e.IP)
+	mac, _ := net.ParseMAC(e.MAC)
+	ifindex, err := d.fabric.AddInterface(vnet.InterfaceConfig{
+		HostName: e.HostIfName, GuestPid: pid, MAC: mac,
+		Addr: netip.PrefixFrom(addr, subnet.Bits()), Gateway: vnet.Router(subnet),
+	})
+	if err != nil {
+		return err
+	}
+	err = d.dp.SetInterface(ifindex, d.datapathEntry(e, v, subnet))
+	if err == nil {
+		err = d.fabric.Attach(d.dp, e.HostIfName, ifindex)
+	}
+	if err != nil {
+		d.unplumb(e, v)
+		return err
+	}
+	return nil
+}
+
+func (d *Daemon) datapathEntry(e *state.ENI, v *state.VPC, subnet netip.Prefix) vnet.Interface {
+	mac, _ := net.ParseMAC(e.MAC)
+	return vnet.Interface{
+		VPC: v.Number, IP: net.ParseIP(e.IP), MAC: mac, SourceDestCheck: e.SourceDestCheck,
+		Subnet: &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)},
+	}
+}
+
+func (d *Daemon) subnetAndVpc(e *state.ENI) (*state.Subnet, *state.VPC) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.subnets[e.SubnetID], d.vpcs[e.VpcID]
+}
+
+// unplumb removes an interface of VPC v from the host and the datapath; the record stays. It
+// takes no lock: callers look up v under theirs.
+func (d *Daemon) unplumb(e *state.ENI, v *state.VPC) {
+	if ifindex := d.dp.IfindexOf(net.ParseIP(e.IP), v.Number); ifindex > 0 {
+		d.dp.DeleteInterface(ifindex, v.Number, net.ParseIP(e.IP))
+	}
+	d.dp.Detach(e.HostIfName)
+	if err := d.fabric.DeleteInterface(e.HostIfName); err != nil {
+		d.log.Error("removing an interface", "eni", e.ID, "err", err)
+	}
+}
+
+// ModifyInstance changes the source/destination check of an instance's interface.
+func (d *Daemon) ModifyInstance(id string, req api.ModifyInstanceRequest) (api.ReturnResponse, error) {
+	if req.SourceDestCheck == nil {
+		return api.ReturnResponse{}, api.Errorf(api.CodeMissingParameter, "name an attribute to change: --source-dest-check=true|false")
+	}
+	d.mu.Lock()
+	in, err := d.lookupLocked(id)
+	if err != nil {
+		d.mu.Unlock()
+		return api.ReturnResponse{}, err
+	}
+	e, ok := d.enis[id]
+	if !ok || in.rec.Phase == state.Terminated {
+		d.mu.Unlock()
+		return api.ReturnResponse{}, api.Errorf(api.CodeIncorrectInstanceState, "instance %s has no network interface", id)
+	}
+	prev := e.SourceDestCheck
+	e.SourceDestCheck = *req.SourceDestCheck
+	if err := d.store.PutENI(e); err != nil {
+		e.SourceDestCheck = prev
+		d.mu.Unlock()
+		return api.ReturnResponse{}, err
+	}
+	running := in.rec.Phase == state.Running
+	d.mu.Unlock()
+	if running {
+		s, v := d.subnetAndVpc(e)
+		if ifindex := d.dp.IfindexOf(net.ParseIP(e.IP), v.Number); ifindex > 0 {
+			if err := d.dp.SetInterface(ifindex, d.datapathEntry(e, v, netip.MustParsePrefix(s.CIDR))); err != nil {
+				return api.ReturnResponse{}, err
+			}
+		}
+	}
+	d.log.Info("source/dest check changed", "instance", id, "source_dest_check", e.SourceDestCheck)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+// describeNetworkLocked adds an instance's interface to its description.
+func (d *Daemon) describeNetworkLocked(out *api.Instance) {
+	e, ok := d.enis[out.InstanceId]
+	if !ok {
+		return
+	}
+	ni := api.NetworkInterface{
+		NetworkInterfaceId: e.ID, SubnetId: e.SubnetID, VpcId: e.VpcID, PrivateIpAddress: e.IP,
+		MacAddress: e.MAC, SourceDestCheck: e.SourceDestCheck,
+	}
+	if out.State == api.StateRunning {
+		ni.HostInterface = e.HostIfName
+		if v := d.vpcs[e.VpcID]; v != nil {
+			if ifindex := d.dp.IfindexOf(net.ParseIP(e.IP), v.Number); ifindex > 0 {
+				ni.DropCounters = d.dp.Drops(ifindex)
+			}
+		}
+	}
+	check := e.SourceDestCheck
+	out.PrivateIpAddress, out.SubnetId, out.VpcId, out.SourceDestCheck = e.IP, e.SubnetID, e.VpcID, &check
+	out.NetworkInterfaces = []api.NetworkInterface{ni}
+}
+
+func (d *Daemon) lookupVpcLocked(id string) (*state.VPC, error) {
+	if !vpcIDPattern.MatchString(id) {
+		return nil, api.Errorf(api.CodeInvalidVpcMalformed, "invalid id: %q (expecting \"vpc-...\")", id)
+	}
+	v, ok := d.vpcs[id]
+	if !ok {
+		return nil, api.Errorf(api.CodeInvalidVpcNotFound, "the vpc ID '%s' does not exist", id)
+	}
+	return v, nil
+}
+
+func (d *Daemon) lookupSubnetLocked(id string) (*state.Subnet, error) {
+	if !subnetIDPattern.MatchString(id) {
+		return nil, api.Errorf(api.CodeInvalidSubnetMalformed, "invalid id: %q (expecting \"subnet-...\")", id)
+	}
+	s, ok := d.subnets[id]
+	if !ok {
+		return nil, api.Errorf(api.CodeInvalidSubnetNotFound, "the subnet ID '%s' does not exist", id)
+	}
+	return s, nil
+}
+
+// pick returns the records named by ids (all of them, by id, when ids is empty); an
+// unknown or malformed id fails the whole call, as in EC2.
+func pick[T any](all map[string]*T, ids []string, lookup func(string) (*T, error)) ([]*T, error) {
+	if len(ids) == 0 {
+		keys := make([]string, 0, len(all))
+		for k := range all {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		out := make([]*T, len(keys))
+		for i, k := range keys {
+			out[i] = all[k]
+		}
+		return out, nil
+	}
+	out := make([]*T, 0, len(ids))
+	for _, id := range ids {
+		v, err := lookup(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// newMAC returns a random locally administered unicast MAC.
+func newMAC() net.HardwareAddr {
+	mac := make(net.HardwareAddr, 6)
+	_, _ = rand.Read(mac)
+	mac[0] = mac[0]&0xfc | 0x02
+	return mac
+}
+
+// newID returns an id shaped like EC2's: the prefix and 17 hex digits.
+func newID(prefix string) string {
+	b := make([]byte, 9)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s%x", prefix, b)[:len(prefix)+17]
+}

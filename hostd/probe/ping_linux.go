@@ -1,0 +1,54 @@
+package probe
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+)
+
+// PingResult is what `probe ping` prints.
+type PingResult struct {
+	Addr  string  `json:"Addr"`
+	RttMs float64 `json:"RttMs"`
+}
+
+// Ping sends one ICMP echo request to addr and waits up to timeout for the reply.
+func Ping(addr string, timeout time.Duration) (*PingResult, error) {
+	dst := net.ParseIP(addr)
+	if dst == nil || dst.To4() == nil {
+		return nil, fmt.Errorf("%q is not an IPv4 address", addr)
+	}
+	conn, err := net.ListenPacket("ip4:icmp", "0.0.0.0")
+	if err != nil {
+		return nil, fmt.Errorf("ICMP socket (needs CAP_NET_RAW): %w", err)
+	}
+	defer conn.Close()
+	const id = 0x4844
+	req := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: id, Seq: 1}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{ComputeChecksums: true}, req, gopacket.Payload("hostd-probe")); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if _, err := conn.WriteTo(buf.Bytes(), &net.IPAddr{IP: dst}); err != nil {
+		return nil, err
+	}
+	_ = conn.SetReadDeadline(start.Add(timeout))
+	reply := make([]byte, 1500)
+	for {
+		n, from, err := conn.ReadFrom(reply)
+		if err != nil {
+			return nil, fmt.Errorf("no echo reply from %s within %s", addr, timeout)
+		}
+		icmp := &layers.ICMPv4{}
+		if icmp.DecodeFromBytes(reply[:n], gopacket.NilDecodeFeedback) != nil {
+			continue
+		}
+		if icmp.TypeCode.Type() == layers.ICMPv4TypeEchoReply && icmp.Id == id && from.String() == dst.String() {
+			return &PingResult{Addr: addr, RttMs: float64(time.Since(start).Microseconds()) / 1000}, nil
+		}
+	}
+}
