@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/guest"
@@ -71,7 +73,13 @@ func instanceExec(g *globals, args []string) error {
 	}
 	var target api.ExecTarget
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/"+url.PathEscape(id)+"/exec", nil, &target); err != nil {
-		return err
+		// The instance's init owns its control socket and outlives the daemon: with the daemon
+		// down, exec still reaches an instance under the state dir.
+		socket, ok := controlSocketWithoutDaemon(err, id)
+		if !ok {
+			return err
+		}
+		target.ControlSocket = socket
 	}
 	code, err := guest.Exec(target.ControlSocket, cmd, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
 	if err != nil {
@@ -82,6 +90,20 @@ func instanceExec(g *globals, args []string) error {
 	return nil
 }
 
+// controlSocketWithoutDaemon finds id's control socket in the state dir when err says the daemon
+// cannot be reached.
+func controlSocketWithoutDaemon(err error, id string) (string, bool) {
+	if api.AsError(err).Code != api.CodeDaemonUnavailable || !guest.ValidInstanceID(id) {
+		return "", false
+	}
+	l := guest.Launcher{RunDir: filepath.Join(defaultStateDir(), "instances")}
+	socket := l.ControlSocket(id)
+	if _, statErr := os.Stat(socket); statErr != nil {
+		return "", false
+	}
+	return socket, true
+}
+
 func instanceDescribe(g *globals, args []string) error {
 	return describeVerb(g, "instance describe", "/v1/instances", "InstanceId", args, &api.DescribeInstancesResponse{})
 }
@@ -89,12 +111,13 @@ func instanceDescribe(g *globals, args []string) error {
 func instanceModify(g *globals, args []string) error {
 	fs := newFlags("instance modify")
 	check := fs.String("source-dest-check", "", "true or false")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	ids := fs.Args()
-	if len(ids) != 1 {
+	// The id comes first, as in `hostd instance modify ID --source-dest-check=false`.
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usagef("usage: hostd instance modify ID --source-dest-check=true|false")
+	}
+	ids := args[:1]
+	if err := parseNoArgs(fs, args[1:]); err != nil {
+		return err
 	}
 	var req api.ModifyInstanceRequest
 	if *check != "" {

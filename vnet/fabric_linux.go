@@ -36,6 +36,9 @@ func OpenFabric(fabric string) (*Fabric, error) {
 	if isNetns(f.Path) {
 		return f, nil
 	}
+	if err := shareNetnsDir(); err != nil {
+		return nil, err
+	}
 	// A file left by a crash between creating it and mounting the namespace on it.
 	if err := os.Remove(f.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -58,6 +61,26 @@ func DeleteFabric(fabric string) error {
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
+	}
+	return nil
+}
+
+// shareNetnsDir makes /run/netns a shared mount of itself, as `ip netns add` does before its first
+// namespace. Were it left a plain directory, the first `ip netns add` after ours would bind it
+// over itself and bury a copy of our namespace's mount underneath, where no path reaches it and
+// it cannot be removed.
+func shareNetnsDir() error {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+		return err
+	}
+	err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet
+		if err = unix.Mount(netnsDir, netnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("making %s a shared mount: %w", netnsDir, err)
 	}
 	return nil
 }

@@ -284,7 +284,7 @@ func (d *Daemon) ExecTarget(id string) (api.ExecTarget, error) {
 }
 
 func (d *Daemon) lookupLocked(id string) (*instance, error) {
-	if !validInstanceID(id) {
+	if !guest.ValidInstanceID(id) {
 		return nil, api.Errorf(api.CodeInvalidInstanceMalformed, "invalid id: %q (expecting \"i-...\")", id)
 	}
 	in, ok := d.instances[id]

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"regexp"
 	"runtime"
 
 	"golang.org/x/sys/unix"
@@ -18,10 +17,6 @@ const (
 	MinPids            = 8
 	MaxPids            = 4194304
 )
-
-var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
-
-func validInstanceID(id string) bool { return instanceIDPattern.MatchString(id) }
 
 // validateRun checks a launch request and returns its limits with defaults filled in.
 func validateRun(req *api.RunInstanceRequest) (api.Limits, error) {

@@ -7,13 +7,21 @@
 // listens for exec requests on the control socket it inherits as fd 4.
 package guest
 
+import "regexp"
+
+var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+
+// ValidInstanceID tells whether id is shaped like an instance id ("i-" and hex digits), which also
+// makes it safe as a file name.
+func ValidInstanceID(id string) bool { return instanceIDPattern.MatchString(id) }
+
 // initConfig is what the daemon tells an instance's init once the init sits in its cgroup.
 type initConfig struct {
-	ID   string   `json:"id"`
+	ID string `json:"id"`
 	// Binary is the host path of the hostd binary, shown read-only in GuestBinDir.
-	Binary string `json:"binary"`
-	Args []string `json:"args"`
-	Env  []string `json:"env"`
+	Binary string   `json:"binary"`
+	Args   []string `json:"args"`
+	Env    []string `json:"env"`
 	// HidePaths are host paths (the daemon's state dir and socket dir) covered with an empty
 	// read-only tmpfs in the guest.
 	HidePaths []string `json:"hide_paths"`

@@ -182,6 +182,7 @@ func (d *Daemon) Run(args ...string) (stdout, stderr string, code int) {
 func (d *Daemon) RunStdin(stdin string, args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
 	cmd := exec.Command(d.Bin, append([]string{"--socket", d.Socket}, args...)...)
+	cmd.Env = append(os.Environ(), "HOSTD_STATE_DIR="+d.StateDir)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
