@@ -6,8 +6,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/google/gopacket/layers"
-
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/probe"
 )
@@ -19,7 +17,39 @@ const codeProbeFailed = "ProbeFailed"
 func cmdProbe(args []string) error {
 	return runVerb(&globals{output: "json"}, "probe", args, map[string]func(*globals, []string) error{
 		"send": probeSend, "sniff": probeSniff, "listen": probeListen, "connect": probeConnect, "ping": probePing,
+		"serve": probeServe, "bulk": probePerf(probe.Bulk), "rr": probePerf(probe.RequestResponse),
 	})
+}
+
+// probeServe answers `probe bulk` and `probe rr` clients for a while.
+func probeServe(_ *globals, args []string) error {
+	fs := newFlags("probe serve")
+	port := fs.Int("port", 5201, "TCP port")
+	seconds := fs.Float64("seconds", 30, "how long to serve")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if err := probe.Serve(*port, time.Duration(*seconds*float64(time.Second))); err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(map[string]any{"Served": true})
+}
+
+// probePerf runs a throughput or request/response measurement against a `probe serve`.
+func probePerf(measure func(string, time.Duration) (*probe.PerfResult, error)) func(*globals, []string) error {
+	return func(_ *globals, args []string) error {
+		fs := newFlags("probe bulk|rr")
+		addr := fs.String("addr", "", "IP:PORT of a `hostd probe serve`")
+		seconds := fs.Float64("seconds", 3, "how long to measure")
+		if err := parseNoArgs(fs, args); err != nil {
+			return err
+		}
+		res, err := measure(*addr, time.Duration(*seconds*float64(time.Second)))
+		if err != nil {
+			return probeFailed(err)
+		}
+		return printJSON(res)
+	}
 }
 
 func printJSON(v any) error {
@@ -73,9 +103,9 @@ func probeSend(_ *globals, args []string) error {
 			return api.Errorf(api.CodeInvalidParameterValue, "%s %q is not an IPv4 address", flag, p.in)
 		}
 	}
-	f.ARPOp = layers.ARPRequest
+	f.ARPOp = probe.ARPRequest
 	if *arpOp == "reply" {
-		f.ARPOp = layers.ARPReply
+		f.ARPOp = probe.ARPReply
 	}
 	if f.DstIP == nil && *proto != "arp" {
 		return api.Errorf(api.CodeMissingParameter, "--dst-ip is required")

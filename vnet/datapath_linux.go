@@ -7,8 +7,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
 	"github.com/hostd/hostd/bpf"
@@ -238,4 +240,26 @@ func mountBPFFS() error {
 		return fmt.Errorf("mounting bpffs on %s: %w", BPFRoot, err)
 	}
 	return nil
+}
+
+// CostPerPacket runs from_guest on frame repeat times inside the kernel (BPF_PROG_TEST_RUN, as
+// if on the host end whose ifindex is 1) and returns its verdict and mean time per run.
+func (dp *Datapath) CostPerPacket(frame []byte, repeat int) (uint32, time.Duration, error) {
+	return dp.progs.FromGuest.Benchmark(frame, repeat, nil)
+}
+
+// EmptyProgramCost is CostPerPacket for a tc program that only returns: the floor of the
+// measurement, which the datapath's cost is read against.
+func EmptyProgramCost(frame []byte, repeat int) (time.Duration, error) {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.SchedCLS,
+		License:      "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer prog.Close()
+	_, d, err := prog.Benchmark(frame, repeat, nil)
+	return d, err
 }

@@ -1,12 +1,10 @@
 package probe
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 )
 
 // PingResult is what `probe ping` prints.
@@ -27,13 +25,8 @@ func Ping(addr string, timeout time.Duration) (*PingResult, error) {
 	}
 	defer conn.Close()
 	const id = 0x4844
-	req := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: id, Seq: 1}
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{ComputeChecksums: true}, req, gopacket.Payload("hostd-probe")); err != nil {
-		return nil, err
-	}
 	start := time.Now()
-	if _, err := conn.WriteTo(buf.Bytes(), &net.IPAddr{IP: dst}); err != nil {
+	if _, err := conn.WriteTo(echoRequest(id, 1, []byte("hostd-probe")), &net.IPAddr{IP: dst}); err != nil {
 		return nil, err
 	}
 	_ = conn.SetReadDeadline(start.Add(timeout))
@@ -43,11 +36,8 @@ func Ping(addr string, timeout time.Duration) (*PingResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("no echo reply from %s within %s", addr, timeout)
 		}
-		icmp := &layers.ICMPv4{}
-		if icmp.DecodeFromBytes(reply[:n], gopacket.NilDecodeFeedback) != nil {
-			continue
-		}
-		if icmp.TypeCode.Type() == layers.ICMPv4TypeEchoReply && icmp.Id == id && from.String() == dst.String() {
+		// An echo reply (type 0) to our id, from the address pinged.
+		if n >= 8 && reply[0] == 0 && binary.BigEndian.Uint16(reply[4:]) == id && from.String() == dst.String() {
 			return &PingResult{Addr: addr, RttMs: float64(time.Since(start).Microseconds()) / 1000}, nil
 		}
 	}

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,21 +77,6 @@ func Sniff(ifc *net.Interface, d time.Duration, promisc bool) (*SniffResult, err
 	}
 	sort.Slice(res.Flows, func(i, j int) bool { return res.Flows[i].Frames > res.Flows[j].Frames })
 	return res, nil
-}
-
-func classify(frame []byte) Flow {
-	p := gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.NoCopy)
-	f := Flow{Proto: "other"}
-	if eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet); ok {
-		f.Src, f.Dst, f.Proto = eth.SrcMAC.String(), eth.DstMAC.String(), eth.EthernetType.String()
-	}
-	if arp, ok := p.Layer(layers.LayerTypeARP).(*layers.ARP); ok {
-		f.Src, f.Dst, f.Proto = net.IP(arp.SourceProtAddress).String(), net.IP(arp.DstProtAddress).String(), "ARP"
-	}
-	if ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
-		f.Src, f.Dst, f.Proto = ip.SrcIP.String(), ip.DstIP.String(), ip.Protocol.String()
-	}
-	return f
 }
 
 func htons(v uint16) uint16 {

@@ -48,6 +48,12 @@ func main() {
 	if err := benchLaunch(&report, d, *n); err != nil {
 		log.Fatal(err)
 	}
+	if err := benchNetwork(&report, d); err != nil {
+		log.Fatal(err)
+	}
+	if err := benchDatapathCost(&report); err != nil {
+		log.Fatal(err)
+	}
 	if err := os.WriteFile(*out, report.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

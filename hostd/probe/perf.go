@@ -1,0 +1,110 @@
+package probe
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// The first byte a client sends tells the server what to do with the connection.
+const (
+	modeBulk = 'B' // discard everything: throughput
+	modeRR   = 'R' // echo each byte: request/response
+)
+
+// PerfResult is what `probe bulk` and `probe rr` print.
+type PerfResult struct {
+	Addr         string  `json:"Addr"`
+	Seconds      float64 `json:"Seconds"`
+	Bytes        int64   `json:"Bytes,omitempty"`
+	Gbps         float64 `json:"Gbps,omitempty"`
+	Transactions int64   `json:"Transactions,omitempty"`
+	PerSecond    float64 `json:"PerSecond,omitempty"`
+}
+
+// Serve answers bulk and request/response clients on a TCP port for d.
+func Serve(port int, d time.Duration) error {
+	ln, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(d))
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return nil // the deadline: done
+		}
+		go serveConn(conn)
+	}
+}
+
+func serveConn(conn net.Conn) {
+	defer conn.Close()
+	mode := make([]byte, 1)
+	if _, err := io.ReadFull(conn, mode); err != nil {
+		return
+	}
+	if mode[0] == modeBulk {
+		_, _ = io.Copy(io.Discard, conn)
+		return
+	}
+	b := make([]byte, 1)
+	for {
+		if _, err := io.ReadFull(conn, b); err != nil {
+			return
+		}
+		if _, err := conn.Write(b); err != nil {
+			return
+		}
+	}
+}
+
+// Bulk sends as much as it can over one TCP connection for d.
+func Bulk(addr string, d time.Duration) (*PerfResult, error) {
+	conn, err := net.DialTimeout("tcp4", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	buf := make([]byte, 128<<10)
+	buf[0] = modeBulk
+	var sent int64
+	start := time.Now()
+	for time.Since(start) < d {
+		n, err := conn.Write(buf)
+		sent += int64(n)
+		if err != nil {
+			return nil, err
+		}
+	}
+	secs := time.Since(start).Seconds()
+	return &PerfResult{Addr: addr, Seconds: secs, Bytes: sent, Gbps: float64(sent) * 8 / secs / 1e9}, nil
+}
+
+// RequestResponse bounces one byte back and forth over one TCP connection for d.
+func RequestResponse(addr string, d time.Duration) (*PerfResult, error) {
+	conn, err := net.DialTimeout("tcp4", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte{modeRR}); err != nil {
+		return nil, err
+	}
+	b := []byte{1}
+	var n int64
+	start := time.Now()
+	for time.Since(start) < d {
+		if _, err := conn.Write(b); err != nil {
+			return nil, err
+		}
+		if _, err := io.ReadFull(conn, b); err != nil {
+			return nil, err
+		}
+		n++
+	}
+	secs := time.Since(start).Seconds()
+	return &PerfResult{Addr: addr, Seconds: secs, Transactions: n, PerSecond: float64(n) / secs}, nil
+}
