@@ -42,12 +42,21 @@ bold "Starting a throwaway daemon (state in $work, fabric netns hostd-$fabric)"
 daemon_pid=$!
 for _ in $(seq 100); do hostd instance describe >/dev/null 2>&1 && break; sleep 0.05; done
 
-bold "Two tenants each launch an instance"
-a=$(hostd instance run --memory 64M --pids 100 -- sleep 3600 | sed -n 's/.*"InstanceId": "\(.*\)".*/\1/p')
-b=$(hostd instance run --memory 64M --pids 100 -- sleep 3600 | sed -n 's/.*"InstanceId": "\(.*\)".*/\1/p')
-echo "  tenant A: $a"
-echo "  tenant B: $b"
-show hostd -o table instance describe
+id_of() { sed -n 's/.*"\(i-[0-9a-f]*\)".*/\1/p' | head -1; }
+field() { sed -n "s/.*\"$1\": \"\([^\"]*\)\".*/\1/p" | head -1; }
+
+bold "Two tenants, each with a VPC: the same CIDR on purpose"
+vpc_a=$(hostd vpc create --cidr 10.0.0.0/16 --name tenant-a | field VpcId)
+vpc_b=$(hostd vpc create --cidr 10.0.0.0/16 --name tenant-b | field VpcId)
+sub_a=$(hostd subnet create --vpc "$vpc_a" --cidr 10.0.1.0/24 | field SubnetId)
+sub_b=$(hostd subnet create --vpc "$vpc_b" --cidr 10.0.1.0/24 | field SubnetId)
+show hostd -o table vpc describe
+launch() { hostd instance run --subnet "$1" --memory 64M --pids 100 -- sleep 3600 | id_of; }
+a=$(launch "$sub_a"); a2=$(launch "$sub_a"); a3=$(launch "$sub_a")
+b=$(launch "$sub_b")
+ip_of() { hostd instance describe "$1" | field PrivateIpAddress; }
+echo "  tenant A: $a ($(ip_of "$a")), $a2 ($(ip_of "$a2")), $a3 ($(ip_of "$a3"))"
+echo "  tenant B: $b ($(ip_of "$b")): the same address as $a, in another VPC"
 
 bold "1. Each sees only its own processes (its own PID namespace; PID 1 is its init)"
 show exec_in "$a" ps -eo pid,user,args
@@ -81,7 +90,57 @@ show exec_in "$a" cat /sys/fs/cgroup/devices/devices.list
 bold "6. Limits are the instance's own cgroup, visible inside"
 show exec_in "$a" sh -c 'echo memory: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes) bytes, pids: $(cat /sys/fs/cgroup/pids/pids.max)'
 
-bold "Terminating both instances"
-show hostd instance terminate "$a" "$b"
+bold "7. The network: instances of a tenant talk; across tenants nothing passes"
+show exec_in "$a" hostd probe ping --addr "$(ip_of "$a2")"
+show exec_in "$b" hostd probe ping --addr "$(ip_of "$a2")"
+
+# attack runs one attack and records a row of the table: what we expect and what we saw.
+rows=()
+record() { rows+=("$1|$2|$3"); }
+# listen_for PORT: instance a2 waits for one UDP datagram; prints what arrived, or nothing.
+listen_for() { hostd instance exec "$a2" -- hostd probe listen --proto udp --port "$1" --timeout 2s 2>/dev/null | field Received; }
+
+bold "8. Attacks from tenant A's own instance $a on its neighbour $a2"
+attempt() { # PORT DESCRIPTION PROBE-SEND-ARGS...
+  local port=$1 what=$2; shift 2
+  listen_for "$port" > "$work/got" & local l=$!
+  sleep 0.3
+  printf '\033[36m$ hostd instance exec %s -- hostd probe send %s\033[0m\n' "$a" "$*"
+  hostd instance exec "$a" -- hostd probe send --dst-ip "$(ip_of "$a2")" --dport "$port" "$@" >/dev/null
+  wait $l || true  # nothing arriving is the protected outcome
+  if [ -s "$work/got" ]; then record "$what" "dropped" "DELIVERED"; else record "$what" "dropped" "dropped"; fi
+}
+attempt 7001 "forged source IP" --proto udp --src-ip 10.0.1.99 --payload forged-ip
+attempt 7002 "forged source MAC" --proto udp --src-mac 02:66:66:66:66:66 --payload forged-mac
+attempt 68 "DHCP server reply" --proto dhcp-offer --payload offer
+# The victim must already know the neighbour for a forged reply to matter (Linux ignores replies
+# about strangers), and entries younger than a second are locked.
+hostd instance exec "$a3" -- hostd probe ping --addr "$(ip_of "$a2")" >/dev/null
+sleep 1.1
+printf '\033[36m$ hostd instance exec %s -- hostd probe send --proto arp --arp-op reply --src-ip %s --arp-target %s\033[0m\n' "$a" "$(ip_of "$a2")" "$(ip_of "$a3")"
+hostd instance exec "$a" -- hostd probe send --proto arp --arp-op reply --src-ip "$(ip_of "$a2")" --arp-target "$(ip_of "$a3")" >/dev/null
+neigh=$(hostd instance exec "$a3" -- ip neigh show "$(ip_of "$a2")" | awk '{print $5}')
+if [ "$neigh" = 02:00:00:00:00:01 ]; then record "ARP reply claiming a neighbour's address" "ignored" "ignored"; else record "ARP reply claiming a neighbour's address" "ignored" "POISONED ($neigh)"; fi
+
+echo "  Meanwhile $a3 sniffs in promiscuous mode while $a and $a2 talk:"
+hostd instance exec "$a3" -- hostd probe sniff --seconds 2 > "$work/sniff" &
+s=$!
+sleep 0.3
+hostd instance exec "$a" -- hostd probe ping --addr "$(ip_of "$a2")" >/dev/null
+hostd instance exec "$a2" -- hostd probe ping --addr "$(ip_of "$a")" >/dev/null
+wait $s || true
+seen=$(grep -c "\"$(ip_of "$a")\"\|\"$(ip_of "$a2")\"" "$work/sniff" || true)
+if [ "$seen" = 0 ]; then record "promiscuous sniffing of neighbours" "sees nothing" "saw nothing"; else record "promiscuous sniffing of neighbours" "sees nothing" "SAW TRAFFIC"; fi
+if hostd instance exec "$b" -- hostd probe ping --addr "$(ip_of "$a2")" --timeout 1s >/dev/null 2>&1; then record "tenant B reaching tenant A" "no route" "REACHED"; else record "tenant B reaching tenant A" "no route" "no route"; fi
+
+echo
+printf '  %-40s %-14s %s\n' ATTACK EXPECTED OBSERVED
+for r in "${rows[@]}"; do IFS='|' read -r what want got <<<"$r"; printf '  %-40s %-14s %s\n' "$what" "$want" "$got"; done
+echo
+echo "  What the datapath counted on $a's interface:"
+hostd instance describe "$a" | sed -n '/DropCounters/,/}/p' | sed 's/^ */    /'
+
+bold "Terminating every instance"
+show hostd instance terminate "$a" "$a2" "$a3" "$b"
 echo
 echo "Done. The daemon is stopped and everything it made is removed on exit (hostd teardown)."
