@@ -17,6 +17,7 @@ test: build
 # Short fuzzing runs of every parser; `go test -fuzz` runs them for as long as you like.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseSize -fuzztime 20s ./hostd/api
+	$(GO) test -run '^$$' -fuzz FuzzParseBlock -fuzztime 20s ./vnet
 
 bench: build
 	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md
@@ -26,7 +27,7 @@ demo: build
 
 # Regenerates the eBPF objects from bpf/*.c (needs clang and llvm: scripts/install-bpf-deps.sh).
 generate:
-	$(GO) generate ./...
+	$(GO) generate ./bpf
 
 lint:
 	$(GO) vet ./...
