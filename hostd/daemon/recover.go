@@ -126,7 +126,7 @@ func (d *Daemon) adopt(in *instance) {
 	d.log.Info("adopted running instance", "instance", rec.ID, "pid", rec.Pid)
 }
 
-// live tells whether an instance holds host resources (a cgroup while running; files and an id
+// holds tells whether an instance holds host resources (a cgroup while running; files and an id
 // range until terminated).
 func (d *Daemon) holds(id string, running bool) bool {
 	in, ok := d.instances[id]
