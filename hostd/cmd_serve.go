@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/hostd/hostd/hostd/daemon"
+	"github.com/hostd/hostd/hostd/guest"
 )
 
 // daemonConfig parses the flags serve and teardown share.
@@ -47,6 +48,10 @@ func validFabricName(s string) bool {
 func cmdServe(args []string) error {
 	cfg, err := daemonConfig("serve", args)
 	if err != nil {
+		return err
+	}
+	// Whatever this process inherited must not reach instances.
+	if err := guest.CloseOnExecFrom(3); err != nil {
 		return err
 	}
 	d, err := daemon.Open(cfg)

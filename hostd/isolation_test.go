@@ -128,6 +128,13 @@ func TestIsolationFacts(t *testing.T) {
 		assert.Equal(t, "Seccomp:\t2", d.MustExec(a, "grep", "^Seccomp:", "/proc/self/status"), "no seccomp filter on guest processes")
 	})
 
+	t.Run("holds no file descriptor of the init or the daemon", func(t *testing.T) {
+		// 0, 1, 2, and the one ls reads /proc/self/fd with.
+		assert.Equal(t, "0 1 2 3", strings.Join(strings.Fields(d.MustExec(a, "ls", "/proc/self/fd")), " "), "an exec'd command inherited fds")
+		workload := d.MustExec(a, "sh", "-c", "ls /proc/$(pgrep -x sleep)/fd")
+		assert.Equal(t, "0 1 2", strings.Join(strings.Fields(workload), " "), "the workload inherited fds")
+	})
+
 	t.Run("sees its own cgroup and no other", func(t *testing.T) {
 		assert.Equal(t, "0::/", d.MustExec(a, "sh", "-c", "grep '^0::' /proc/self/cgroup"))
 		assert.Equal(t, "", d.MustExec(a, "sh", "-c", "ls /sys/fs/cgroup/memory | grep -v '^memory\\.\\|^cgroup\\.\\|^notify\\|^tasks' || true"))

@@ -62,6 +62,12 @@ type initProcess struct {
 func RunInit() {
 	log.SetFlags(0)
 	log.SetPrefix("hostd-init: ")
+	// The sync socket, control socket and status file are the init's alone: nothing it starts
+	// may inherit them (a guest holding the control socket could take other people's exec
+	// requests, their terminals with them).
+	if err := CloseOnExecFrom(fdSync); err != nil {
+		log.Fatalf("marking inherited fds close-on-exec: %v", err)
+	}
 	syncFile := os.NewFile(fdSync, "sync")
 	var cfg initConfig
 	if err := json.NewDecoder(syncFile).Decode(&cfg); err != nil {

@@ -1,0 +1,31 @@
+package guest
+
+import (
+	"math"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// CloseOnExecFrom marks every file descriptor from fd up close-on-exec. An fd a process inherited
+// carries no such mark (the daemon's from whatever started it, the init's from the daemon), and Go
+// closes only the fds it opened itself when it starts a program: without this, a guest's workload
+// would inherit the init's control socket and status file, and the daemon's stray fds.
+func CloseOnExecFrom(fd int) error {
+	err := unix.CloseRange(uint(fd), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
+	if err != unix.ENOSYS {
+		return err
+	}
+	// Kernels before 5.11: one by one.
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n >= fd {
+			unix.CloseOnExec(n)
+		}
+	}
+	return nil
+}
