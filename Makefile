@@ -13,6 +13,7 @@ build:
 
 test: build
 	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test -race -count=1 ./memscrub ./hostd/guest
 
 # Short fuzzing runs of every parser; `go test -fuzz` runs them for as long as you like.
 fuzz:

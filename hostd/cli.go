@@ -22,16 +22,18 @@ const (
 
 const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags]
 
-  hostd serve [--state-dir DIR] [--socket PATH] [--fabric NAME]
+  hostd serve [--state-dir DIR] [--socket PATH] [--fabric NAME] [--ram-pool SIZE] [--scrub on|off]
+              [--scrub-workers N] [--scrub-rate SIZE]
   hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
   hostd vpc create --cidr CIDR [--name N] | describe [ID...] | delete ID
   hostd subnet create --vpc ID --cidr CIDR | describe [ID...] | delete ID
-  hostd instance run [--subnet ID [--private-ip IP]] [--memory SIZE] [--cpus N] [--pids N] -- CMD [ARG...]
+  hostd instance run [--subnet ID [--private-ip IP]] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE] -- CMD [ARG...]
   hostd instance exec ID -- CMD [ARG...]
   hostd instance describe [ID...]
   hostd instance modify ID --source-dest-check=true|false
   hostd instance terminate ID...
-  hostd probe send|sniff|listen|connect|ping ...   (network probes, for use inside instances)
+  hostd pool describe
+  hostd probe send|sniff|listen|connect|ping|serve|bulk|rr ...   (network probes, for use inside instances)
 
 HOSTD_SOCKET and HOSTD_STATE_DIR override the defaults of --socket and --state-dir.`
 
@@ -110,6 +112,8 @@ func dispatch(g *globals, args []string) error {
 		return cmdSubnet(g, args[1:])
 	case "probe":
 		return cmdProbe(args[1:])
+	case "pool":
+		return runVerb(g, "pool", args[1:], map[string]func(*globals, []string) error{"describe": poolDescribe})
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil

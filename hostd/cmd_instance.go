@@ -29,11 +29,19 @@ func instanceRun(g *globals, args []string) error {
 	pids := fs.String("pids", "", "most processes and threads")
 	subnet := fs.String("subnet", "", "subnet of the instance's interface (none: loopback only)")
 	privateIP := fs.String("private-ip", "", "the interface's address (default: the subnet's lowest free one)")
+	ram := fs.String("ram", "", "size of /dev/guest-ram, from the daemon's pool (SIZE; default 16MiB, 0 for none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP}
 	var err error
+	if *ram != "" {
+		n, err := api.ParseSize(*ram)
+		if err != nil {
+			return err
+		}
+		req.RamBytes = &n
+	}
 	if *memory != "" {
 		if req.Limits.MemoryBytes, err = api.ParseSize(*memory); err != nil {
 			return err
@@ -151,3 +159,15 @@ func instanceTerminate(g *globals, args []string) error {
 }
 
 func client(g *globals) *api.Client { return api.NewClient(g.socket) }
+
+func poolDescribe(g *globals, args []string) error {
+	fs := newFlags("pool describe")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	var out api.PoolDescription
+	if err := client(g).Call(context.Background(), http.MethodGet, "/v1/pool", nil, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}

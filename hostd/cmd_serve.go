@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/daemon"
 	"github.com/hostd/hostd/hostd/guest"
 )
@@ -18,8 +19,26 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	fs.StringVar(&cfg.StateDir, "state-dir", defaultStateDir(), "directory of the state file and instance files")
 	fs.StringVar(&cfg.Socket, "socket", defaultSocket(), "unix socket of the API")
 	fs.StringVar(&cfg.Fabric, "fabric", "hostd", "name of the daemon's network namespace (hostd-NAME)")
+	ramPool := fs.String("ram-pool", "1GiB", "the most guest RAM the daemon owns (SIZE)")
+	scrub := fs.String("scrub", "on", "on, or off to demonstrate remanence (released memory is not zeroed)")
+	fs.IntVar(&cfg.ScrubWorkers, "scrub-workers", 1, "background scrubbers")
+	scrubRate := fs.String("scrub-rate", "0", "each scrubber's cap in bytes per second (SIZE; 0: none)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return cfg, err
+	}
+	var err error
+	if cfg.RAMPoolBytes, err = api.ParseSize(*ramPool); err != nil {
+		return cfg, err
+	}
+	if cfg.ScrubRate, err = api.ParseSize(*scrubRate); err != nil {
+		return cfg, err
+	}
+	if *scrub != "on" && *scrub != "off" {
+		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--scrub takes on or off, not %q", *scrub)
+	}
+	cfg.Scrub = *scrub == "on"
+	if cfg.ScrubWorkers < 1 || cfg.ScrubWorkers > 64 {
+		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--scrub-workers %d: give 1 to 64", cfg.ScrubWorkers)
 	}
 	if !validFabricName(cfg.Fabric) {
 		return cfg, usagef("--fabric %q: use 1 to 32 letters, digits, '-' or '_'", cfg.Fabric)

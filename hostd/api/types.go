@@ -16,6 +16,8 @@ type RunInstanceRequest struct {
 	// SubnetId gives the instance an interface in that subnet; without it, only loopback.
 	SubnetId         string `json:"SubnetId,omitempty"`
 	PrivateIpAddress string `json:"PrivateIpAddress,omitempty"`
+	// RamBytes is the size of the instance's /dev/guest-ram; nil means the default, 0 none.
+	RamBytes *int64 `json:"RamBytes,omitempty"`
 }
 
 // Limits are an instance's cgroup limits. Zero means the daemon's default.
@@ -53,6 +55,28 @@ type Instance struct {
 	VpcId             string             `json:"VpcId,omitempty"`
 	SourceDestCheck   *bool              `json:"SourceDestCheck,omitempty"`
 	NetworkInterfaces []NetworkInterface `json:"NetworkInterfaces,omitempty"`
+	RamRegion         *RamRegion         `json:"RamRegion,omitempty"`
+}
+
+// RamRegion is the pool region an instance holds as /dev/guest-ram.
+type RamRegion struct {
+	RegionId  string `json:"RegionId"`
+	SizeBytes int64  `json:"SizeBytes"`
+}
+
+// PoolDescription is what `pool describe` prints.
+type PoolDescription struct {
+	RamPool RamPoolStats `json:"RamPool"`
+}
+
+// RamPoolStats is the RAM pool's accounting.
+type RamPoolStats struct {
+	TotalBytes    int64 `json:"TotalBytes"`
+	InUseBytes    int64 `json:"InUseBytes"`
+	CleanBytes    int64 `json:"CleanBytes"`
+	DirtyBytes    int64 `json:"DirtyBytes"`
+	ScrubbedBytes int64 `json:"ScrubbedBytes"`
+	Scrub         bool  `json:"Scrub"`
 }
 
 // IDRange is the host uid/gid range that ids 0..Size-1 inside the instance map to.

@@ -17,6 +17,7 @@ import (
 	"github.com/hostd/hostd/hostd/cgroup"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/memscrub"
 	"github.com/hostd/hostd/vnet"
 )
 
@@ -29,6 +30,12 @@ type Config struct {
 	// InitPath is the hostd binary instances' inits run from (normally this very binary).
 	InitPath string
 	Log      *slog.Logger
+	// The guest RAM pool: its size, whether released regions are scrubbed (off only to show
+	// remanence), how many scrubbers run, and their rate cap in bytes per second (0: none).
+	RAMPoolBytes int64
+	Scrub        bool
+	ScrubWorkers int
+	ScrubRate    int64
 }
 
 // Daemon is a running hostd.
@@ -40,6 +47,7 @@ type Daemon struct {
 	ids      *guest.IDAllocator
 	fabric   *vnet.Fabric
 	dp       *vnet.Datapath
+	ram      *memscrub.RAMPool
 
 	mu        sync.Mutex
 	instances map[string]*instance
@@ -107,12 +115,19 @@ func Open(cfg Config) (*Daemon, error) {
 		d.Close()
 		return nil, fmt.Errorf("recovering instances: %w", err)
 	}
+	if err := d.openRAMPool(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
 // Close releases the state file and this process's datapath handles. Instances keep running and
 // the pinned datapath keeps enforcing.
 func (d *Daemon) Close() error {
+	if d.ram != nil {
+		d.ram.Close()
+	}
 	d.dp.Close()
 	return d.store.Close()
 }

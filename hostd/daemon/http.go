@@ -43,6 +43,10 @@ func (d *Daemon) routes() http.Handler {
 		res, err := d.ModifyInstance(r.PathValue("id"), req)
 		d.reply(w, r, res, err)
 	})
+	mux.HandleFunc("GET /v1/pool", func(w http.ResponseWriter, r *http.Request) {
+		res, err := d.DescribePool()
+		d.reply(w, r, res, err)
+	})
 	mux.HandleFunc("POST /v1/vpcs", func(w http.ResponseWriter, r *http.Request) {
 		var req api.CreateVpcRequest
 		if !decode(w, r, &req) {

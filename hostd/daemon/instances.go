@@ -16,7 +16,7 @@ import (
 // RunInstance launches a new instance and returns once its workload runs. If anything fails,
 // nothing of the instance is left: no record, cgroup, id range, files or process.
 func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceResponse, error) {
-	limits, err := validateRun(&req)
+	limits, ramBytes, err := d.validateRun(&req)
 	if err != nil {
 		return api.RunInstanceResponse{}, err
 	}
@@ -42,6 +42,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	in := &instance{rec: rec}
 	var eni *state.ENI
 	undo := func(err error) (api.RunInstanceResponse, error) {
+		d.releaseRAM(rec)
 		if eni != nil {
 			_, v := d.subnetAndVpc(eni)
 			d.unplumb(eni, v)
@@ -58,6 +59,11 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 		return api.RunInstanceResponse{}, err
 	}
 	spec := guest.Spec{ID: id, Args: req.Command, IDs: ids}
+	if ramBytes > 0 {
+		if spec.RAMPath, err = d.takeRAM(rec, ramBytes); err != nil {
+			return undo(err)
+		}
+	}
 	if req.SubnetId != "" {
 		if eni, err = d.reserveENI(id, req.SubnetId, req.PrivateIpAddress); err != nil {
 			return undo(err)
@@ -123,6 +129,7 @@ func (d *Daemon) stopLocked(in *instance, reason string) {
 	}
 	in.group, in.proc = nil, nil
 	_ = os.Remove(d.launcher.ControlSocket(rec.ID))
+	d.releaseRAM(rec)
 	// Its namespace took the veth with it; what the datapath knew of it goes too. The address
 	// stays reserved until the instance is terminated, as in EC2.
 	if e, ok := d.enis[rec.ID]; ok {
@@ -188,6 +195,7 @@ func (d *Daemon) terminate(in *instance) error {
 		proc.Kill()
 		<-proc.Exited()
 	}
+	d.releaseRAM(in.rec)
 	d.mu.Lock()
 	e := d.enis[in.rec.ID]
 	var v *state.VPC
@@ -258,6 +266,9 @@ func describe(rec *state.Instance) api.Instance {
 	}
 	if rec.Phase != state.Terminated {
 		out.UserNamespace = &api.IDRange{HostId: rec.HostID, Size: rec.IDCount}
+	}
+	if rec.RAMRegion != "" && rec.Phase == state.Running {
+		out.RamRegion = &api.RamRegion{RegionId: rec.RAMRegion, SizeBytes: rec.RAMBytes}
 	}
 	return out
 }

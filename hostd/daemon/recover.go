@@ -9,6 +9,7 @@ import (
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/cgroup"
 	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/memscrub"
 	"github.com/hostd/hostd/vnet"
 )
 
@@ -202,6 +203,9 @@ func Teardown(cfg Config) error {
 		}
 	}
 	errs = append(errs, d.Close())
+	if err := memscrub.UnmountPoolDir(d.ramDir()); err != nil {
+		errs = append(errs, fmt.Errorf("unmounting the RAM pool: %w", err))
+	}
 	if err := os.Remove(cfg.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}

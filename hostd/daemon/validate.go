@@ -18,8 +18,27 @@ const (
 	MaxPids            = 4194304
 )
 
-// validateRun checks a launch request and returns its limits with defaults filled in.
-func validateRun(req *api.RunInstanceRequest) (api.Limits, error) {
+// validateRun checks a launch request and returns its limits with defaults filled in, and the
+// size of its RAM region.
+func (d *Daemon) validateRun(req *api.RunInstanceRequest) (api.Limits, int64, error) {
+	l, err := validateLimits(req)
+	if err != nil {
+		return l, 0, err
+	}
+	ram := int64(DefaultGuestRAM)
+	if req.RamBytes != nil {
+		ram = *req.RamBytes
+	}
+	switch {
+	case ram < 0 || ram%4096 != 0:
+		return l, 0, api.Errorf(api.CodeInvalidParameterValue, "--ram %s: give a whole number of 4KiB pages, or 0 for none", api.FormatSize(ram))
+	case ram > d.cfg.RAMPoolBytes:
+		return l, 0, api.Errorf(api.CodeInvalidParameterValue, "--ram %s is more than the whole RAM pool (%s)", api.FormatSize(ram), api.FormatSize(d.cfg.RAMPoolBytes))
+	}
+	return l, ram, nil
+}
+
+func validateLimits(req *api.RunInstanceRequest) (api.Limits, error) {
 	l := req.Limits
 	if len(req.Command) == 0 || req.Command[0] == "" {
 		return l, api.Errorf(api.CodeMissingParameter, "a command is required: hostd instance run [flags] -- CMD [ARG...]")

@@ -7,7 +7,10 @@
 // listens for exec requests on the control socket it inherits as fd 4.
 package guest
 
-import "regexp"
+import (
+	"os"
+	"regexp"
+)
 
 var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
 
@@ -31,6 +34,11 @@ type initConfig struct {
 	// AllowMountSyscalls leaves out the seccomp filter that keeps guest root from unmounting
 	// its covers. Only the negative-control test sets it.
 	AllowMountSyscalls bool `json:"allow_mount_syscalls,omitempty"`
+	// GuestRAM says that the config message carries the instance's RAM region as an fd, to show
+	// at GuestRAMPath.
+	GuestRAM bool `json:"guest_ram,omitempty"`
+	// ram is that region, as received.
+	ram *os.File
 }
 
 // initReport is the init's one answer on fd 3: the workload's pid, or why the launch failed.
@@ -46,10 +54,13 @@ type ExitStatus struct {
 
 // The fds the init inherits, after stdin, stdout and stderr.
 const (
-	fdSync    = 3 // socketpair with the daemon: config in, report out
+	fdSync    = 3 // SOCK_SEQPACKET pair with the daemon: config (and the RAM region's fd) in, report out
 	fdControl = 4 // listening SOCK_SEQPACKET socket for exec requests
 	fdStatus  = 5 // file the init writes ExitStatus to
 )
+
+// GuestRAMPath is where an instance finds its RAM region.
+const GuestRAMPath = "/dev/guest-ram"
 
 // GuestBinDir is where hostd itself appears inside every instance, so that `hostd probe …` runs
 // there.

@@ -69,8 +69,8 @@ func RunInit() {
 		log.Fatalf("marking inherited fds close-on-exec: %v", err)
 	}
 	syncFile := os.NewFile(fdSync, "sync")
-	var cfg initConfig
-	if err := json.NewDecoder(syncFile).Decode(&cfg); err != nil {
+	cfg, err := receiveConfig()
+	if err != nil {
 		log.Fatalf("reading config from the daemon: %v", err)
 	}
 	report := func(r initReport) {
@@ -78,7 +78,7 @@ func RunInit() {
 			log.Printf("reporting to the daemon: %v", err)
 		}
 	}
-	if err := prepareGuest(&cfg); err != nil {
+	if err := prepareGuest(cfg); err != nil {
 		report(initReport{Error: "preparing the instance: " + err.Error()})
 		os.Exit(1)
 	}
@@ -113,6 +113,31 @@ func RunInit() {
 		go serveExec(ln.(*net.UnixListener), in, cfg.Env)
 	}
 	in.loop(sigchld)
+}
+
+// receiveConfig reads the daemon's one config message and the fd that may come with it.
+func receiveConfig() (*initConfig, error) {
+	buf := make([]byte, 1<<20)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(fdSync, buf, oob, 0)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &initConfig{}
+	if err := json.Unmarshal(buf[:n], cfg); err != nil {
+		return nil, err
+	}
+	files, err := receivedFiles(oob[:oobn])
+	if err != nil {
+		return nil, err
+	}
+	if cfg.GuestRAM {
+		if len(files) != 1 {
+			return nil, fmt.Errorf("the config names a RAM region but carries %d fds", len(files))
+		}
+		cfg.ram = files[0]
+	}
+	return cfg, nil
 }
 
 // prepareGuest turns the freshly cloned process into the instance's init: cgroup namespace,

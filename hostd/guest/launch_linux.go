@@ -40,6 +40,9 @@ type Spec struct {
 	// BeforeStart, if set, runs once the init sits in its cgroup and namespaces and before the
 	// workload starts (the network is plumbed here), with the init's host pid.
 	BeforeStart func(pid int) error
+	// RAMPath, if set, is the host path of the instance's RAM region (a file on a tmpfs that the
+	// guest's root may read and write), shown in the guest at GuestRAMPath.
+	RAMPath string
 }
 
 // Process is a running instance's init, launched by this daemon or adopted after a restart.
@@ -155,8 +158,9 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 		CgroupDirs: spec.Group.Dirs(),
 
 		AllowMountSyscalls: spec.AllowMountSyscalls,
+		GuestRAM:           spec.RAMPath != "",
 	}
-	if err := json.NewEncoder(syncParent).Encode(cfg); err != nil {
+	if err := sendConfig(syncParent, proc.Pid, cfg, spec.RAMPath); err != nil {
 		return fail(fmt.Errorf("sending the init its config: %w", err))
 	}
 	report, err := readReport(syncParent)
@@ -167,6 +171,26 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 		return fail(&LaunchError{Reason: report.Error})
 	}
 	return proc, nil
+}
+
+// sendConfig sends the init its config in one message, with the RAM region attached. The region
+// is opened through the init's own root (/proc/PID/root, before it pivots) so that the fd belongs
+// to the init's mount namespace: the kernel binds only what is mounted in the binder's own.
+func sendConfig(sync *os.File, pid int, cfg initConfig, ramPath string) error {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	var rights []byte
+	if ramPath != "" {
+		ram, err := os.OpenFile(fmt.Sprintf("/proc/%d/root%s", pid, ramPath), os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("opening the RAM region in the instance's mount namespace: %w", err)
+		}
+		defer ram.Close()
+		rights = unix.UnixRights(int(ram.Fd()))
+	}
+	return unix.Sendmsg(int(sync.Fd()), data, rights, nil, 0)
 }
 
 // LaunchError is a failure inside the guest, such as a command that does not exist there.
@@ -194,7 +218,7 @@ func (l *Launcher) initFiles(id string) (files []*os.File, err error) {
 			}
 		}
 	}()
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,7 @@ func buildRootfs(cfg *initConfig) error {
 		{"mount private /run", func() error { return mountTmpfs(newRoot+"/run", "mode=0755", unix.MS_NOSUID|unix.MS_NODEV) }},
 		{"show hostd inside", func() error { return showBinary(cfg.Binary) }},
 		{"build /dev", buildDev},
+		{"show guest RAM", func() error { return showGuestRAM(cfg.ram) }},
 		{"mount /proc", func() error {
 			return unix.Mount("proc", newRoot+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		}},
@@ -171,6 +172,17 @@ func showOwnCgroup(dirs map[string]string) error {
 		}
 	}
 	return unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=16k")
+}
+
+// showGuestRAM binds the RAM region the daemon passed (nil for none) at GuestRAMPath. The region
+// is a file on the daemon's tmpfs under its root-only state dir, which the guest's uid cannot even
+// walk to; the fd's /proc link reaches it without walking the path.
+func showGuestRAM(ram *os.File) error {
+	if ram == nil {
+		return nil
+	}
+	defer ram.Close()
+	return bindFile(fmt.Sprintf("%s/proc/self/fd/%d", oldRoot, ram.Fd()), newRoot+GuestRAMPath, 0)
 }
 
 // showBinary binds the hostd binary, read-only, at GuestBinDir/hostd.

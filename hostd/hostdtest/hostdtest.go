@@ -78,14 +78,16 @@ type Daemon struct {
 	log      *bytes.Buffer
 	exited   chan struct{}
 
-	mu   sync.Mutex
-	seen map[string]bool // instance ids this test saw, for the leak check
+	mu    sync.Mutex
+	seen  map[string]bool // instance ids this test saw, for the leak check
+	serve []string
 }
 
 var fabricSeq int
 
-// Start runs a daemon for t and registers its teardown and leak check.
-func Start(t testing.TB) *Daemon {
+// Start runs a daemon for t and registers its teardown and leak check. serveArgs are added to
+// `hostd serve` (pool flags, say).
+func Start(t testing.TB, serveArgs ...string) *Daemon {
 	t.Helper()
 	RequireRoot(t)
 	// Not under /tmp: instances get a private /tmp, and the test must show that the daemon's own
@@ -103,6 +105,7 @@ func Start(t testing.TB) *Daemon {
 		Socket:   filepath.Join(dir, "run", "hostd.sock"),
 		Fabric:   fmt.Sprintf("t%d-%d", os.Getpid(), fabricSeq),
 		seen:     map[string]bool{},
+		serve:    serveArgs,
 	}
 	t.Cleanup(func() {
 		d.Stop()
@@ -118,7 +121,7 @@ func Start(t testing.TB) *Daemon {
 func (d *Daemon) Restart() {
 	d.t.Helper()
 	d.log = &bytes.Buffer{}
-	d.cmd = exec.Command(d.Bin, "serve", "--state-dir", d.StateDir, "--socket", d.Socket, "--fabric", d.Fabric)
+	d.cmd = exec.Command(d.Bin, append([]string{"serve", "--state-dir", d.StateDir, "--socket", d.Socket, "--fabric", d.Fabric}, d.serve...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	require.NoError(d.t, d.cmd.Start())
 	d.exited = make(chan struct{})

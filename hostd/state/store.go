@@ -13,6 +13,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/memscrub"
 )
 
 // Phase is where an instance is in its life. Launching is written before any host resource is
@@ -42,6 +43,8 @@ type Instance struct {
 	EndTime    time.Time  `json:"end_time,omitzero"`
 	ExitCode   *int       `json:"exit_code,omitempty"`
 	Reason     string     `json:"reason,omitempty"`
+	RAMRegion  string     `json:"ram_region,omitempty"`
+	RAMBytes   int64      `json:"ram_bytes,omitempty"`
 }
 
 // VPC is a virtual network of one tenant.
@@ -79,7 +82,8 @@ var (
 	vpcsBucket      = []byte("vpcs")
 	subnetsBucket   = []byte("subnets")
 	enisBucket      = []byte("enis")
-	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket}
+	regionsBucket   = []byte("ram-regions")
+	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket}
 )
 
 // Store is the daemon's database.
@@ -154,6 +158,15 @@ func (s *Store) DeleteENI(id string) error { return del(s, enisBucket, id) }
 
 // ENIs returns every interface.
 func (s *Store) ENIs() ([]*ENI, error) { return list[ENI](s, enisBucket) }
+
+// SaveRegion records a RAM region and its scrub history (memscrub.Journal).
+func (s *Store) SaveRegion(r *memscrub.Region) error { return put(s, regionsBucket, r.ID, r) }
+
+// DeleteRegion forgets a RAM region (memscrub.Journal).
+func (s *Store) DeleteRegion(id string) error { return del(s, regionsBucket, id) }
+
+// Regions returns every RAM region record.
+func (s *Store) Regions() ([]*memscrub.Region, error) { return list[memscrub.Region](s, regionsBucket) }
 
 func put(s *Store, bucket []byte, key string, v any) error {
 	data, err := json.Marshal(v)

@@ -1,0 +1,112 @@
+package memscrub
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// MountPoolDir mounts a tmpfs of size bytes on dir, root-only, unless one is mounted there
+// already (from an earlier daemon: its regions are still in it).
+func MountPoolDir(dir string, size int64) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err == nil && st.Type == unix.TMPFS_MAGIC {
+		return nil
+	}
+	// A little over the pool's size: tmpfs counts its own metadata too.
+	opts := fmt.Sprintf("size=%d,mode=0700", size+size/64+(1<<20))
+	if err := unix.Mount("hostd-ram", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return fmt.Errorf("mounting the RAM pool's tmpfs on %s: %w", dir, err)
+	}
+	return nil
+}
+
+// UnmountPoolDir unmounts the pool's tmpfs, which frees every region's memory.
+func UnmountPoolDir(dir string) error {
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
+// createRegion makes a region file of size bytes with every page allocated now (fallocate on
+// tmpfs faults the pages in, zeroed by the kernel), so a launch does not pay page faults.
+func createRegion(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("allocating %d bytes for a RAM region: %w", size, err)
+	}
+	return nil
+}
+
+func removeRegion(path string) error { return os.Remove(path) }
+
+func fileSize(path string) (int64, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// scrubChunk is how much one pass of the scrubber zeroes before looking at its rate cap.
+const scrubChunk = 4 << 20
+
+// ScrubRegion zeroes the size bytes of the region file at path through a shared mapping, which
+// keeps its pages allocated (pre-faulted for the next tenant). rate caps the bytes per second
+// (0: as fast as memory allows).
+func ScrubRegion(path string, size int64, rate int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if size == 0 {
+		return nil
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("mapping the region: %w", err)
+	}
+	defer unix.Munmap(mem)
+	start := time.Now()
+	for off := 0; off < len(mem); off += scrubChunk {
+		clear(mem[off:min(off+scrubChunk, len(mem))])
+		if rate > 0 {
+			// Sleep off whatever this pass ran ahead of the cap.
+			if ahead := time.Duration(float64(off+scrubChunk)/float64(rate)*float64(time.Second)) - time.Since(start); ahead > 0 {
+				time.Sleep(ahead)
+			}
+		}
+	}
+	return nil
+}
+
+// removeUnknownFiles drops region files no record names (their contents are unknown).
+func (p *RAMPool) removeUnknownFiles() error {
+	entries, err := os.ReadDir(p.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, ok := p.regions[e.Name()]; !ok {
+			p.log.Warn("removing a RAM region file with no record", "file", e.Name())
+			if err := os.Remove(filepath.Join(p.cfg.Dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
