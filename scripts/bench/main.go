@@ -54,6 +54,12 @@ func main() {
 	if err := benchDatapathCost(&report); err != nil {
 		log.Fatal(err)
 	}
+	if err := benchScrub(&report); err != nil {
+		log.Fatal(err)
+	}
+	if err := benchRAMLaunch(&report, d); err != nil {
+		log.Fatal(err)
+	}
 	if err := os.WriteFile(*out, report.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -73,7 +79,7 @@ func startDaemon(bin string) (*daemon, error) {
 		return nil, err
 	}
 	d := &daemon{bin: bin, dir: dir, socket: filepath.Join(dir, "hostd.sock"), fabric: fmt.Sprintf("bench%d", os.Getpid())}
-	d.cmd = exec.Command(bin, "serve", "--state-dir", filepath.Join(dir, "state"), "--socket", d.socket, "--fabric", d.fabric)
+	d.cmd = exec.Command(bin, "serve", "--state-dir", filepath.Join(dir, "state"), "--socket", d.socket, "--fabric", d.fabric, "--ram-pool", "4GiB", "--scrub-workers", "2")
 	logFile, err := os.Create(filepath.Join(dir, "daemon.log"))
 	if err != nil {
 		return nil, err

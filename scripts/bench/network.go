@@ -226,5 +226,7 @@ func (d *daemon) json(v any, args ...string) error {
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal([]byte(out), v)
+	return jsonUnmarshal(out, v)
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
