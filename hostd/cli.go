@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -155,19 +156,28 @@ func (g *globals) print(v any) error {
 	return printTable(os.Stdout, doc)
 }
 
-// printTable prints a document's list (Instances, say) one row per element, or a document with
-// no list as one row. Nested values are shown as compact JSON.
+// printTable prints a document's list (Instances, say) one row per element; a document of
+// objects (pool describe's RamPool, say) one row per object, named in a Name column; anything
+// else as one row. Nested values are shown as compact JSON.
 func printTable(w io.Writer, doc map[string]any) error {
 	rows := []map[string]any{doc}
-	for _, v := range doc {
-		if list, ok := v.([]any); ok {
+	objects := []map[string]any{}
+	for k, v := range doc {
+		switch v := v.(type) {
+		case []any:
 			rows = rows[:0]
-			for _, item := range list {
+			for _, item := range v {
 				if m, ok := item.(map[string]any); ok {
 					rows = append(rows, m)
 				}
 			}
+		case map[string]any:
+			v["Name"] = k
+			objects = append(objects, v)
 		}
+	}
+	if len(objects) == len(doc) {
+		rows = objects
 	}
 	var cols []string
 	seen := map[string]bool{}
@@ -198,7 +208,9 @@ func cell(v any) string {
 		return "-"
 	case string:
 		return v
-	case float64, bool:
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64) // 4194304, not 4.194304e+06
+	case bool:
 		return fmt.Sprint(v)
 	}
 	data, _ := json.Marshal(v)

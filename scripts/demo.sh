@@ -11,10 +11,15 @@ chmod 755 "$work"
 export HOSTD_SOCKET=$work/hostd.sock HOSTD_STATE_DIR=$work/state
 fabric=demo$$
 daemon_pid=""
+scrub_pid=""
 cleanup() {
   set +e
   if [ -n "$daemon_pid" ]; then kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; fi
-  "$HOSTD" teardown --fabric "$fabric" 2>>"$work/daemon.log"
+  "$HOSTD" teardown --state-dir "$work/state" --socket "$work/hostd.sock" --fabric "$fabric" 2>>"$work/daemon.log"
+  if [ -n "$scrub_pid" ]; then kill -TERM "$scrub_pid"; wait "$scrub_pid" 2>/dev/null; fi
+  for mode in on off; do
+    "$HOSTD" teardown --state-dir "$work/$mode" --socket "$work/$mode.sock" --fabric "$fabric$mode" 2>>"$work/daemon.log"
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -142,5 +147,37 @@ hostd instance describe "$a" | sed -n '/DropCounters/,/}/p' | sed 's/^ */    /'
 
 bold "Terminating every instance"
 show hostd instance terminate "$a" "$a2" "$a3" "$b"
+
+# remanence SCRUB: a daemon of its own whose RAM pool holds exactly one 4 MiB region, so that
+# tenant B necessarily gets the region tenant A left.
+remanence() {
+  local mode=$1
+  # Every command below talks to this daemon; cleanup names each daemon's paths itself.
+  export HOSTD_SOCKET=$work/$mode.sock HOSTD_STATE_DIR=$work/$mode
+  "$HOSTD" serve --fabric "$fabric$mode" --ram-pool 4M --scrub "$mode" 2>>"$work/daemon-$mode.log" &
+  scrub_pid=$!
+  for _ in $(seq 100); do hostd pool describe >/dev/null 2>&1 && break; sleep 0.05; done
+  local ta tb
+  ta=$(hostd instance run --ram 4M -- sleep 3600 | id_of)
+  show exec_in "$ta" sh -c 'echo "card 4111-1111-1111-1111 of tenant A" | dd of=/dev/guest-ram conv=notrunc 2>/dev/null; head -c 36 /dev/guest-ram; echo'
+  echo "  Tenant A ($ta, RAM region $(hostd instance describe "$ta" | field RegionId)) leaves:"
+  hostd instance terminate "$ta" >/dev/null
+  tb=$(hostd instance run --ram 4M -- sleep 3600 | id_of)
+  echo "  Tenant B ($tb) gets RAM region $(hostd instance describe "$tb" | field RegionId) and reads it:"
+  show exec_in "$tb" sh -c 'head -c 36 /dev/guest-ram | od -An -c | head -3'
+  show hostd -o table pool describe
+  hostd instance terminate "$tb" >/dev/null
+  kill -TERM "$scrub_pid"; wait "$scrub_pid" 2>/dev/null || true
+  scrub_pid=""
+}
+
+bold "9. Memory: tenant A leaves a secret in its RAM; tenant B gets the same region (scrubbing on)"
+remanence on
+grep -m2 "RAM region" "$work/daemon-on.log" | sed 's/^/  log: /'
+
+bold "10. THE UNPROTECTED CASE: the same with scrubbing turned off (--scrub off)"
+echo "  This is what hostd prevents; never run a daemon like this for real tenants."
+remanence off
+grep -m2 -i "scrubbing is off\|UNSCRUBBED" "$work/daemon-off.log" | sed 's/^/  log: /'
 echo
-echo "Done. The daemon is stopped and everything it made is removed on exit (hostd teardown)."
+echo "Done. The daemons are stopped and everything they made is removed on exit (hostd teardown)."
