@@ -24,15 +24,16 @@ const (
 const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags]
 
   hostd serve [--state-dir DIR] [--socket PATH] [--fabric NAME] [--ram-pool SIZE] [--scrub on|off]
-              [--scrub-workers N] [--scrub-rate SIZE]
+              [--scrub-workers N] [--scrub-rate SIZE] [--disk-store PATH] [--disk-size SIZE] [--wipe fast|overwrite]
   hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
   hostd vpc create --cidr CIDR [--name N] | describe [ID...] | delete ID
   hostd subnet create --vpc ID --cidr CIDR | describe [ID...] | delete ID
-  hostd instance run [--subnet ID [--private-ip IP]] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE] -- CMD [ARG...]
+  hostd instance run [--subnet ID [--private-ip IP]] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE] [--volume VOL:/dev/NAME]... -- CMD [ARG...]
   hostd instance exec ID -- CMD [ARG...]
   hostd instance describe [ID...]
   hostd instance modify ID --source-dest-check=true|false
   hostd instance terminate ID...
+  hostd volume create --size SIZE | describe [ID...] | delete ID
   hostd pool describe
   hostd probe send|sniff|listen|connect|ping|serve|bulk|rr ...   (network probes, for use inside instances)
 
@@ -113,6 +114,8 @@ func dispatch(g *globals, args []string) error {
 		return cmdSubnet(g, args[1:])
 	case "probe":
 		return cmdProbe(args[1:])
+	case "volume":
+		return cmdVolume(g, args[1:])
 	case "pool":
 		return runVerb(g, "pool", args[1:], map[string]func(*globals, []string) error{"describe": poolDescribe})
 	case "help", "-h", "--help":

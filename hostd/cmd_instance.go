@@ -30,10 +30,12 @@ func instanceRun(g *globals, args []string) error {
 	subnet := fs.String("subnet", "", "subnet of the instance's interface (none: loopback only)")
 	privateIP := fs.String("private-ip", "", "the interface's address (default: the subnet's lowest free one)")
 	ram := fs.String("ram", "", "size of /dev/guest-ram, from the daemon's pool (SIZE; default 16MiB, 0 for none)")
+	var volumes volumeFlags
+	fs.Var(&volumes, "volume", "VOL:/dev/NAME, a volume to attach (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP}
+	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes}
 	var err error
 	if *ram != "" {
 		n, err := api.ParseSize(*ram)

@@ -10,6 +10,7 @@ import (
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/daemon"
 	"github.com/hostd/hostd/hostd/guest"
+	"github.com/hostd/hostd/memscrub"
 )
 
 // daemonConfig parses the flags serve and teardown share.
@@ -23,6 +24,9 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	scrub := fs.String("scrub", "on", "on, or off to demonstrate remanence (released memory is not zeroed)")
 	fs.IntVar(&cfg.ScrubWorkers, "scrub-workers", 1, "background scrubbers")
 	scrubRate := fs.String("scrub-rate", "0", "each scrubber's cap in bytes per second (SIZE; 0: none)")
+	fs.StringVar(&cfg.DiskStore, "disk-store", "", "the volumes' backing store: a file (created sparse) or a block device (default STATE-DIR/disk.img)")
+	diskSize := fs.String("disk-size", "16GiB", "size of a file disk store (SIZE)")
+	wipe := fs.String("wipe", "fast", "how a deleted volume is zeroed: fast (zero-range or punch-hole) or overwrite (zeros written)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return cfg, err
 	}
@@ -37,6 +41,13 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--scrub takes on or off, not %q", *scrub)
 	}
 	cfg.Scrub = *scrub == "on"
+	if cfg.DiskSize, err = api.ParseSize(*diskSize); err != nil {
+		return cfg, err
+	}
+	if *wipe != "fast" && *wipe != "overwrite" {
+		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--wipe takes fast or overwrite, not %q", *wipe)
+	}
+	cfg.Wipe = memscrub.WipeMode(*wipe)
 	if cfg.ScrubWorkers < 1 || cfg.ScrubWorkers > 64 {
 		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--scrub-workers %d: give 1 to 64", cfg.ScrubWorkers)
 	}

@@ -17,7 +17,8 @@ type RunInstanceRequest struct {
 	SubnetId         string `json:"SubnetId,omitempty"`
 	PrivateIpAddress string `json:"PrivateIpAddress,omitempty"`
 	// RamBytes is the size of the instance's /dev/guest-ram; nil means the default, 0 none.
-	RamBytes *int64 `json:"RamBytes,omitempty"`
+	RamBytes *int64          `json:"RamBytes,omitempty"`
+	Volumes  []VolumeMapping `json:"Volumes,omitempty"`
 }
 
 // Limits are an instance's cgroup limits. Zero means the daemon's default.
@@ -66,7 +67,8 @@ type RamRegion struct {
 
 // PoolDescription is what `pool describe` prints.
 type PoolDescription struct {
-	RamPool RamPoolStats `json:"RamPool"`
+	RamPool   RamPoolStats   `json:"RamPool"`
+	DiskStore DiskStoreStats `json:"DiskStore"`
 }
 
 // RamPoolStats is the RAM pool's accounting.
@@ -111,4 +113,55 @@ type TerminateInstancesResponse struct {
 // connects there itself so that the command gets the client's own stdin, stdout and stderr.
 type ExecTarget struct {
 	ControlSocket string `json:"ControlSocket"`
+}
+
+// EC2 error codes of volumes.
+const (
+	CodeInvalidVolumeNotFound  = "InvalidVolume.NotFound"
+	CodeInvalidVolumeMalformed = "InvalidVolumeID.Malformed"
+	CodeVolumeInUse            = "VolumeInUse"
+	CodeInsufficientVolume     = "InsufficientVolumeCapacity"
+)
+
+// VolumeMapping attaches a volume to a launching instance at a device path.
+type VolumeMapping struct {
+	VolumeId string `json:"VolumeId"`
+	Device   string `json:"Device"`
+}
+
+// CreateVolumeRequest asks for a volume.
+type CreateVolumeRequest struct {
+	Size int64 `json:"Size"`
+}
+
+// Volume is what `volume create` prints and an element of DescribeVolumesResponse.
+type Volume struct {
+	VolumeId    string             `json:"VolumeId"`
+	Size        int64              `json:"Size"`
+	State       string             `json:"State,omitempty"`
+	Attachments []VolumeAttachment `json:"Attachments,omitempty"`
+	// StoreOffset is where the volume's extent starts in the disk store (not EC2's: it shows
+	// which bytes of the store a volume reuses).
+	StoreOffset int64 `json:"StoreOffset"`
+}
+
+// VolumeAttachment is where a volume is attached.
+type VolumeAttachment struct {
+	InstanceId string `json:"InstanceId"`
+	Device     string `json:"Device"`
+	State      string `json:"State"`
+}
+
+// DescribeVolumesResponse is what `volume describe` prints.
+type DescribeVolumesResponse struct {
+	Volumes []Volume `json:"Volumes"`
+}
+
+// DiskStoreStats is the disk store's accounting.
+type DiskStoreStats struct {
+	TotalBytes     int64 `json:"TotalBytes"`
+	AllocatedBytes int64 `json:"AllocatedBytes"`
+	FreeBytes      int64 `json:"FreeBytes"`
+	DirtyBytes     int64 `json:"DirtyBytes"`
+	WipedBytes     int64 `json:"WipedBytes"`
 }

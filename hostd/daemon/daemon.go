@@ -36,6 +36,11 @@ type Config struct {
 	Scrub        bool
 	ScrubWorkers int
 	ScrubRate    int64
+	// The disk store: a file (created sparse, DiskSize bytes) or a block device, and how a
+	// deleted volume's extent is wiped.
+	DiskStore string
+	DiskSize  int64
+	Wipe      memscrub.WipeMode
 }
 
 // Daemon is a running hostd.
@@ -48,12 +53,14 @@ type Daemon struct {
 	fabric   *vnet.Fabric
 	dp       *vnet.Datapath
 	ram      *memscrub.RAMPool
+	disk     *memscrub.DiskStore
 
 	mu        sync.Mutex
 	instances map[string]*instance
 	vpcs      map[string]*state.VPC
 	subnets   map[string]*state.Subnet
 	enis      map[string]*state.ENI // by instance id
+	volumes   map[string]*state.Volume
 }
 
 // instance is the daemon's live view of one instance.
@@ -78,6 +85,9 @@ func Open(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	cfg.StateDir = stateDir
+	if runDir := filepath.Join(cfg.StateDir, "instances"); len(runDir) > guest.MaxRunDir {
+		return nil, fmt.Errorf("--state-dir %s is too long: instances' sockets under it would not fit a unix socket address; use one of at most %d bytes", cfg.StateDir, guest.MaxRunDir-len("/instances"))
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the state dir: %w", err)
 	}
@@ -99,6 +109,13 @@ func Open(cfg Config) (*Daemon, error) {
 		vpcs:      map[string]*state.VPC{},
 		subnets:   map[string]*state.Subnet{},
 		enis:      map[string]*state.ENI{},
+		volumes:   map[string]*state.Volume{},
+	}
+	if d.cfg.DiskStore == "" {
+		d.cfg.DiskStore = DefaultDiskStore(cfg.StateDir)
+	}
+	if d.cfg.Wipe == "" {
+		d.cfg.Wipe = memscrub.WipeFast
 	}
 	if d.fabric, err = vnet.OpenFabric(cfg.Fabric); err != nil {
 		store.Close()
@@ -116,6 +133,10 @@ func Open(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("recovering instances: %w", err)
 	}
 	if err := d.openRAMPool(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := d.openDiskStore(); err != nil {
 		d.Close()
 		return nil, err
 	}

@@ -11,85 +11,60 @@ import (
 // routes is the HTTP/JSON API. Every answer is one JSON document; errors are EC2-shaped.
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/instances", func(w http.ResponseWriter, r *http.Request) {
-		var req api.RunInstanceRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		res, err := d.RunInstance(req)
-		d.reply(w, r, res, err)
-	})
-	mux.HandleFunc("GET /v1/instances", func(w http.ResponseWriter, r *http.Request) {
-		res, err := d.DescribeInstances(r.URL.Query()["InstanceId"])
-		d.reply(w, r, res, err)
-	})
-	mux.HandleFunc("POST /v1/instances/terminate", func(w http.ResponseWriter, r *http.Request) {
-		var req api.TerminateInstancesRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		res, err := d.TerminateInstances(req.InstanceIds)
-		d.reply(w, r, res, err)
-	})
-	mux.HandleFunc("POST /v1/instances/{id}/exec", func(w http.ResponseWriter, r *http.Request) {
-		res, err := d.ExecTarget(r.PathValue("id"))
-		d.reply(w, r, res, err)
-	})
+	ids := func(param string) func(*http.Request) []string {
+		return func(r *http.Request) []string { return r.URL.Query()[param] }
+	}
+	pathID := func(r *http.Request) string { return r.PathValue("id") }
+
+	mux.HandleFunc("POST /v1/instances", withBody(d, d.RunInstance))
+	mux.HandleFunc("GET /v1/instances", noBody(d, ids("InstanceId"), d.DescribeInstances))
+	mux.HandleFunc("POST /v1/instances/terminate", withBody(d, func(req api.TerminateInstancesRequest) (api.TerminateInstancesResponse, error) {
+		return d.TerminateInstances(req.InstanceIds)
+	}))
+	mux.HandleFunc("POST /v1/instances/{id}/exec", noBody(d, pathID, d.ExecTarget))
 	mux.HandleFunc("POST /v1/instances/{id}/modify", func(w http.ResponseWriter, r *http.Request) {
-		var req api.ModifyInstanceRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		res, err := d.ModifyInstance(r.PathValue("id"), req)
-		d.reply(w, r, res, err)
+		withBody(d, func(req api.ModifyInstanceRequest) (api.ReturnResponse, error) {
+			return d.ModifyInstance(pathID(r), req)
+		})(w, r)
 	})
-	mux.HandleFunc("GET /v1/pool", func(w http.ResponseWriter, r *http.Request) {
-		res, err := d.DescribePool()
-		d.reply(w, r, res, err)
-	})
-	mux.HandleFunc("POST /v1/vpcs", func(w http.ResponseWriter, r *http.Request) {
-		var req api.CreateVpcRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		res, err := d.CreateVpc(req)
-		d.reply(w, r, res, err)
-	})
-	mux.HandleFunc("GET /v1/vpcs", func(w http.ResponseWriter, r *http.Request) {
-		res, err := d.DescribeVpcs(r.URL.Query()["VpcId"])
-		d.reply(w, r, res, err)
-	})
-	mux.HandleFunc("DELETE /v1/vpcs/{id}", func(w http.ResponseWriter, r *http.Request) {
-		res, err := d.DeleteVpc(r.PathValue("id"))
-		d.reply(w, r, res, err)
-	})
-	mux.HandleFunc("POST /v1/subnets", func(w http.ResponseWriter, r *http.Request) {
-		var req api.CreateSubnetRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		res, err := d.CreateSubnet(req)
-		d.reply(w, r, res, err)
-	})
-	mux.HandleFunc("GET /v1/subnets", func(w http.ResponseWriter, r *http.Request) {
-		res, err := d.DescribeSubnets(r.URL.Query()["SubnetId"])
-		d.reply(w, r, res, err)
-	})
-	mux.HandleFunc("DELETE /v1/subnets/{id}", func(w http.ResponseWriter, r *http.Request) {
-		res, err := d.DeleteSubnet(r.PathValue("id"))
-		d.reply(w, r, res, err)
-	})
+
+	mux.HandleFunc("POST /v1/vpcs", withBody(d, d.CreateVpc))
+	mux.HandleFunc("GET /v1/vpcs", noBody(d, ids("VpcId"), d.DescribeVpcs))
+	mux.HandleFunc("DELETE /v1/vpcs/{id}", noBody(d, pathID, d.DeleteVpc))
+	mux.HandleFunc("POST /v1/subnets", withBody(d, d.CreateSubnet))
+	mux.HandleFunc("GET /v1/subnets", noBody(d, ids("SubnetId"), d.DescribeSubnets))
+	mux.HandleFunc("DELETE /v1/subnets/{id}", noBody(d, pathID, d.DeleteSubnet))
+
+	mux.HandleFunc("POST /v1/volumes", withBody(d, d.CreateVolume))
+	mux.HandleFunc("GET /v1/volumes", noBody(d, ids("VolumeId"), d.DescribeVolumes))
+	mux.HandleFunc("DELETE /v1/volumes/{id}", noBody(d, pathID, d.DeleteVolume))
+	mux.HandleFunc("POST /v1/volumes/{id}/{verb}", noBody(d, pathID, d.ChangeVolumeAttachment))
+	mux.HandleFunc("GET /v1/pool", noBody(d, func(*http.Request) struct{} { return struct{}{} },
+		func(struct{}) (api.PoolDescription, error) { return d.DescribePool() }))
 	return mux
 }
 
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, api.Errorf(api.CodeInvalidParameterValue, "the request body is not valid: %v", err))
-		return false
+// withBody adapts a call that takes a JSON request body.
+func withBody[Req, Resp any](d *Daemon, call func(Req) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, api.Errorf(api.CodeInvalidParameterValue, "the request body is not valid: %v", err))
+			return
+		}
+		resp, err := call(req)
+		d.reply(w, r, resp, err)
 	}
-	return true
+}
+
+// noBody adapts a call whose argument comes from the URL.
+func noBody[Arg, Resp any](d *Daemon, arg func(*http.Request) Arg, call func(Arg) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		resp, err := call(arg(r))
+		d.reply(w, r, resp, err)
+	}
 }
 
 // reply writes a handler's result: the document on success, the EC2 error otherwise. Errors

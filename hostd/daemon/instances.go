@@ -43,6 +43,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	var eni *state.ENI
 	undo := func(err error) (api.RunInstanceResponse, error) {
 		d.releaseRAM(rec)
+		d.detachVolumes(id)
 		if eni != nil {
 			_, v := d.subnetAndVpc(eni)
 			d.unplumb(eni, v)
@@ -58,12 +59,9 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 		}
 		return api.RunInstanceResponse{}, err
 	}
+	// What is checked and reserved first is what a refusal undoes without a trace (an address, a
+	// volume); the RAM region comes last, since giving one back leaves it to be scrubbed.
 	spec := guest.Spec{ID: id, Args: req.Command, IDs: ids}
-	if ramBytes > 0 {
-		if spec.RAMPath, err = d.takeRAM(rec, ramBytes); err != nil {
-			return undo(err)
-		}
-	}
 	if req.SubnetId != "" {
 		if eni, err = d.reserveENI(id, req.SubnetId, req.PrivateIpAddress); err != nil {
 			return undo(err)
@@ -72,7 +70,16 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	} else if req.PrivateIpAddress != "" {
 		return undo(api.Errorf(api.CodeInvalidParameterValue, "--private-ip needs --subnet"))
 	}
-	in.group, err = cgroup.New(d.cgroupPath(id), cgroup.Limits{MemoryBytes: limits.MemoryBytes, Cpus: limits.Cpus, Pids: limits.Pids})
+	var blockDevices []cgroup.Device
+	if spec.Devices, blockDevices, err = d.attachVolumes(rec, req.Volumes); err != nil {
+		return undo(err)
+	}
+	if ramBytes > 0 {
+		if spec.RAMPath, err = d.takeRAM(rec, ramBytes); err != nil {
+			return undo(err)
+		}
+	}
+	in.group, err = cgroup.New(d.cgroupPath(id), cgroup.Limits{MemoryBytes: limits.MemoryBytes, Cpus: limits.Cpus, Pids: limits.Pids, BlockDevices: blockDevices})
 	if err != nil {
 		return undo(fmt.Errorf("creating the instance's cgroup: %w", err))
 	}
@@ -130,6 +137,7 @@ func (d *Daemon) stopLocked(in *instance, reason string) {
 	in.group, in.proc = nil, nil
 	_ = os.Remove(d.launcher.ControlSocket(rec.ID))
 	d.releaseRAM(rec)
+	d.detachVolumesLocked(rec.ID)
 	// Its namespace took the veth with it; what the datapath knew of it goes too. The address
 	// stays reserved until the instance is terminated, as in EC2.
 	if e, ok := d.enis[rec.ID]; ok {
@@ -196,6 +204,7 @@ func (d *Daemon) terminate(in *instance) error {
 		<-proc.Exited()
 	}
 	d.releaseRAM(in.rec)
+	d.detachVolumes(in.rec.ID)
 	d.mu.Lock()
 	e := d.enis[in.rec.ID]
 	var v *state.VPC

@@ -67,9 +67,15 @@ func (d *Daemon) releaseRAM(rec *state.Instance) {
 
 // DescribePool is the pools' accounting.
 func (d *Daemon) DescribePool() (api.PoolDescription, error) {
-	s := d.ram.Stats()
-	return api.PoolDescription{RamPool: api.RamPoolStats{
-		TotalBytes: s.TotalBytes, InUseBytes: s.InUseBytes, CleanBytes: s.CleanBytes,
-		DirtyBytes: s.DirtyBytes, ScrubbedBytes: s.ScrubbedBytes, Scrub: d.cfg.Scrub,
-	}}, nil
+	s, ds := d.ram.Stats(), d.disk.Stats()
+	return api.PoolDescription{
+		RamPool: api.RamPoolStats{
+			TotalBytes: s.TotalBytes, InUseBytes: s.InUseBytes, CleanBytes: s.CleanBytes,
+			DirtyBytes: s.DirtyBytes, ScrubbedBytes: s.ScrubbedBytes, Scrub: d.cfg.Scrub,
+		},
+		DiskStore: api.DiskStoreStats{
+			TotalBytes: ds.TotalBytes, AllocatedBytes: ds.AllocatedBytes, FreeBytes: ds.FreeBytes,
+			DirtyBytes: ds.DirtyBytes, WipedBytes: ds.WipedBytes,
+		},
+	}, nil
 }

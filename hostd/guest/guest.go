@@ -37,8 +37,11 @@ type initConfig struct {
 	// GuestRAM says that the config message carries the instance's RAM region as an fd, to show
 	// at GuestRAMPath.
 	GuestRAM bool `json:"guest_ram,omitempty"`
-	// ram is that region, as received.
-	ram *os.File
+	// Devices are the guest paths of the block devices (volumes) that come after it.
+	Devices []string `json:"devices,omitempty"`
+	// ram and devices are those files, as received.
+	ram     *os.File
+	devices []*os.File
 }
 
 // initReport is the init's one answer on fd 3: the workload's pid, or why the launch failed.

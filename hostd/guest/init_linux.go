@@ -118,7 +118,7 @@ func RunInit() {
 // receiveConfig reads the daemon's one config message and the fd that may come with it.
 func receiveConfig() (*initConfig, error) {
 	buf := make([]byte, 1<<20)
-	oob := make([]byte, unix.CmsgSpace(4))
+	oob := make([]byte, unix.CmsgSpace(4*64))
 	n, oobn, _, _, err := unix.Recvmsg(fdSync, buf, oob, 0)
 	if err != nil {
 		return nil, err
@@ -131,12 +131,17 @@ func receiveConfig() (*initConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	want := len(cfg.Devices)
 	if cfg.GuestRAM {
-		if len(files) != 1 {
-			return nil, fmt.Errorf("the config names a RAM region but carries %d fds", len(files))
-		}
-		cfg.ram = files[0]
+		want++
 	}
+	if len(files) != want {
+		return nil, fmt.Errorf("the config names %d files but carries %d fds", want, len(files))
+	}
+	if cfg.GuestRAM {
+		cfg.ram, files = files[0], files[1:]
+	}
+	cfg.devices = files
 	return cfg, nil
 }
 

@@ -43,6 +43,14 @@ type Spec struct {
 	// RAMPath, if set, is the host path of the instance's RAM region (a file on a tmpfs that the
 	// guest's root may read and write), shown in the guest at GuestRAMPath.
 	RAMPath string
+	// Devices are block devices (its volumes) to show in the guest. The cgroup must admit them.
+	Devices []DeviceNode
+}
+
+// DeviceNode is a host device node shown in a guest at another path.
+type DeviceNode struct {
+	HostPath  string
+	GuestPath string
 }
 
 // Process is a running instance's init, launched by this daemon or adopted after a restart.
@@ -74,6 +82,10 @@ func (p *Process) Kill() { _ = syscall.Kill(p.Pid, syscall.SIGKILL) }
 
 // InstanceDir is where an instance's private files live.
 func (l *Launcher) InstanceDir(id string) string { return filepath.Join(l.RunDir, id) }
+
+// MaxRunDir is the longest RunDir whose instances' control sockets still fit a unix socket
+// address (108 bytes with its terminating NUL).
+const MaxRunDir = 107 - len("/i-0123456789abcdef0/control.sock")
 
 // ControlSocket is the path of the socket an instance's init serves exec requests on.
 func (l *Launcher) ControlSocket(id string) string {
@@ -160,7 +172,15 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 		AllowMountSyscalls: spec.AllowMountSyscalls,
 		GuestRAM:           spec.RAMPath != "",
 	}
-	if err := sendConfig(syncParent, proc.Pid, cfg, spec.RAMPath); err != nil {
+	var paths []string
+	if spec.RAMPath != "" {
+		paths = append(paths, spec.RAMPath)
+	}
+	for _, dev := range spec.Devices {
+		cfg.Devices = append(cfg.Devices, dev.GuestPath)
+		paths = append(paths, dev.HostPath)
+	}
+	if err := sendConfig(syncParent, proc.Pid, cfg, paths); err != nil {
 		return fail(fmt.Errorf("sending the init its config: %w", err))
 	}
 	report, err := readReport(syncParent)
@@ -173,22 +193,27 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 	return proc, nil
 }
 
-// sendConfig sends the init its config in one message, with the RAM region attached. The region
-// is opened through the init's own root (/proc/PID/root, before it pivots) so that the fd belongs
-// to the init's mount namespace: the kernel binds only what is mounted in the binder's own.
-func sendConfig(sync *os.File, pid int, cfg initConfig, ramPath string) error {
+// sendConfig sends the init its config in one message, with the files at paths (the RAM region,
+// the volumes' devices) attached. They are opened through the init's own root (/proc/PID/root,
+// before it pivots) so that the fds belong to the init's mount namespace: the kernel binds only
+// what is mounted in the binder's own. O_PATH: the init only binds them, it never reads them.
+func sendConfig(sync *os.File, pid int, cfg initConfig, paths []string) error {
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return err
 	}
-	var rights []byte
-	if ramPath != "" {
-		ram, err := os.OpenFile(fmt.Sprintf("/proc/%d/root%s", pid, ramPath), os.O_RDWR, 0)
+	var fds []int
+	for _, p := range paths {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/root%s", pid, p), unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("opening the RAM region in the instance's mount namespace: %w", err)
+			return fmt.Errorf("opening %s in the instance's mount namespace: %w", p, err)
 		}
-		defer ram.Close()
-		rights = unix.UnixRights(int(ram.Fd()))
+		defer unix.Close(fd)
+		fds = append(fds, fd)
+	}
+	var rights []byte
+	if len(fds) > 0 {
+		rights = unix.UnixRights(fds...)
 	}
 	return unix.Sendmsg(int(sync.Fd()), data, rights, nil, 0)
 }

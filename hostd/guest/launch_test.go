@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,20 +14,29 @@ import (
 	"github.com/hostd/hostd/hostd/cgroup"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/hostd/hostdtest"
+	"github.com/hostd/hostd/memscrub"
+	"golang.org/x/sys/unix"
 )
 
 // launch starts one instance straight through the launcher, without a daemon, and removes it
 // when the test ends.
 func launch(t *testing.T, spec guest.Spec) (*guest.Launcher, *guest.Process) {
+	return launchWith(t, spec, cgroup.Limits{Pids: 100})
+}
+
+func launchWith(t *testing.T, spec guest.Spec, limits cgroup.Limits) (*guest.Launcher, *guest.Process) {
 	t.Helper()
 	hostdtest.RequireRoot(t)
-	dir := t.TempDir()
+	// Short: the control socket's path must fit a sockaddr_un.
+	dir, err := os.MkdirTemp("", "g")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	l := &guest.Launcher{InitPath: hostdtest.Binary(t), RunDir: filepath.Join(dir, "instances")}
 	ids := &guest.IDAllocator{Dir: guest.DefaultIDDir, Owner: dir}
 	slot, err := ids.Allocate(spec.ID)
 	require.NoError(t, err)
 	parent := fmt.Sprintf("hostd/guesttest%d", os.Getpid())
-	g, err := cgroup.New(parent+"/"+spec.ID, cgroup.Limits{Pids: 100})
+	g, err := cgroup.New(parent+"/"+spec.ID, limits)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		assert.NoError(t, g.Kill())
@@ -80,4 +90,57 @@ func TestGuestCannotUnmountItsCovers(t *testing.T) {
 	assert.Contains(t, out, filepath.Base(marker.Name()), "control: without the filter the unmount should expose the host's /tmp")
 	assert.NotRegexp(t, `must be superuser|Operation not permitted`, out)
 	assert.NotRegexp(t, `(?m)^[1-5]$`, out, "control: without the filter the guest should see the host's processes")
+}
+
+// Raw disk access: a block device node inside a guest, owned by its root, opens only if the
+// device allowlist admits it. The control admits it and the same read succeeds.
+func TestDeviceAllowlistIsWhatStopsRawDiskAccess(t *testing.T) {
+	hostdtest.RequireRoot(t)
+	store := filepath.Join(t.TempDir(), "disk.img")
+	require.NoError(t, os.WriteFile(store, []byte(strings.Repeat("raw disk bytes ", 1<<16)), 0o600))
+	loop, err := memscrub.AttachLoop(store, memscrub.Extent{Offset: 0, Size: 1 << 20})
+	require.NoError(t, err)
+	var orig unix.Stat_t
+	require.NoError(t, unix.Stat(loop.Path, &orig))
+	t.Cleanup(func() {
+		assert.NoError(t, os.Chown(loop.Path, int(orig.Uid), int(orig.Gid)))
+		assert.NoError(t, memscrub.DetachLoop(loop.Path))
+	})
+	for _, allowed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allowed=%v", allowed), func(t *testing.T) {
+			id := "i-000000000000000c1"
+			if allowed {
+				id = "i-000000000000000c2"
+			}
+			limits := cgroup.Limits{Pids: 100}
+			if allowed {
+				limits.BlockDevices = []cgroup.Device{{Major: int64(loop.Major), Minor: int64(loop.Minor)}}
+			}
+			spec := guest.Spec{ID: id, Args: []string{"sleep", "1000"}, Devices: []guest.DeviceNode{{HostPath: loop.Path, GuestPath: "/dev/xvdz"}}}
+			spec.BeforeStart = func(pid int) error { return chownToGuest(loop.Path, pid) }
+			l, _ := launchWith(t, spec, limits)
+			out := run(t, l, id, "head -c 14 /dev/xvdz; echo; ls -l /dev/xvdz")
+			if allowed {
+				assert.Contains(t, out, "raw disk bytes", "control: admitted, the device should read")
+			} else {
+				assert.Contains(t, out, "Operation not permitted", "the guest read a device the allowlist does not admit")
+				assert.NotContains(t, out, "raw disk bytes")
+			}
+			assert.Contains(t, out, "brw", "the node is in the guest either way")
+		})
+	}
+}
+
+// chownToGuest gives a device node to the guest root of the instance whose init is pid, as the
+// daemon does for a volume, so that only the device allowlist stands between guest and device.
+func chownToGuest(path string, pid int) error {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
+	if err != nil {
+		return err
+	}
+	var inside, host, size int
+	if _, err := fmt.Sscan(string(data), &inside, &host, &size); err != nil {
+		return err
+	}
+	return os.Chown(path, host, host)
 }

@@ -49,6 +49,7 @@ func buildRootfs(cfg *initConfig) error {
 		{"show hostd inside", func() error { return showBinary(cfg.Binary) }},
 		{"build /dev", buildDev},
 		{"show guest RAM", func() error { return showGuestRAM(cfg.ram) }},
+		{"show volumes", func() error { return showDevices(cfg.Devices, cfg.devices) }},
 		{"mount /proc", func() error {
 			return unix.Mount("proc", newRoot+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		}},
@@ -183,6 +184,19 @@ func showGuestRAM(ram *os.File) error {
 	}
 	defer ram.Close()
 	return bindFile(fmt.Sprintf("%s/proc/self/fd/%d", oldRoot, ram.Fd()), newRoot+GuestRAMPath, 0)
+}
+
+// showDevices binds each volume's device node (an O_PATH fd from the daemon) at its guest path
+// in /dev. The device cgroup admits exactly these block devices.
+func showDevices(guestPaths []string, nodes []*os.File) error {
+	for i, node := range nodes {
+		err := bindFile(fmt.Sprintf("%s/proc/self/fd/%d", oldRoot, node.Fd()), newRoot+guestPaths[i], 0)
+		node.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", guestPaths[i], err)
+		}
+	}
+	return nil
 }
 
 // showBinary binds the hostd binary, read-only, at GuestBinDir/hostd.

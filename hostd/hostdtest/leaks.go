@@ -28,6 +28,11 @@ func (d *Daemon) CheckNoLeaks() {
 	for _, line := range strings.Split(string(mounts), "\n") {
 		assert.False(t, strings.Contains(line, d.Dir) || strings.Contains(line, "hostd-"+d.Fabric), "mount left: %s", line)
 	}
+	backing, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, b := range backing {
+		data, _ := os.ReadFile(b)
+		assert.NotContains(t, string(data), d.Dir, "loop device left: %s", b)
+	}
 	for _, p := range InstanceInits() {
 		if d.ownsInstance(p.ID) {
 			t.Errorf("init of %s (pid %d) still running", p.ID, p.Pid)

@@ -77,13 +77,29 @@ type ENI struct {
 	SourceDestCheck bool   `json:"source_dest_check"`
 }
 
+// Volume is a disk volume: an extent of the store, attached to at most one instance through a
+// loop device.
+type Volume struct {
+	ID         string    `json:"id"`
+	Size       int64     `json:"size"`
+	CreatedAt  time.Time `json:"created_at"`
+	InstanceID string    `json:"instance_id,omitempty"`
+	Device     string    `json:"device,omitempty"` // its path in the guest
+	Loop       string    `json:"loop,omitempty"`   // the host's loop device
+	LoopMajor  uint32    `json:"loop_major,omitempty"`
+	LoopMinor  uint32    `json:"loop_minor,omitempty"`
+	LoopGID    int       `json:"loop_gid,omitempty"` // the loop node's group before the guest got it
+}
+
 var (
 	instancesBucket = []byte("instances")
 	vpcsBucket      = []byte("vpcs")
 	subnetsBucket   = []byte("subnets")
 	enisBucket      = []byte("enis")
 	regionsBucket   = []byte("ram-regions")
-	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket}
+	extentsBucket   = []byte("disk-extents")
+	volumesBucket   = []byte("volumes")
+	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket, extentsBucket, volumesBucket}
 )
 
 // Store is the daemon's database.
@@ -164,6 +180,26 @@ func (s *Store) SaveRegion(r *memscrub.Region) error { return put(s, regionsBuck
 
 // DeleteRegion forgets a RAM region (memscrub.Journal).
 func (s *Store) DeleteRegion(id string) error { return del(s, regionsBucket, id) }
+
+// SaveExtent records a disk extent (memscrub.ExtentJournal).
+func (s *Store) SaveExtent(r *memscrub.ExtentRecord) error { return put(s, extentsBucket, r.ID, r) }
+
+// DeleteExtent forgets a disk extent (memscrub.ExtentJournal).
+func (s *Store) DeleteExtent(id string) error { return del(s, extentsBucket, id) }
+
+// Extents returns every disk extent record.
+func (s *Store) Extents() ([]*memscrub.ExtentRecord, error) {
+	return list[memscrub.ExtentRecord](s, extentsBucket)
+}
+
+// PutVolume writes a volume record.
+func (s *Store) PutVolume(v *Volume) error { return put(s, volumesBucket, v.ID, v) }
+
+// DeleteVolume removes a volume record.
+func (s *Store) DeleteVolume(id string) error { return del(s, volumesBucket, id) }
+
+// Volumes returns every volume.
+func (s *Store) Volumes() ([]*Volume, error) { return list[Volume](s, volumesBucket) }
 
 // Regions returns every RAM region record.
 func (s *Store) Regions() ([]*memscrub.Region, error) { return list[memscrub.Region](s, regionsBucket) }

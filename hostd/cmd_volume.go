@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hostd/hostd/hostd/api"
+)
+
+func cmdVolume(g *globals, args []string) error {
+	return runVerb(g, "volume", args, map[string]func(*globals, []string) error{
+		"create": volumeCreate, "describe": volumeDescribe, "delete": volumeDelete,
+		"attach": volumeChange("attach"), "detach": volumeChange("detach"),
+	})
+}
+
+func volumeCreate(g *globals, args []string) error {
+	fs := newFlags("volume create")
+	size := fs.String("size", "", "the volume's size (SIZE, a whole number of MiB)")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if *size == "" {
+		return api.Errorf(api.CodeMissingParameter, "--size is required")
+	}
+	n, err := api.ParseSize(*size)
+	if err != nil {
+		return err
+	}
+	var out api.Volume
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/volumes", api.CreateVolumeRequest{Size: n}, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func volumeDescribe(g *globals, args []string) error {
+	return describeVerb(g, "volume describe", "/v1/volumes", "VolumeId", args, &api.DescribeVolumesResponse{})
+}
+
+func volumeDelete(g *globals, args []string) error {
+	return deleteVerb(g, "volume delete", "/v1/volumes/", args)
+}
+
+// volumeChange is attach or detach of a volume while an instance runs, which the daemon refuses
+// with its reason (volumes are attached at launch, with instance run --volume).
+func volumeChange(verb string) func(*globals, []string) error {
+	return func(g *globals, args []string) error {
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return usagef("usage: hostd volume %s VOL [--instance ID] [--device /dev/NAME]", verb)
+		}
+		fs := newFlags("volume " + verb)
+		fs.String("instance", "", "the instance")
+		fs.String("device", "", "the device path in the instance")
+		if err := parseNoArgs(fs, args[1:]); err != nil {
+			return err
+		}
+		var out api.ReturnResponse
+		if err := client(g).Call(context.Background(), http.MethodPost, "/v1/volumes/"+url.PathEscape(args[0])+"/"+verb, nil, &out); err != nil {
+			return err
+		}
+		return g.print(out)
+	}
+}
+
+// volumeFlags collects repeated --volume VOL:/dev/NAME flags.
+type volumeFlags []api.VolumeMapping
+
+func (v *volumeFlags) String() string { return fmt.Sprint(*v) }
+
+func (v *volumeFlags) Set(s string) error {
+	id, dev, ok := strings.Cut(s, ":")
+	if !ok || id == "" || dev == "" {
+		return fmt.Errorf("%q: give VOL:/dev/NAME", s)
+	}
+	*v = append(*v, api.VolumeMapping{VolumeId: id, Device: dev})
+	return nil
+}

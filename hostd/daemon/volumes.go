@@ -1,0 +1,245 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/guest"
+	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/memscrub"
+	"golang.org/x/sys/unix"
+)
+
+var (
+	volumeIDPattern = regexp.MustCompile(`^vol-[0-9a-f]{8,17}$`)
+	devicePattern   = regexp.MustCompile(`^/dev/[a-z][a-z0-9]{0,14}$`)
+	// Names of the guest's own /dev, which a volume may not take.
+	reservedDevices = map[string]bool{"/dev/null": true, "/dev/zero": true, "/dev/full": true, "/dev/random": true,
+		"/dev/urandom": true, "/dev/tty": true, "/dev/ptmx": true, "/dev/pts": true, "/dev/shm": true, "/dev/fd": true,
+		"/dev/stdin": true, "/dev/stdout": true, "/dev/stderr": true, guest.GuestRAMPath: true}
+)
+
+// DefaultDiskStore is the disk store's file when serve names none.
+func DefaultDiskStore(stateDir string) string { return filepath.Join(stateDir, "disk.img") }
+
+// openDiskStore opens the store and the volume records, and detaches the volumes of instances
+// that no longer run.
+func (d *Daemon) openDiskStore() error {
+	saved, err := d.store.Extents()
+	if err != nil {
+		return err
+	}
+	d.disk, err = memscrub.OpenDiskStore(memscrub.DiskConfig{
+		Path: d.cfg.DiskStore, Size: d.cfg.DiskSize, Scrub: d.cfg.Scrub, Wipe: d.cfg.Wipe, Journal: d.store, Log: d.log,
+	}, saved)
+	if err != nil {
+		return fmt.Errorf("opening the disk store %s: %w", d.cfg.DiskStore, err)
+	}
+	vols, err := d.store.Volumes()
+	if err != nil {
+		return err
+	}
+	for _, v := range vols {
+		d.volumes[v.ID] = v
+		if v.InstanceID != "" && !d.holds(v.InstanceID, true) {
+			d.detachVolumeLocked(v)
+		}
+	}
+	return nil
+}
+
+// CreateVolume makes a volume of size bytes from a free extent of the store.
+func (d *Daemon) CreateVolume(req api.CreateVolumeRequest) (api.Volume, error) {
+	if req.Size <= 0 || req.Size%memscrub.Alignment != 0 {
+		return api.Volume{}, api.Errorf(api.CodeInvalidParameterValue, "--size %s: give a positive whole number of MiB", api.FormatSize(req.Size))
+	}
+	id := newID("vol-")
+	if _, err := d.disk.Create(id, req.Size); err != nil {
+		if errors.Is(err, memscrub.ErrNoSpace) {
+			return api.Volume{}, api.Errorf(api.CodeInsufficientVolume, "%v; delete volumes or give serve a larger --disk-size", err)
+		}
+		return api.Volume{}, api.Errorf(api.CodeInvalidParameterValue, "%v", err)
+	}
+	v := &state.Volume{ID: id, Size: req.Size, CreatedAt: time.Now().UTC()}
+	if err := d.store.PutVolume(v); err != nil {
+		_ = d.disk.Delete(id)
+		return api.Volume{}, err
+	}
+	d.mu.Lock()
+	d.volumes[id] = v
+	d.mu.Unlock()
+	d.log.Info("volume created", "volume", id, "bytes", req.Size)
+	ext, _ := d.disk.Extent(id)
+	return api.Volume{VolumeId: id, Size: req.Size, StoreOffset: ext.Offset}, nil
+}
+
+// DescribeVolumes lists the given volumes, or all.
+func (d *Daemon) DescribeVolumes(ids []string) (api.DescribeVolumesResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	vols, err := pick(d.volumes, ids, d.lookupVolumeLocked)
+	out := api.DescribeVolumesResponse{Volumes: []api.Volume{}}
+	for _, v := range vols {
+		ext, _ := d.disk.Extent(v.ID)
+		av := api.Volume{VolumeId: v.ID, Size: v.Size, State: "available", StoreOffset: ext.Offset}
+		if v.InstanceID != "" {
+			av.State = "in-use"
+			av.Attachments = []api.VolumeAttachment{{InstanceId: v.InstanceID, Device: v.Device, State: "attached"}}
+		}
+		out.Volumes = append(out.Volumes, av)
+	}
+	return out, err
+}
+
+// DeleteVolume wipes a volume's extent and frees it.
+func (d *Daemon) DeleteVolume(id string) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	v, err := d.lookupVolumeLocked(id)
+	if err == nil && v.InstanceID != "" {
+		err = api.Errorf(api.CodeVolumeInUse, "volume %s is attached to %s; terminate the instance first", id, v.InstanceID)
+	}
+	if err == nil {
+		delete(d.volumes, id) // nobody can attach it while it is wiped
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	if err := d.disk.Delete(id); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	if err := d.store.DeleteVolume(id); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	d.log.Info("volume deleted", "volume", id)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+// ChangeVolumeAttachment answers `volume attach` and `volume detach`: the volume must exist, and
+// then the answer is that volumes are attached at launch and detached when the instance ends.
+func (d *Daemon) ChangeVolumeAttachment(id string) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	_, err := d.lookupVolumeLocked(id)
+	d.mu.Unlock()
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	return api.ReturnResponse{}, api.Errorf(api.CodeIncorrectInstanceState, "hostd attaches volumes when an instance launches (instance run --volume VOL:/dev/NAME) and detaches them when it ends; attaching to or detaching from a running instance is not supported yet")
+}
+
+// attachVolumes gives a launching instance its volumes: each becomes a loop device over its
+// extent, owned by the guest's root, for the init to show at its device path; the returned
+// devices are what the instance's device allowlist must admit.
+func (d *Daemon) attachVolumes(rec *state.Instance, maps []api.VolumeMapping) ([]guest.DeviceNode, []cgroup.Device, error) {
+	if err := d.reserveVolumes(rec.ID, maps); err != nil {
+		return nil, nil, err
+	}
+	var nodes []guest.DeviceNode
+	var devs []cgroup.Device
+	for _, m := range maps {
+		d.mu.Lock()
+		v := d.volumes[m.VolumeId]
+		d.mu.Unlock()
+		ext, _ := d.disk.Extent(v.ID)
+		loop, err := memscrub.AttachLoop(d.disk.Path(), ext)
+		gid := 0
+		if err == nil {
+			var st unix.Stat_t
+			if unix.Stat(loop.Path, &st) == nil {
+				gid = int(st.Gid)
+			}
+			err = os.Chown(loop.Path, int(rec.HostID), int(rec.HostID))
+		}
+		if err != nil {
+			d.detachVolumes(rec.ID)
+			return nil, nil, fmt.Errorf("attaching %s: %w", v.ID, err)
+		}
+		d.mu.Lock()
+		v.Loop, v.LoopMajor, v.LoopMinor, v.LoopGID = loop.Path, loop.Major, loop.Minor, gid
+		err = d.store.PutVolume(v)
+		d.mu.Unlock()
+		if err != nil {
+			d.detachVolumes(rec.ID)
+			return nil, nil, err
+		}
+		nodes = append(nodes, guest.DeviceNode{HostPath: loop.Path, GuestPath: m.Device})
+		devs = append(devs, cgroup.Device{Major: int64(loop.Major), Minor: int64(loop.Minor)})
+	}
+	return nodes, devs, nil
+}
+
+// reserveVolumes checks the mappings and marks each volume as the instance's, all or none.
+func (d *Daemon) reserveVolumes(instanceID string, maps []api.VolumeMapping) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	seen := map[string]bool{}
+	for _, m := range maps {
+		v, err := d.lookupVolumeLocked(m.VolumeId)
+		if err != nil {
+			return err
+		}
+		switch {
+		case v.InstanceID != "":
+			return api.Errorf(api.CodeVolumeInUse, "volume %s is attached to %s", v.ID, v.InstanceID)
+		case !devicePattern.MatchString(m.Device) || reservedDevices[m.Device]:
+			return api.Errorf(api.CodeInvalidParameterValue, "device %q: give a free name such as /dev/xvdb", m.Device)
+		case seen[m.Device] || seen[m.VolumeId]:
+			return api.Errorf(api.CodeInvalidParameterValue, "%s %s is given twice", m.VolumeId, m.Device)
+		}
+		seen[m.Device], seen[m.VolumeId] = true, true
+	}
+	for _, m := range maps {
+		v := d.volumes[m.VolumeId]
+		v.InstanceID, v.Device = instanceID, m.Device
+		if err := d.store.PutVolume(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// detachVolumes ends the loop devices of an instance's volumes and makes them available again.
+func (d *Daemon) detachVolumes(instanceID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.detachVolumesLocked(instanceID)
+}
+
+func (d *Daemon) detachVolumesLocked(instanceID string) {
+	for _, v := range d.volumes {
+		if v.InstanceID == instanceID {
+			d.detachVolumeLocked(v)
+		}
+	}
+}
+
+func (d *Daemon) detachVolumeLocked(v *state.Volume) {
+	if v.Loop != "" {
+		_ = os.Chown(v.Loop, 0, v.LoopGID)
+		if err := memscrub.DetachLoop(v.Loop); err != nil {
+			d.log.Error("detaching a loop device", "volume", v.ID, "loop", v.Loop, "err", err)
+		}
+	}
+	d.log.Info("volume detached", "volume", v.ID, "instance", v.InstanceID)
+	v.InstanceID, v.Device, v.Loop, v.LoopMajor, v.LoopMinor, v.LoopGID = "", "", "", 0, 0, 0
+	if err := d.store.PutVolume(v); err != nil {
+		d.log.Error("recording a detached volume", "volume", v.ID, "err", err)
+	}
+}
+
+func (d *Daemon) lookupVolumeLocked(id string) (*state.Volume, error) {
+	if !volumeIDPattern.MatchString(id) {
+		return nil, api.Errorf(api.CodeInvalidVolumeMalformed, "invalid id: %q (expecting \"vol-...\")", id)
+	}
+	v, ok := d.volumes[id]
+	if !ok {
+		return nil, api.Errorf(api.CodeInvalidVolumeNotFound, "the volume '%s' does not exist", id)
+	}
+	return v, nil
+}
