@@ -24,6 +24,9 @@ const (
 	WipeFast WipeMode = "fast"
 	// WipeOverwrite writes zeros over every byte, for operators who must destroy them.
 	WipeOverwrite WipeMode = "overwrite"
+	// WipePunchHole is fast with punch-hole only: the extent's blocks go back to the filesystem.
+	// The benchmark compares it with zero-range.
+	WipePunchHole WipeMode = "punch-hole"
 )
 
 // Extent is a run of the store.

@@ -60,6 +60,9 @@ func main() {
 	if err := benchRAMLaunch(&report, d); err != nil {
 		log.Fatal(err)
 	}
+	if err := benchWipe(&report); err != nil {
+		log.Fatal(err)
+	}
 	if err := os.WriteFile(*out, report.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
