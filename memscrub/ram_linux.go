@@ -43,8 +43,10 @@ func UnmountPoolDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// createRegion makes a region file of size bytes with every page allocated now (fallocate on
-// tmpfs faults the pages in, zeroed by the kernel), so a launch does not pay page faults.
+// createRegion makes a region file of size bytes with every page present and zeroed. fallocate
+// alone reserves tmpfs pages but leaves them to be cleared on first touch, so the region is also
+// zeroed through a populated mapping: fresh memory pays here, once, and a region the pool hands
+// out again has nothing left to fault.
 func createRegion(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
@@ -54,6 +56,10 @@ func createRegion(path string, size int64) error {
 	if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
 		os.Remove(path)
 		return fmt.Errorf("allocating %d bytes for a RAM region: %w", size, err)
+	}
+	if err := ScrubRegion(path, size, 0); err != nil {
+		os.Remove(path)
+		return err
 	}
 	return nil
 }

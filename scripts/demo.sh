@@ -154,30 +154,34 @@ remanence() {
   local mode=$1
   # Every command below talks to this daemon; cleanup names each daemon's paths itself.
   export HOSTD_SOCKET=$work/$mode.sock HOSTD_STATE_DIR=$work/$mode
-  "$HOSTD" serve --fabric "$fabric$mode" --ram-pool 4M --scrub "$mode" 2>>"$work/daemon-$mode.log" &
+  "$HOSTD" serve --fabric "$fabric$mode" --ram-pool 4M --disk-size 64M --scrub "$mode" 2>>"$work/daemon-$mode.log" &
   scrub_pid=$!
   for _ in $(seq 100); do hostd pool describe >/dev/null 2>&1 && break; sleep 0.05; done
-  local ta tb
-  ta=$(hostd instance run --ram 4M -- sleep 3600 | id_of)
-  show exec_in "$ta" sh -c 'echo "card 4111-1111-1111-1111 of tenant A" | dd of=/dev/guest-ram conv=notrunc 2>/dev/null; head -c 36 /dev/guest-ram; echo'
-  echo "  Tenant A ($ta, RAM region $(hostd instance describe "$ta" | field RegionId)) leaves:"
+  local ta tb va vb
+  va=$(hostd volume create --size 16M | field VolumeId)
+  ta=$(hostd instance run --ram 4M --volume "$va:/dev/xvdb" -- sleep 3600 | id_of)
+  show exec_in "$ta" sh -c 'echo "card 4111-1111-1111-1111 of tenant A" | tee /dev/guest-ram | dd of=/dev/xvdb conv=notrunc,fsync 2>/dev/null; head -c 36 /dev/guest-ram; echo; head -c 36 /dev/xvdb; echo'
+  echo "  Tenant A ($ta: RAM region $(hostd instance describe "$ta" | field RegionId), volume $va at store offset $(hostd volume describe "$va" | sed -n 's/.*"StoreOffset": \([0-9]*\).*/\1/p')) leaves and deletes its volume."
   hostd instance terminate "$ta" >/dev/null
-  tb=$(hostd instance run --ram 4M -- sleep 3600 | id_of)
-  echo "  Tenant B ($tb) gets RAM region $(hostd instance describe "$tb" | field RegionId) and reads it:"
-  show exec_in "$tb" sh -c 'head -c 36 /dev/guest-ram | od -An -c | head -3'
+  hostd volume delete "$va" >/dev/null
+  vb=$(hostd volume create --size 16M | field VolumeId)
+  tb=$(hostd instance run --ram 4M --volume "$vb:/dev/xvdb" -- sleep 3600 | id_of)
+  echo "  Tenant B ($tb) gets RAM region $(hostd instance describe "$tb" | field RegionId) and volume $vb at store offset $(hostd volume describe "$vb" | sed -n 's/.*"StoreOffset": \([0-9]*\).*/\1/p'), and reads both:"
+  show exec_in "$tb" sh -c 'head -c 36 /dev/guest-ram | od -An -c | head -3; head -c 36 /dev/xvdb | od -An -c | head -3'
   show hostd -o table pool describe
   hostd instance terminate "$tb" >/dev/null
+  hostd volume delete "$vb" >/dev/null
   kill -TERM "$scrub_pid"; wait "$scrub_pid" 2>/dev/null || true
   scrub_pid=""
 }
 
-bold "9. Memory: tenant A leaves a secret in its RAM; tenant B gets the same region (scrubbing on)"
+bold "9. Remanence: tenant A leaves a secret in its RAM and on its volume; tenant B gets the same region and the same disk extent (scrubbing on)"
 remanence on
-grep -m2 "RAM region" "$work/daemon-on.log" | sed 's/^/  log: /'
+grep -m3 "RAM region scrubbed\|extent wiped" "$work/daemon-on.log" | sed 's/^/  log: /'
 
 bold "10. THE UNPROTECTED CASE: the same with scrubbing turned off (--scrub off)"
 echo "  This is what hostd prevents; never run a daemon like this for real tenants."
 remanence off
-grep -m2 -i "scrubbing is off\|UNSCRUBBED" "$work/daemon-off.log" | sed 's/^/  log: /'
+grep -m4 -i "is OFF\|UNSCRUBBED\|UNWIPED" "$work/daemon-off.log" | sed 's/^/  log: /'
 echo
 echo "Done. The daemons are stopped and everything they made is removed on exit (hostd teardown)."

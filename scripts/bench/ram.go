@@ -157,7 +157,7 @@ func benchRAMLaunch(w *bytes.Buffer, d *daemon) error {
 	}
 	f, p := summarize(fresh), summarize(pooled)
 	fmt.Fprintf(w, "## Launch with a 256 MiB RAM region (issue 5)\n\n")
-	fmt.Fprintf(w, "`hostd instance run --ram 256M`, %d launches taking fresh memory from the kernel (every page faulted and zeroed at allocation), then %d taking regions the pool had scrubbed and kept pre-faulted; CLI end to end.\n\n", ramRuns, ramRuns)
+	fmt.Fprintf(w, "`hostd instance run --ram 256M`, %d launches taking fresh memory from the kernel (every page allocated, faulted and zeroed before the launch returns), then %d taking regions the pool had scrubbed and kept resident; CLI end to end.\n\n", ramRuns, ramRuns)
 	fmt.Fprintf(w, "| region | p50 | min |\n|---|---|---|\n| fresh memory | %s | %s |\n| from the pre-faulted pool | %s | %s |\n\n", ms(f.p50), ms(f.min), ms(p.p50), ms(p.min))
 	fmt.Fprintf(w, "The pool saves %s per launch at the median (%.1f× faster).\n\n", ms(f.p50-p.p50), float64(f.p50)/float64(p.p50))
 	return nil
