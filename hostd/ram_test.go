@@ -92,6 +92,23 @@ func TestGuestRAMDevice(t *testing.T) {
 	assert.Equal(t, before, snapshot(t, d))
 }
 
+// A hostile guest truncates its region (or grows it); the daemon survives, and the next tenant
+// gets the region whole and zeroed.
+func TestGuestRAMResizedByTheGuest(t *testing.T) {
+	d := hostdtest.Start(t, "--ram-pool", "4M")
+	for _, resize := range []string{"truncate -s 0 /dev/guest-ram", "truncate -s 3M /dev/guest-ram", "truncate -s 5M /dev/guest-ram"} {
+		a := d.Launch("--ram", "4M", "--", "sleep", "1000")
+		writeSecret(t, d, a)
+		d.MustExec(a, "sh", "-c", resize)
+		d.JSON(&api.TerminateInstancesResponse{}, "instance", "terminate", a)
+		b := d.Launch("--ram", "4M", "--", "sleep", "1000")
+		assert.Equal(t, "4194304", d.MustExec(b, "stat", "-c", "%s", "/dev/guest-ram"), "after %q", resize)
+		assert.False(t, readsSecret(t, d, b), "after %q", resize)
+		d.JSON(&api.TerminateInstancesResponse{}, "instance", "terminate", b)
+	}
+	assert.NotContains(t, d.Log(), "fatal error")
+}
+
 // A daemon killed while instances hold RAM adopts them with their memory intact, and still
 // scrubs what they leave.
 func TestGuestRAMAcrossDaemonRestart(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -81,15 +82,28 @@ const scrubChunk = 4 << 20
 // keeps its pages allocated (pre-faulted for the next tenant). The mapping is populated up front:
 // faulting it in page by page ran at a third of the speed. rate caps the bytes per second (0: as
 // fast as memory allows).
-func ScrubRegion(path string, size int64, rate int64) error {
+//
+// The guest owned the file and may have truncated or grown it: it is set back to size first
+// (pages a truncation dropped come back zero), since touching a mapping past the end of a file is
+// SIGBUS, and a memory fault is turned into an error rather than the end of the daemon.
+func ScrubRegion(path string, size int64, rate int64) (err error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("restoring the region's size: %w", err)
+	}
 	if size == 0 {
 		return nil
 	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("memory fault while scrubbing %s: %v", path, r)
+		}
+	}()
 	mem, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		return fmt.Errorf("mapping the region: %w", err)
