@@ -127,6 +127,8 @@ func TestIsolationFacts(t *testing.T) {
 			assert.Contains(t, errOut, "must be superuser")
 		}
 		assert.Equal(t, "Seccomp:\t2", d.MustExec(a, "grep", "^Seccomp:", "/proc/self/status"), "no seccomp filter on guest processes")
+		// Every thread of the init too: guest root can ptrace its PID 1.
+		assert.Equal(t, "0", d.MustExec(a, "sh", "-c", "grep -L 'Seccomp:.2' /proc/1/task/*/status | wc -l"), "an init thread without the filter")
 	})
 
 	t.Run("holds no file descriptor of the init or the daemon", func(t *testing.T) {

@@ -3,6 +3,7 @@ package main_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,6 +48,20 @@ func TestLifecycle(t *testing.T) {
 		assert.Equal(t, "err\n", errOut)
 		_, _, code = d.Exec(id, "sh", "-c", "kill -TERM $$")
 		assert.Equal(t, 128+int(syscall.SIGTERM), code)
+	})
+
+	t.Run("exec hands the guest pipes, never the caller's own files", func(t *testing.T) {
+		// The caller's stdout is a host file here: a guest that could reach it (guest root can
+		// pidfd_getfd anything its instance holds) would write into the host's files.
+		out, err := os.CreateTemp(d.Dir, "stdout-")
+		require.NoError(t, err)
+		defer out.Close()
+		cmd := exec.Command(d.Bin, "--socket", d.Socket, "instance", "exec", id, "--", "readlink", "/proc/self/fd/1")
+		cmd.Stdout = out
+		require.NoError(t, cmd.Run())
+		got, err := os.ReadFile(out.Name())
+		require.NoError(t, err)
+		assert.Regexp(t, `^pipe:\[\d+\]\n$`, string(got))
 	})
 
 	t.Run("exec of a command the instance lacks", func(t *testing.T) {

@@ -9,16 +9,22 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // The exec protocol, over the instance's SOCK_SEQPACKET control socket, one JSON message per
-// packet. The client sends an execRequest with its stdin, stdout and stderr attached (SCM_RIGHTS),
-// so the command reads and writes the client's own files with no copying in between. The init
+// packet. The client sends an execRequest with three pipe ends attached (SCM_RIGHTS) for the
+// command's stdin, stdout and stderr, and copies between those pipes and its own files. The init
 // answers with the pid, and later with the exit code. The client may send signals meanwhile;
 // closing the connection kills the command.
+//
+// Pipes, not the client's own files: guest root can reach into anything its instance holds (it
+// may ptrace its init, or pidfd_getfd a command's fds), and the client's own stdio may be the
+// operator's terminal. A guest gets only pipes made for this one command.
 type execRequest struct {
 	Args []string `json:"Args"`
 }
@@ -46,10 +52,19 @@ func Exec(socket string, args []string, stdio [3]*os.File) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	rights := unix.UnixRights(int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()))
-	if _, _, err := conn.WriteMsgUnix(req, rights, nil); err != nil {
+	guestEnds, proxy, err := execPipes(stdio)
+	if err != nil {
+		return 0, err
+	}
+	rights := unix.UnixRights(int(guestEnds[0].Fd()), int(guestEnds[1].Fd()), int(guestEnds[2].Fd()))
+	_, _, err = conn.WriteMsgUnix(req, rights, nil)
+	for _, f := range guestEnds {
+		f.Close() // the init has its copies now; the command's exit then ends our reads
+	}
+	if err != nil {
 		return 0, fmt.Errorf("sending the command: %w", err)
 	}
+	defer proxy.drain()
 	first, err := readMessage(conn)
 	if err != nil {
 		return 0, err
@@ -74,6 +89,58 @@ func Exec(socket string, args []string, stdio [3]*os.File) (int, error) {
 		return 0, ErrInstanceGone
 	}
 	return *last.ExitCode, nil
+}
+
+// execProxy copies between the client's stdio and the command's pipes.
+type execProxy struct {
+	outputs sync.WaitGroup
+	readers []*os.File
+}
+
+// execPipes makes the command's stdin, stdout and stderr pipes, starts copying, and returns the
+// ends that go to the guest.
+func execPipes(stdio [3]*os.File) (guestEnds [3]*os.File, p *execProxy, err error) {
+	p = &execProxy{}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return guestEnds, nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return guestEnds, nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return guestEnds, nil, err
+	}
+	go func() {
+		_, _ = io.Copy(inW, stdio[0])
+		inW.Close() // end of input reaches the command
+	}()
+	for _, c := range [][2]*os.File{{stdio[1], outR}, {stdio[2], errR}} {
+		p.outputs.Add(1)
+		p.readers = append(p.readers, c[1])
+		go func(dst, src *os.File) {
+			defer p.outputs.Done()
+			_, _ = io.Copy(dst, src)
+		}(c[0], c[1])
+	}
+	return [3]*os.File{inR, outW, errW}, p, nil
+}
+
+// drain waits for the command's output to end: at once, normally, since the command has exited;
+// at most a second when something it left in the background still holds its stdout.
+func (p *execProxy) drain() {
+	done := make(chan struct{})
+	go func() { p.outputs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		for _, r := range p.readers {
+			_ = r.SetReadDeadline(time.Now())
+		}
+		<-done
+	}
 }
 
 func readMessage(conn *net.UnixConn) (execMessage, error) {

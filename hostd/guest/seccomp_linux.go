@@ -26,8 +26,10 @@ var auditArch = map[string]uint32{"amd64": unix.AUDIT_ARCH_X86_64, "arm64": unix
 // x32SyscallBit marks syscalls of the x32 ABI, which shares amd64's arch value.
 const x32SyscallBit = 0x40000000
 
-// denyMountSyscalls installs the filter on the calling thread; children forked from it inherit
-// it. no_new_privs must already be set.
+// denyMountSyscalls installs the filter on every thread of the init (TSYNC, which also spreads
+// no_new_privs), and children inherit it. Every thread, not only the one that forks: guest root
+// may ptrace its PID 1, and an unfiltered thread of the init would unmount for it. no_new_privs
+// must already be set on the calling thread.
 func denyMountSyscalls() error {
 	arch, ok := auditArch[runtime.GOARCH]
 	if !ok {
@@ -53,8 +55,12 @@ func denyMountSyscalls() error {
 	}
 	prog = append(prog, allow, deny)
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	if _, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog))); errno != 0 {
+	tid, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
+	if errno != 0 {
 		return errno
+	}
+	if tid != 0 {
+		return fmt.Errorf("thread %d could not take the filter", tid)
 	}
 	return nil
 }
