@@ -44,14 +44,20 @@ type ExtentState string
 const (
 	Allocated ExtentState = "allocated" // a volume's
 	Wiping    ExtentState = "wiping"    // being freed; wiped again after a crash
+	Wiped     ExtentState = "wiped"     // free, and proven zeroed: the record of it stays until reuse
 	Unwiped   ExtentState = "unwiped"   // freed with scrubbing off: its old data is there
 )
+
+// free tells whether an extent record describes free space.
+func (s ExtentState) free() bool { return s == Wiped || s == Unwiped }
 
 // ExtentRecord is what the journal keeps of an extent: whose it is and what became of it.
 type ExtentRecord struct {
 	Extent
-	ID        string      `json:"id"` // the volume's id, or "free-<offset>" for an unwiped free extent
+	ID        string      `json:"id"` // the volume's id, or "free-<offset>" for free space
 	State     ExtentState `json:"state"`
+	// LastVolume is, for free space, the volume that had it.
+	LastVolume string `json:"last_volume,omitempty"`
 	WipedAt   time.Time   `json:"wiped_at,omitzero"`
 	WipeMode  WipeMode    `json:"wipe_mode,omitempty"`
 	CreatedAt time.Time   `json:"created_at"`
@@ -140,13 +146,16 @@ func (s *DiskStore) Create(id string, size int64) (*ExtentRecord, error) {
 		return nil, fmt.Errorf("%w: %d bytes asked, %d free in all", ErrNoSpace, size, s.total-s.allocatedLocked())
 	}
 	ext := Extent{Offset: off, Size: size}
-	// Free extents left unwiped (scrubbing off) that this one overlaps: loudly reused.
+	// The free-space records this extent takes over; unwiped ones (scrubbing off) loudly.
 	for fid, r := range s.extents {
-		if r.State == Unwiped && overlaps(r.Extent, ext) {
-			s.log.Warn("REUSING UNWIPED DISK (wiping is off): the last volume's data is in it", "volume", id, "offset", r.Offset, "bytes", r.Size)
-			delete(s.extents, fid)
-			_ = s.cfg.Journal.DeleteExtent(fid)
+		if !r.State.free() || !overlaps(r.Extent, ext) {
+			continue
 		}
+		if r.State == Unwiped {
+			s.log.Warn("REUSING UNWIPED DISK (wiping is off): the last volume's data is in it", "volume", id, "last_volume", r.LastVolume, "offset", r.Offset, "bytes", r.Size)
+		}
+		delete(s.extents, fid)
+		_ = s.cfg.Journal.DeleteExtent(fid)
 	}
 	r := &ExtentRecord{Extent: ext, ID: id, State: Allocated, CreatedAt: time.Now().UTC()}
 	if err := s.cfg.Journal.SaveExtent(r); err != nil {
@@ -162,7 +171,7 @@ func overlaps(a, b Extent) bool { return a.Offset < b.end() && b.Offset < a.end(
 func (s *DiskStore) firstFitLocked(size int64) (int64, bool) {
 	var used []Extent
 	for _, r := range s.extents {
-		if r.State != Unwiped { // unwiped free space is free, if dirty
+		if !r.State.free() {
 			used = append(used, r.Extent)
 		}
 	}
@@ -180,7 +189,7 @@ func (s *DiskStore) firstFitLocked(size int64) (int64, bool) {
 func (s *DiskStore) allocatedLocked() int64 {
 	n := int64(0)
 	for _, r := range s.extents {
-		if r.State != Unwiped {
+		if !r.State.free() {
 			n += r.Size
 		}
 	}
@@ -204,26 +213,28 @@ func (s *DiskStore) Delete(id string) error {
 	return s.wipeAndFree(r)
 }
 
+// wipeAndFree wipes a volume's extent (unless scrubbing is off) and turns its record into one of
+// free space that says how and when it was wiped, or that it was not.
 func (s *DiskStore) wipeAndFree(r *ExtentRecord) error {
-	if !s.cfg.Scrub {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		delete(s.extents, r.ID)
-		free := &ExtentRecord{Extent: r.Extent, ID: fmt.Sprintf("free-%d", r.Offset), State: Unwiped, CreatedAt: time.Now().UTC()}
-		s.extents[free.ID] = free
+	free := &ExtentRecord{Extent: r.Extent, ID: fmt.Sprintf("free-%d", r.Offset), State: Unwiped, LastVolume: r.ID, CreatedAt: time.Now().UTC()}
+	if s.cfg.Scrub {
+		start := time.Now()
+		if err := wipeExtent(s.cfg.Path, r.Extent, s.cfg.Wipe); err != nil {
+			return fmt.Errorf("wiping %s: %w", r.ID, err)
+		}
+		free.State, free.WipedAt, free.WipeMode = Wiped, time.Now().UTC(), s.cfg.Wipe
+		s.log.Info("volume extent wiped and freed", "volume", r.ID, "offset", r.Offset, "bytes", r.Size, "mode", s.cfg.Wipe, "took", time.Since(start))
+	} else {
 		s.log.Warn("volume extent freed and NOT wiped (wiping is off)", "volume", r.ID, "offset", r.Offset, "bytes", r.Size)
-		return errors.Join(s.cfg.Journal.SaveExtent(free), s.cfg.Journal.DeleteExtent(r.ID))
-	}
-	start := time.Now()
-	if err := wipeExtent(s.cfg.Path, r.Extent, s.cfg.Wipe); err != nil {
-		return fmt.Errorf("wiping %s: %w", r.ID, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.wiped += r.Size
+	if free.State == Wiped {
+		s.wiped += r.Size
+	}
 	delete(s.extents, r.ID)
-	s.log.Info("volume extent wiped and freed", "volume", r.ID, "offset", r.Offset, "bytes", r.Size, "mode", s.cfg.Wipe, "took", time.Since(start))
-	return s.cfg.Journal.DeleteExtent(r.ID)
+	s.extents[free.ID] = free
+	return errors.Join(s.cfg.Journal.SaveExtent(free), s.cfg.Journal.DeleteExtent(r.ID))
 }
 
 // Stats is the store's accounting now.

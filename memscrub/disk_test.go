@@ -126,6 +126,12 @@ func TestInterruptedWipeIsFinishedAtOpen(t *testing.T) {
 
 	s = newStore(t, path, true, WipeFast, j)
 	assert.NotContains(t, j.recs, "vol-a")
+	// The state keeps the proof: free space, wiped, when, how, and whose it was.
+	proof := j.recs["free-0"]
+	assert.Equal(t, Wiped, proof.State)
+	assert.Equal(t, "vol-a", proof.LastVolume)
+	assert.Equal(t, WipeFast, proof.WipeMode)
+	assert.False(t, proof.WipedAt.IsZero())
 	b, _ := s.Create("vol-b", 4<<20)
 	assert.Equal(t, 0, bytes.Count(readExtent(t, path, b.Extent), []byte{0xa5}))
 }
