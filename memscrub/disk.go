@@ -54,13 +54,13 @@ func (s ExtentState) free() bool { return s == Wiped || s == Unwiped }
 // ExtentRecord is what the journal keeps of an extent: whose it is and what became of it.
 type ExtentRecord struct {
 	Extent
-	ID        string      `json:"id"` // the volume's id, or "free-<offset>" for free space
-	State     ExtentState `json:"state"`
+	ID    string      `json:"id"` // the volume's id, or "free-<offset>" for free space
+	State ExtentState `json:"state"`
 	// LastVolume is, for free space, the volume that had it.
-	LastVolume string `json:"last_volume,omitempty"`
-	WipedAt   time.Time   `json:"wiped_at,omitzero"`
-	WipeMode  WipeMode    `json:"wipe_mode,omitempty"`
-	CreatedAt time.Time   `json:"created_at"`
+	LastVolume string    `json:"last_volume,omitempty"`
+	WipedAt    time.Time `json:"wiped_at,omitzero"`
+	WipeMode   WipeMode  `json:"wipe_mode,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // ExtentJournal keeps extent records across daemon restarts.
