@@ -34,6 +34,7 @@ const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags
   hostd instance modify ID --source-dest-check=true|false
   hostd instance terminate ID...
   hostd volume create --size SIZE | describe [ID...] | delete ID
+  hostd volume attach VOL --instance ID [--device /dev/NAME] | detach VOL
   hostd pool describe
   hostd probe send|sniff|listen|connect|ping|serve|bulk|rr ...   (network probes, for use inside instances)
 

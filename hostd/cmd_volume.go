@@ -13,7 +13,7 @@ import (
 func cmdVolume(g *globals, args []string) error {
 	return runVerb(g, "volume", args, map[string]func(*globals, []string) error{
 		"create": volumeCreate, "describe": volumeDescribe, "delete": volumeDelete,
-		"attach": volumeChange("attach"), "detach": volumeChange("detach"),
+		"attach": volumeAttach, "detach": volumeDetach,
 	})
 }
 
@@ -45,25 +45,37 @@ func volumeDelete(g *globals, args []string) error {
 	return deleteVerb(g, "volume delete", "/v1/volumes/", args)
 }
 
-// volumeChange is attach or detach of a volume while an instance runs, which the daemon refuses
-// with its reason (volumes are attached at launch, with instance run --volume).
-func volumeChange(verb string) func(*globals, []string) error {
-	return func(g *globals, args []string) error {
-		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return usagef("usage: hostd volume %s VOL [--instance ID] [--device /dev/NAME]", verb)
-		}
-		fs := newFlags("volume " + verb)
-		fs.String("instance", "", "the instance")
-		fs.String("device", "", "the device path in the instance")
-		if err := parseNoArgs(fs, args[1:]); err != nil {
-			return err
-		}
-		var out api.ReturnResponse
-		if err := client(g).Call(context.Background(), http.MethodPost, "/v1/volumes/"+url.PathEscape(args[0])+"/"+verb, nil, &out); err != nil {
-			return err
-		}
-		return g.print(out)
+func volumeAttach(g *globals, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usagef("usage: hostd volume attach VOL --instance ID [--device /dev/NAME]")
 	}
+	fs := newFlags("volume attach")
+	var req api.AttachVolumeRequest
+	fs.StringVar(&req.InstanceId, "instance", "", "the running instance")
+	fs.StringVar(&req.Device, "device", "/dev/xvdf", "the device path in the instance")
+	if err := parseNoArgs(fs, args[1:]); err != nil {
+		return err
+	}
+	var out api.VolumeAttachment
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/volumes/"+url.PathEscape(args[0])+"/attach", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func volumeDetach(g *globals, args []string) error {
+	fs := newFlags("volume detach")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("usage: hostd volume detach VOL")
+	}
+	var out api.ReturnResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/volumes/"+url.PathEscape(fs.Arg(0))+"/detach", nil, &out); err != nil {
+		return err
+	}
+	return g.print(out)
 }
 
 // volumeFlags collects repeated --volume VOL:/dev/NAME flags.

@@ -93,6 +93,8 @@ func TestVolumeBadInputChangesNothing(t *testing.T) {
 	v := createVolume(t, d, "8M")
 	in := d.Launch("--volume", v.VolumeId+":/dev/xvdb", "--", "sleep", "1000")
 	free := createVolume(t, d, "8M")
+	stopped := d.Launch("--", "true")
+	waitState(t, d, stopped, "stopped")
 	cases := []struct {
 		name string
 		args []string
@@ -109,7 +111,11 @@ func TestVolumeBadInputChangesNothing(t *testing.T) {
 		{"attach to a reserved name", []string{"instance", "run", "--volume", free.VolumeId + ":/dev/null", "--", "true"}, "InvalidParameterValue"},
 		{"attach to a bad name", []string{"instance", "run", "--volume", free.VolumeId + ":/etc/passwd", "--", "true"}, "InvalidParameterValue"},
 		{"attach an unknown volume", []string{"instance", "run", "--volume", "vol-0123456789abcdef0:/dev/xvdc", "--", "true"}, "InvalidVolume.NotFound"},
-		{"attach to a running instance", []string{"volume", "attach", free.VolumeId, "--instance", in}, "IncorrectInstanceState"},
+		{"attach to a stopped instance", []string{"volume", "attach", free.VolumeId, "--instance", stopped}, "IncorrectInstanceState"},
+		{"attach to an unknown instance", []string{"volume", "attach", free.VolumeId, "--instance", "i-0123456789abcdef0"}, "InvalidInstanceID.NotFound"},
+		{"attach at a device the instance has", []string{"volume", "attach", free.VolumeId, "--instance", in, "--device", "/dev/xvdb"}, "InvalidParameterValue"},
+		{"attach an attached volume", []string{"volume", "attach", v.VolumeId, "--instance", in, "--device", "/dev/xvdc"}, "VolumeInUse"},
+		{"detach an available volume", []string{"volume", "detach", free.VolumeId}, "IncorrectState"},
 	}
 	before := volumeSnapshot(t, d)
 	for _, c := range cases {
@@ -128,4 +134,36 @@ func volumeSnapshot(t *testing.T, d *hostdtest.Daemon) string {
 	require.Equal(t, 0, code)
 	pool, _, _ := d.Run("pool", "describe")
 	return out + pool + snapshot(t, d)
+}
+
+// A volume attached to and detached from running instances carries its data from one to the
+// next; a detach is refused while the guest still has the device open.
+func TestVolumeHotAttach(t *testing.T) {
+	d := hostdtest.Start(t, "--disk-size", "64M")
+	v := createVolume(t, d, "8M")
+	a := d.Launch("--", "sleep", "1000")
+	b := d.Launch("--", "sleep", "1000")
+
+	var att api.VolumeAttachment
+	d.JSON(&att, "volume", "attach", v.VolumeId, "--instance", a, "--device", "/dev/xvdb")
+	assert.Equal(t, api.VolumeAttachment{InstanceId: a, Device: "/dev/xvdb", State: "attached"}, att)
+	d.MustExec(a, "sh", "-c", "printf "+diskSecret+" | dd of=/dev/xvdb conv=notrunc,fsync 2>/dev/null")
+	assert.Contains(t, d.MustExec(a, "cat", "/sys/fs/cgroup/devices/devices.list"), "b 7:")
+
+	// Held open by a process of A: the detach is refused and A keeps its device.
+	holder := d.MustExec(a, "sh", "-c", "(exec 3</dev/xvdb; exec sleep 1000) >/dev/null 2>&1 & echo $!")
+	_, errOut, code := d.Run("volume", "detach", v.VolumeId)
+	assert.Equal(t, 1, code)
+	c, _ := hostdtest.ErrorOf(t, errOut)
+	assert.Equal(t, "VolumeInUse", c)
+	assert.True(t, volumeHasSecret(t, d, a), "a refused detach took the device away")
+
+	d.MustExec(a, "sh", "-c", "kill "+holder+"; while kill -0 "+holder+" 2>/dev/null; do sleep 0.01; done")
+	d.JSON(&api.ReturnResponse{}, "volume", "detach", v.VolumeId)
+	_, _, code = d.Exec(a, "test", "-e", "/dev/xvdb")
+	assert.NotEqual(t, 0, code, "the device is still in A")
+	assert.NotContains(t, d.MustExec(a, "cat", "/sys/fs/cgroup/devices/devices.list"), "b 7:")
+
+	d.JSON(&att, "volume", "attach", v.VolumeId, "--instance", b, "--device", "/dev/xvdb")
+	assert.True(t, volumeHasSecret(t, d, b), "the data did not follow the volume to B")
 }

@@ -75,8 +75,11 @@ func fileSize(path string) (int64, error) {
 	return st.Size(), nil
 }
 
-// scrubChunk is how much one pass of the scrubber zeroes before looking at its rate cap.
-const scrubChunk = 4 << 20
+// scrubChunk is how much one pass of the scrubber zeroes before looking at its rate cap. Large on
+// purpose: Go's clear() uses non-temporal stores above about 32 MB, which do not read the lines
+// they overwrite. With 4 MiB passes one scrubber ran at 10.9 GB/s and two at 18.9; with 64 MiB,
+// 17.5 and 33.0.
+const scrubChunk = 64 << 20
 
 // ScrubRegion zeroes the size bytes of the region file at path through a shared mapping, which
 // keeps its pages allocated (pre-faulted for the next tenant). The mapping is populated up front:

@@ -121,12 +121,19 @@ const (
 	CodeInvalidVolumeMalformed = "InvalidVolumeID.Malformed"
 	CodeVolumeInUse            = "VolumeInUse"
 	CodeInsufficientVolume     = "InsufficientVolumeCapacity"
+	CodeIncorrectState         = "IncorrectState"
 )
 
 // VolumeMapping attaches a volume to a launching instance at a device path.
 type VolumeMapping struct {
 	VolumeId string `json:"VolumeId"`
 	Device   string `json:"Device"`
+}
+
+// AttachVolumeRequest attaches a volume to a running instance.
+type AttachVolumeRequest struct {
+	InstanceId string `json:"InstanceId"`
+	Device     string `json:"Device"`
 }
 
 // CreateVolumeRequest asks for a volume.

@@ -34,6 +34,11 @@ type Group interface {
 	Kill() error
 	// Delete removes the group; it must be empty.
 	Delete() error
+	// AllowBlockDevice and DenyBlockDevice change the device allowlist of a live group.
+	AllowBlockDevice(Device) error
+	DenyBlockDevice(Device) error
+	// Pids lists the processes in the group.
+	Pids() ([]int, error)
 	// Dirs maps each hierarchy's directory name under /sys/fs/cgroup to the group's directory in
 	// it, so that the guest can be shown its own limits and nothing else.
 	Dirs() map[string]string

@@ -1,6 +1,8 @@
 package cgroup
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"syscall"
 
@@ -85,6 +87,24 @@ func (g *v1Group) Kill() error {
 }
 
 func (g *v1Group) Delete() error { return g.cg.Delete() }
+
+func (g *v1Group) Pids() ([]int, error) {
+	procs, err := g.cg.Processes(cgroup1.Freezer, true)
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		pids[i] = p.Pid
+	}
+	return pids, err
+}
+
+func (g *v1Group) AllowBlockDevice(d Device) error { return g.writeDevices("devices.allow", d) }
+
+func (g *v1Group) DenyBlockDevice(d Device) error { return g.writeDevices("devices.deny", d) }
+
+func (g *v1Group) writeDevices(file string, d Device) error {
+	rule := fmt.Sprintf("b %d:%d rw", d.Major, d.Minor)
+	return os.WriteFile(filepath.Join(Root, "devices", g.path, file), []byte(rule), 0)
+}
 
 func (g *v1Group) Dirs() map[string]string {
 	dirs := make(map[string]string, len(v1Subsystems))

@@ -7,8 +7,9 @@ import (
 )
 
 type v2Group struct {
-	path string
-	m    *cgroup2.Manager
+	path   string
+	m      *cgroup2.Manager
+	limits Limits // for rebuilding the device filter, which v2 replaces whole
 }
 
 func newV2(path string, l Limits) (Group, error) {
@@ -28,7 +29,7 @@ func newV2(path string, l Limits) (Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &v2Group{path: path, m: m}, nil
+	return &v2Group{path: path, m: m, limits: l}, nil
 }
 
 func loadV2(path string) (Group, error) {
@@ -53,6 +54,34 @@ func (g *v2Group) Kill() error {
 }
 
 func (g *v2Group) Delete() error { return g.m.Delete() }
+
+func (g *v2Group) Pids() ([]int, error) {
+	procs, err := g.m.Procs(true)
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		pids[i] = int(p)
+	}
+	return pids, err
+}
+
+// On v2 the allowlist is an eBPF program; a changed list is a new program. A group loaded after a
+// restart knows only the base list, so its earlier volumes' devices must be allowed again by the
+// caller.
+func (g *v2Group) AllowBlockDevice(d Device) error {
+	g.limits.BlockDevices = append(g.limits.BlockDevices, d)
+	return g.m.Update(&cgroup2.Resources{Devices: allowedDevices(g.limits)})
+}
+
+func (g *v2Group) DenyBlockDevice(d Device) error {
+	kept := g.limits.BlockDevices[:0]
+	for _, b := range g.limits.BlockDevices {
+		if b != d {
+			kept = append(kept, b)
+		}
+	}
+	g.limits.BlockDevices = kept
+	return g.m.Update(&cgroup2.Resources{Devices: allowedDevices(g.limits)})
+}
 
 func (g *v2Group) Dirs() map[string]string {
 	return map[string]string{"": filepath.Join(Root, g.path)}

@@ -38,7 +38,10 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/volumes", withBody(d, d.CreateVolume))
 	mux.HandleFunc("GET /v1/volumes", noBody(d, ids("VolumeId"), d.DescribeVolumes))
 	mux.HandleFunc("DELETE /v1/volumes/{id}", noBody(d, pathID, d.DeleteVolume))
-	mux.HandleFunc("POST /v1/volumes/{id}/{verb}", noBody(d, pathID, d.ChangeVolumeAttachment))
+	mux.HandleFunc("POST /v1/volumes/{id}/attach", func(w http.ResponseWriter, r *http.Request) {
+		withBody(d, func(req api.AttachVolumeRequest) (api.VolumeAttachment, error) { return d.AttachVolume(pathID(r), req) })(w, r)
+	})
+	mux.HandleFunc("POST /v1/volumes/{id}/detach", noBody(d, pathID, d.DetachVolume))
 	mux.HandleFunc("GET /v1/pool", noBody(d, func(*http.Request) struct{} { return struct{}{} },
 		func(struct{}) (api.PoolDescription, error) { return d.DescribePool() }))
 	return mux

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/hostd/hostd/hostd/api"
@@ -121,16 +122,106 @@ func (d *Daemon) DeleteVolume(id string) (api.ReturnResponse, error) {
 	return api.ReturnResponse{Return: true}, nil
 }
 
-// ChangeVolumeAttachment answers `volume attach` and `volume detach`: the volume must exist, and
-// then the answer is that volumes are attached at launch and detached when the instance ends.
-func (d *Daemon) ChangeVolumeAttachment(id string) (api.ReturnResponse, error) {
+// running returns a running instance's cgroup and init pid.
+func (d *Daemon) running(instanceID string) (cgroup.Group, int, *state.Instance, error) {
 	d.mu.Lock()
-	_, err := d.lookupVolumeLocked(id)
+	defer d.mu.Unlock()
+	in, err := d.lookupLocked(instanceID)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if in.rec.Phase != state.Running || in.terminating || in.proc == nil {
+		return nil, 0, nil, api.Errorf(api.CodeIncorrectInstanceState, "instance %s is %s; volumes attach to running instances (or at launch)", instanceID, in.rec.Phase)
+	}
+	return in.group, in.proc.Pid, in.rec, nil
+}
+
+// AttachVolume attaches a volume to a running instance: a loop device over its extent, admitted
+// by the instance's device allowlist, shown at the device path inside.
+func (d *Daemon) AttachVolume(id string, req api.AttachVolumeRequest) (api.VolumeAttachment, error) {
+	if req.InstanceId == "" {
+		return api.VolumeAttachment{}, api.Errorf(api.CodeMissingParameter, "--instance is required")
+	}
+	if req.Device == "" {
+		req.Device = "/dev/xvdf"
+	}
+	group, pid, rec, err := d.running(req.InstanceId)
+	if err != nil {
+		return api.VolumeAttachment{}, err
+	}
+	if err := d.reserveVolumes(rec.ID, []api.VolumeMapping{{VolumeId: id, Device: req.Device}}); err != nil {
+		return api.VolumeAttachment{}, err
+	}
+	loop, err := d.attachLoop(rec, id)
+	if err == nil {
+		dev := cgroup.Device{Major: int64(loop.Major), Minor: int64(loop.Minor)}
+		if err = group.AllowBlockDevice(dev); err == nil {
+			if err = guest.AttachDevice(pid, loop.Path, req.Device, rec.HostID); err != nil {
+				_ = group.DenyBlockDevice(dev)
+			}
+		}
+	}
+	if err != nil {
+		d.detachVolumes(rec.ID, id)
+		return api.VolumeAttachment{}, err
+	}
+	d.log.Info("volume attached", "volume", id, "instance", rec.ID, "device", req.Device, "loop", loop.Path)
+	return api.VolumeAttachment{InstanceId: rec.ID, Device: req.Device, State: "attached"}, nil
+}
+
+// DetachVolume takes a volume from the running instance it is attached to.
+func (d *Daemon) DetachVolume(id string) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	v, err := d.lookupVolumeLocked(id)
+	if err == nil && v.InstanceID == "" {
+		err = api.Errorf(api.CodeIncorrectState, "volume %s is not attached", id)
+	}
+	var instanceID, device string
+	var dev cgroup.Device
+	if err == nil {
+		instanceID, device, dev = v.InstanceID, v.Device, cgroup.Device{Major: int64(v.LoopMajor), Minor: int64(v.LoopMinor)}
+	}
 	d.mu.Unlock()
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	return api.ReturnResponse{}, api.Errorf(api.CodeIncorrectInstanceState, "hostd attaches volumes when an instance launches (instance run --volume VOL:/dev/NAME) and detaches them when it ends; attaching to or detaching from a running instance is not supported yet")
+	group, pid, _, err := d.running(instanceID)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	// The allowlist is checked at open only, and a loop device still open outlives its detach:
+	// a guest keeping it open would keep this extent after it is wiped and given to someone else.
+	// So: no new opens, then refuse while any process of the instance holds it, as EC2 leaves a
+	// busy volume busy.
+	if err := group.DenyBlockDevice(dev); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	if holder := deviceHolder(group, dev); holder != 0 {
+		_ = group.AllowBlockDevice(dev)
+		return api.ReturnResponse{}, api.Errorf(api.CodeVolumeInUse, "process %d of %s still has %s open; close it (unmount, stop the process) and detach again", holder, instanceID, device)
+	}
+	if err := guest.DetachDevice(pid, device); err != nil {
+		_ = group.AllowBlockDevice(dev)
+		return api.ReturnResponse{}, err
+	}
+	d.detachVolumes(instanceID, id)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+// deviceHolder returns a process of group that has block device dev open (host pid), or 0.
+func deviceHolder(group cgroup.Group, dev cgroup.Device) int {
+	pids, _ := group.Pids()
+	want := unix.Mkdev(uint32(dev.Major), uint32(dev.Minor))
+	for _, pid := range pids {
+		fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+		for _, fd := range fds {
+			var st unix.Stat_t
+			if unix.Stat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK && st.Rdev == want {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // attachVolumes gives a launching instance its volumes: each becomes a loop device over its
@@ -143,27 +234,7 @@ func (d *Daemon) attachVolumes(rec *state.Instance, maps []api.VolumeMapping) ([
 	var nodes []guest.DeviceNode
 	var devs []cgroup.Device
 	for _, m := range maps {
-		d.mu.Lock()
-		v := d.volumes[m.VolumeId]
-		d.mu.Unlock()
-		ext, _ := d.disk.Extent(v.ID)
-		loop, err := memscrub.AttachLoop(d.disk.Path(), ext)
-		gid := 0
-		if err == nil {
-			var st unix.Stat_t
-			if unix.Stat(loop.Path, &st) == nil {
-				gid = int(st.Gid)
-			}
-			err = os.Chown(loop.Path, int(rec.HostID), int(rec.HostID))
-		}
-		if err != nil {
-			d.detachVolumes(rec.ID)
-			return nil, nil, fmt.Errorf("attaching %s: %w", v.ID, err)
-		}
-		d.mu.Lock()
-		v.Loop, v.LoopMajor, v.LoopMinor, v.LoopGID = loop.Path, loop.Major, loop.Minor, gid
-		err = d.store.PutVolume(v)
-		d.mu.Unlock()
+		loop, err := d.attachLoop(rec, m.VolumeId)
 		if err != nil {
 			d.detachVolumes(rec.ID)
 			return nil, nil, err
@@ -172,6 +243,35 @@ func (d *Daemon) attachVolumes(rec *state.Instance, maps []api.VolumeMapping) ([
 		devs = append(devs, cgroup.Device{Major: int64(loop.Major), Minor: int64(loop.Minor)})
 	}
 	return nodes, devs, nil
+}
+
+// attachLoop makes a reserved volume's loop device, gives its node to the guest's root, and
+// records it.
+func (d *Daemon) attachLoop(rec *state.Instance, volumeID string) (*memscrub.LoopDevice, error) {
+	d.mu.Lock()
+	v := d.volumes[volumeID]
+	d.mu.Unlock()
+	ext, _ := d.disk.Extent(v.ID)
+	loop, err := memscrub.AttachLoop(d.disk.Path(), ext)
+	if err != nil {
+		return nil, fmt.Errorf("attaching %s: %w", v.ID, err)
+	}
+	var st unix.Stat_t
+	gid := 0
+	if unix.Stat(loop.Path, &st) == nil {
+		gid = int(st.Gid)
+	}
+	d.mu.Lock()
+	v.Loop, v.LoopMajor, v.LoopMinor, v.LoopGID = loop.Path, loop.Major, loop.Minor, gid
+	err = d.store.PutVolume(v)
+	d.mu.Unlock()
+	if err == nil {
+		err = os.Chown(loop.Path, int(rec.HostID), int(rec.HostID))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attaching %s: %w", v.ID, err)
+	}
+	return loop, nil
 }
 
 // reserveVolumes checks the mappings and marks each volume as the instance's, all or none.
@@ -192,6 +292,11 @@ func (d *Daemon) reserveVolumes(instanceID string, maps []api.VolumeMapping) err
 		case seen[m.Device] || seen[m.VolumeId]:
 			return api.Errorf(api.CodeInvalidParameterValue, "%s %s is given twice", m.VolumeId, m.Device)
 		}
+		for _, other := range d.volumes {
+			if other.InstanceID == instanceID && other.Device == m.Device {
+				return api.Errorf(api.CodeInvalidParameterValue, "%s already has %s at %s", instanceID, other.ID, m.Device)
+			}
+		}
 		seen[m.Device], seen[m.VolumeId] = true, true
 	}
 	for _, m := range maps {
@@ -204,16 +309,17 @@ func (d *Daemon) reserveVolumes(instanceID string, maps []api.VolumeMapping) err
 	return nil
 }
 
-// detachVolumes ends the loop devices of an instance's volumes and makes them available again.
-func (d *Daemon) detachVolumes(instanceID string) {
+// detachVolumes ends the loop devices of an instance's volumes (only those named, if any) and
+// makes them available again.
+func (d *Daemon) detachVolumes(instanceID string, only ...string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.detachVolumesLocked(instanceID)
+	d.detachVolumesLocked(instanceID, only...)
 }
 
-func (d *Daemon) detachVolumesLocked(instanceID string) {
+func (d *Daemon) detachVolumesLocked(instanceID string, only ...string) {
 	for _, v := range d.volumes {
-		if v.InstanceID == instanceID {
+		if v.InstanceID == instanceID && (len(only) == 0 || slices.Contains(only, v.ID)) {
 			d.detachVolumeLocked(v)
 		}
 	}
