@@ -196,6 +196,9 @@ func (d *Daemon) terminate(in *instance) error {
 	proc := in.proc
 	if in.group != nil {
 		if err := in.group.Kill(); err != nil {
+			d.mu.Lock()
+			in.terminating = false // so that terminating again tries again
+			d.mu.Unlock()
 			return fmt.Errorf("killing the processes of %s: %w", in.rec.ID, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/hostd/hostdtest"
 	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/memscrub"
 )
 
 // A daemon that died in the middle of a launch left a record in the launching phase, a cgroup
@@ -75,4 +76,40 @@ func TestOpenCleansUpInterruptedLaunch(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the process in the orphaned cgroup was not killed")
 	}
+}
+
+// A daemon that died while deleting a volume left the volume's record and its extent marked
+// wiping. The next daemon finishes the wipe and drops the volume, so that no record points at
+// bytes another volume may get.
+func TestOpenFinishesAnInterruptedVolumeDeletion(t *testing.T) {
+	hostdtest.RequireRoot(t)
+	dir, err := os.MkdirTemp("", "v") // short: sockets live under the state dir
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cfg := Config{
+		StateDir: filepath.Join(dir, "state"), Socket: filepath.Join(dir, "hostd.sock"),
+		Fabric: fmt.Sprintf("vrec%d", os.Getpid()), InitPath: "/nonexistent", Log: slog.New(slog.DiscardHandler),
+		DiskSize: 16 << 20, Scrub: true,
+	}
+	require.NoError(t, os.MkdirAll(cfg.StateDir, 0o700))
+	t.Cleanup(func() { require.NoError(t, Teardown(cfg)) })
+	store, err := state.Open(filepath.Join(cfg.StateDir, "hostd.db"))
+	require.NoError(t, err)
+	const id = "vol-00000000000000001"
+	require.NoError(t, store.PutVolume(&state.Volume{ID: id, Size: 8 << 20, CreatedAt: time.Now()}))
+	require.NoError(t, store.SaveExtent(&memscrub.ExtentRecord{Extent: memscrub.Extent{Offset: 0, Size: 8 << 20}, ID: id, State: memscrub.Wiping}))
+	require.NoError(t, store.Close())
+	disk := DefaultDiskStore(cfg.StateDir)
+	require.NoError(t, os.WriteFile(disk, []byte("secret of the deleted volume"), 0o600))
+
+	d, err := Open(cfg)
+	require.NoError(t, err)
+	defer d.Close()
+	vols, err := d.DescribeVolumes(nil)
+	require.NoError(t, err)
+	assert.Empty(t, vols.Volumes, "the half-deleted volume survived")
+	data, err := os.ReadFile(disk)
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "secret", "the interrupted wipe was not finished")
+	assert.Zero(t, d.disk.Stats().AllocatedBytes)
 }

@@ -47,6 +47,14 @@ func (d *Daemon) openDiskStore() error {
 		return err
 	}
 	for _, v := range vols {
+		if _, ok := d.disk.Extent(v.ID); !ok {
+			// Its deletion was under way when the daemon stopped; the store finished the wipe.
+			d.log.Warn("removing a volume whose deletion was interrupted", "volume", v.ID)
+			if err := d.store.DeleteVolume(v.ID); err != nil {
+				return err
+			}
+			continue
+		}
 		d.volumes[v.ID] = v
 		if v.InstanceID != "" && !d.holds(v.InstanceID, true) {
 			d.detachVolumeLocked(v)
