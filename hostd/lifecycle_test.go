@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,6 +63,22 @@ func TestLifecycle(t *testing.T) {
 		got, err := os.ReadFile(out.Name())
 		require.NoError(t, err)
 		assert.Regexp(t, `^pipe:\[\d+\]\n$`, string(got))
+	})
+
+	t.Run("a guest cannot fill the host's disk through its console", func(t *testing.T) {
+		chatty := d.Launch("--", "sh", "-c", "head -c 20971520 /dev/zero | tr '\\0' x; echo last-line; sleep 1000")
+		log := filepath.Join(d.StateDir, "instances", chatty, "console.log")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			data, _ := os.ReadFile(log)
+			if strings.HasSuffix(string(data), "last-line\n") {
+				assert.LessOrEqual(t, len(data), 8<<20+200, "the console log outgrew its cap")
+				assert.Contains(t, string(data), "earlier output dropped")
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "the workload's output never reached the console log")
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 
 	t.Run("exec of a command the instance lacks", func(t *testing.T) {

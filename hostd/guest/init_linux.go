@@ -3,6 +3,7 @@ package guest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -97,8 +98,17 @@ func RunInit() {
 		report(initReport{Error: err.Error()})
 		os.Exit(1)
 	}
-	in.workload, err = spawn(cfg.Args, cfg.Env, []*os.File{devNull, os.Stdout, os.Stderr})
+	// The workload writes to a pipe, not to the console log itself: the log is a file on the
+	// host's disk, and the init caps how much of it a guest can fill.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		report(initReport{Error: err.Error()})
+		os.Exit(1)
+	}
+	go copyCapped(os.Stdout, outR, consoleLimit)
+	in.workload, err = spawn(cfg.Args, cfg.Env, []*os.File{devNull, outW, outW})
 	devNull.Close()
+	outW.Close()
 	if err != nil {
 		report(initReport{Error: err.Error()})
 		os.Exit(1)
@@ -143,6 +153,31 @@ func receiveConfig() (*initConfig, error) {
 	}
 	cfg.devices = files
 	return cfg, nil
+}
+
+// consoleLimit is the most of a workload's output the console log holds; past it the log starts
+// over, so it keeps the latest output.
+const consoleLimit = 8 << 20
+
+// copyCapped copies src to the file dst, emptying dst whenever it would pass limit bytes.
+func copyCapped(dst *os.File, src io.Reader, limit int64) {
+	buf := make([]byte, 64<<10)
+	var written int64
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if written+int64(n) > limit {
+				_ = dst.Truncate(0)
+				m, _ := fmt.Fprintf(dst, "[hostd: console log passed %d bytes; earlier output dropped]\n", limit)
+				written = int64(m)
+			}
+			m, _ := dst.Write(buf[:n])
+			written += int64(m)
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // prepareGuest turns the freshly cloned process into the instance's init: cgroup namespace,
