@@ -19,6 +19,7 @@ test: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseSize -fuzztime 20s ./hostd/api
 	$(GO) test -run '^$$' -fuzz FuzzParseBlock -fuzztime 20s ./vnet
+	$(GO) test -run '^$$' -fuzz FuzzParseIpPermissions -fuzztime 20s ./firewall
 
 bench: build
 	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md
