@@ -395,15 +395,3 @@ func (p *RAMPool) describeUse() string {
 	s := p.Stats()
 	return fmt.Sprintf("pool %d bytes: %d in use, %d clean, %d dirty", s.TotalBytes, s.InUseBytes, s.CleanBytes, s.DirtyBytes)
 }
-
-// Regions returns a copy of every region record.
-func (p *RAMPool) Regions() []Region {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]Region, 0, len(p.regions))
-	for _, r := range p.regions {
-		out = append(out, *r)
-	}
-	sort.Slice(out, func(i, j int) bool { return regionNumber(out[i].ID) < regionNumber(out[j].ID) })
-	return out
-}
