@@ -123,21 +123,13 @@ func disableIPv6() error {
 }
 
 func (f *Fabric) setLoopbackUp() error {
-	ns, err := netns.GetFromPath(f.Path)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return err
-	}
-	return h.LinkSetUp(lo)
+	return f.withHandle(func(h *netlink.Handle) error {
+		lo, err := h.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		return h.LinkSetUp(lo)
+	})
 }
 
 // isNetns tells whether path is a mounted network namespace.
