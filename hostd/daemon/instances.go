@@ -294,27 +294,33 @@ func (d *Daemon) describeLocked(rec *state.Instance) api.Instance {
 
 // ExecTarget returns where to reach a running instance's init.
 func (d *Daemon) ExecTarget(id string) (api.ExecTarget, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	in, err := d.lookupLocked(id)
-	if err != nil {
+	if _, _, _, err := d.running(id, "commands run only in a running instance"); err != nil {
 		return api.ExecTarget{}, err
-	}
-	if in.rec.Phase != state.Running || in.terminating {
-		return api.ExecTarget{}, api.Errorf(api.CodeIncorrectInstanceState, "instance %s is %s; commands run only in a running instance", id, in.rec.Phase)
 	}
 	return api.ExecTarget{ControlSocket: d.launcher.ControlSocket(id)}, nil
 }
 
 func (d *Daemon) lookupLocked(id string) (*instance, error) {
-	if !guest.ValidInstanceID(id) {
-		return nil, api.Errorf(api.CodeInvalidInstanceMalformed, "invalid id: %q (expecting \"i-...\")", id)
+	return lookupID(d.instances, id, resourceKind{"instance ID", "i-", guest.ValidInstanceID, api.CodeInvalidInstanceMalformed, api.CodeInvalidInstanceNotFound})
+}
+
+// resourceKind is how ids of one kind of resource look, and EC2's codes for a bad one.
+type resourceKind struct {
+	name, prefix        string
+	valid               func(string) bool
+	malformed, notFound string
+}
+
+// lookupID finds id in m, with EC2's error for a malformed or an unknown id.
+func lookupID[T any](m map[string]*T, id string, k resourceKind) (*T, error) {
+	if !k.valid(id) {
+		return nil, api.Errorf(k.malformed, "invalid id: %q (expecting \"%s...\")", id, k.prefix)
 	}
-	in, ok := d.instances[id]
+	v, ok := m[id]
 	if !ok {
-		return nil, api.Errorf(api.CodeInvalidInstanceNotFound, "the instance ID '%s' does not exist", id)
+		return nil, api.Errorf(k.notFound, "the %s '%s' does not exist", k.name, id)
 	}
-	return in, nil
+	return v, nil
 }
 
 func (d *Daemon) pruneTombstonesLocked() {

@@ -335,25 +335,11 @@ func (d *Daemon) describeNetworkLocked(out *api.Instance) {
 }
 
 func (d *Daemon) lookupVpcLocked(id string) (*state.VPC, error) {
-	if !vpcIDPattern.MatchString(id) {
-		return nil, api.Errorf(api.CodeInvalidVpcMalformed, "invalid id: %q (expecting \"vpc-...\")", id)
-	}
-	v, ok := d.vpcs[id]
-	if !ok {
-		return nil, api.Errorf(api.CodeInvalidVpcNotFound, "the vpc ID '%s' does not exist", id)
-	}
-	return v, nil
+	return lookupID(d.vpcs, id, resourceKind{"vpc ID", "vpc-", vpcIDPattern.MatchString, api.CodeInvalidVpcMalformed, api.CodeInvalidVpcNotFound})
 }
 
 func (d *Daemon) lookupSubnetLocked(id string) (*state.Subnet, error) {
-	if !subnetIDPattern.MatchString(id) {
-		return nil, api.Errorf(api.CodeInvalidSubnetMalformed, "invalid id: %q (expecting \"subnet-...\")", id)
-	}
-	s, ok := d.subnets[id]
-	if !ok {
-		return nil, api.Errorf(api.CodeInvalidSubnetNotFound, "the subnet ID '%s' does not exist", id)
-	}
-	return s, nil
+	return lookupID(d.subnets, id, resourceKind{"subnet ID", "subnet-", subnetIDPattern.MatchString, api.CodeInvalidSubnetMalformed, api.CodeInvalidSubnetNotFound})
 }
 
 // pick returns the records named by ids (all of them, by id, when ids is empty); an

@@ -130,8 +130,9 @@ func (d *Daemon) DeleteVolume(id string) (api.ReturnResponse, error) {
 	return api.ReturnResponse{Return: true}, nil
 }
 
-// running returns a running instance's cgroup and init pid.
-func (d *Daemon) running(instanceID string) (cgroup.Group, int, *state.Instance, error) {
+// running returns a running instance's cgroup, init pid and record; else IncorrectInstanceState,
+// saying why it had to be running.
+func (d *Daemon) running(instanceID, why string) (cgroup.Group, int, *state.Instance, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	in, err := d.lookupLocked(instanceID)
@@ -139,10 +140,12 @@ func (d *Daemon) running(instanceID string) (cgroup.Group, int, *state.Instance,
 		return nil, 0, nil, err
 	}
 	if in.rec.Phase != state.Running || in.terminating || in.proc == nil {
-		return nil, 0, nil, api.Errorf(api.CodeIncorrectInstanceState, "instance %s is %s; volumes attach to running instances (or at launch)", instanceID, in.rec.Phase)
+		return nil, 0, nil, api.Errorf(api.CodeIncorrectInstanceState, "instance %s is %s; %s", instanceID, in.rec.Phase, why)
 	}
 	return in.group, in.proc.Pid, in.rec, nil
 }
+
+const attachWhy = "volumes attach to running instances (or at launch)"
 
 // AttachVolume attaches a volume to a running instance: a loop device over its extent, admitted
 // by the instance's device allowlist, shown at the device path inside.
@@ -153,7 +156,7 @@ func (d *Daemon) AttachVolume(id string, req api.AttachVolumeRequest) (api.Volum
 	if req.Device == "" {
 		req.Device = "/dev/xvdf"
 	}
-	group, pid, rec, err := d.running(req.InstanceId)
+	group, pid, rec, err := d.running(req.InstanceId, attachWhy)
 	if err != nil {
 		return api.VolumeAttachment{}, err
 	}
@@ -193,7 +196,7 @@ func (d *Daemon) DetachVolume(id string) (api.ReturnResponse, error) {
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	group, pid, _, err := d.running(instanceID)
+	group, pid, _, err := d.running(instanceID, attachWhy)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -348,12 +351,5 @@ func (d *Daemon) detachVolumeLocked(v *state.Volume) {
 }
 
 func (d *Daemon) lookupVolumeLocked(id string) (*state.Volume, error) {
-	if !volumeIDPattern.MatchString(id) {
-		return nil, api.Errorf(api.CodeInvalidVolumeMalformed, "invalid id: %q (expecting \"vol-...\")", id)
-	}
-	v, ok := d.volumes[id]
-	if !ok {
-		return nil, api.Errorf(api.CodeInvalidVolumeNotFound, "the volume '%s' does not exist", id)
-	}
-	return v, nil
+	return lookupID(d.volumes, id, resourceKind{"volume", "vol-", volumeIDPattern.MatchString, api.CodeInvalidVolumeMalformed, api.CodeInvalidVolumeNotFound})
 }
