@@ -194,8 +194,7 @@ func benchLaunch(w *bytes.Buffer, d *daemon, n int) error {
 	}
 	for range n {
 		start := time.Now()
-		cmd := exec.Command("unshare", "--user", "--pid", "--mount", "--uts", "--ipc", "--net", "--fork", "true")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := unshareBaseline().CombinedOutput(); err != nil {
 			return fmt.Errorf("unshare baseline: %v: %s", err, out)
 		}
 		baseline = append(baseline, time.Since(start))
@@ -234,57 +233,47 @@ func verdict(ok bool) string {
 func concurrentRate(d *daemon, workers, total int) (float64, error) {
 	var mu sync.Mutex
 	var ids []string
-	var firstErr error
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range total / workers {
-				id, _, err := d.launchCLI()
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				ids = append(ids, id)
-				mu.Unlock()
+	elapsed, err := parallel(workers, func(int) error {
+		for range total / workers {
+			id, _, err := d.launchCLI()
+			if err != nil {
+				return err
 			}
-		}()
+			mu.Lock()
+			ids = append(ids, id)
+			mu.Unlock()
+		}
+		return nil
+	})
+	if len(ids) > 0 {
+		if _, terr := d.cli(append([]string{"instance", "terminate"}, ids...)...); err == nil {
+			err = terr
+		}
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if firstErr != nil {
-		return 0, firstErr
-	}
-	if _, err := d.cli(append([]string{"instance", "terminate"}, ids...)...); err != nil {
+	if err != nil {
 		return 0, err
 	}
 	return float64(len(ids)) / elapsed.Seconds(), nil
 }
 
 func baselineRate(workers, total int) (float64, error) {
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range total / workers {
-				if err := exec.Command("unshare", "--user", "--pid", "--mount", "--uts", "--ipc", "--net", "--fork", "true").Run(); err != nil {
-					errs <- err
-					return
-				}
+	elapsed, err := parallel(workers, func(int) error {
+		for range total / workers {
+			if err := unshareBaseline().Run(); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+		}
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
-	return float64(total/workers*workers) / time.Since(start).Seconds(), nil
+	return float64(total/workers*workers) / elapsed.Seconds(), nil
+}
+
+// unshareBaseline is the launch baseline: the same namespaces, no cgroup, root or daemon.
+func unshareBaseline() *exec.Cmd {
+	return exec.Command("unshare", "--user", "--pid", "--mount", "--uts", "--ipc", "--net", "--fork", "true")
 }
 
 // machine describes the host the figures come from.
