@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hostd/hostd/hostd/hostdtest"
 )
 
 type extentJournal struct {
@@ -137,12 +139,7 @@ func TestInterruptedWipeIsFinishedAtOpen(t *testing.T) {
 }
 
 func TestLoopDeviceShowsOneExtent(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("loop devices need root; CI runs as root")
-		}
-		t.Skip("needs root")
-	}
+	hostdtest.RequireRoot(t)
 	path := filepath.Join(t.TempDir(), "disk.img")
 	s := newStore(t, path, true, WipeFast, &extentJournal{recs: map[string]ExtentRecord{}})
 	_, _ = s.Create("vol-a", 4<<20)
