@@ -105,6 +105,23 @@ func parallel(n int, fn func(int) error) (time.Duration, error) {
 	return time.Since(start), <-errs
 }
 
+// waitScrubbed waits until the daemon's RAM pool has no dirty region left.
+func (d *daemon) waitScrubbed() error {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var pool api.PoolDescription
+		if err := d.json(&pool, "pool", "describe"); err != nil {
+			return err
+		}
+		if pool.RamPool.DirtyBytes == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("scrubbers did not finish: %+v", pool.RamPool)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // benchRAMLaunch times launches with a 256 MiB region: fresh memory from the kernel (the pool
 // has never had a region that size), then regions the pool had scrubbed and kept pre-faulted.
 func benchRAMLaunch(w *bytes.Buffer, d *daemon) error {
@@ -131,18 +148,8 @@ func benchRAMLaunch(w *bytes.Buffer, d *daemon) error {
 		return err
 	}
 	// Let the scrubbers finish, so that every launch below finds a clean region.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var pool api.PoolDescription
-		if err := d.json(&pool, "pool", "describe"); err != nil {
-			return err
-		}
-		if pool.RamPool.DirtyBytes == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("scrubbers did not finish: %+v", pool.RamPool)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := d.waitScrubbed(); err != nil {
+		return err
 	}
 	ids = ids[:0]
 	for range ramRuns {
