@@ -26,8 +26,10 @@ func init() {
 	}
 }
 
-// guestOOMScoreAdj is the OOM score adjustment of every process the init starts.
-const guestOOMScoreAdj = "500"
+// guestOOMScoreAdj is the OOM score adjustment of every process the init starts: the most there
+// is, which adds the whole of the cgroup's limit to each guest process's score, so that while any
+// guest process is left the init (about 11 MB resident, its binary mostly) is never the victim.
+const guestOOMScoreAdj = "1000"
 
 // spawnRequest asks the main thread to start a process; reply gets its pid or an error, and
 // exited gets its exit code later.
@@ -227,6 +229,16 @@ func spawn(args, env []string, files []*os.File) (int, error) {
 			return 0, fmt.Errorf("%s: command not found in the instance", args[0])
 		}
 	}
+	// When the instance runs out of memory the OOM killer takes the biggest process, and the init
+	// (a Go program) can be bigger than the guest's hog; losing it would stop the instance. Only a
+	// privileged host process may lower the init's score below 0, but any process may raise its
+	// own and lower it back to 0. So the init raises its own score for the fork: the child is born
+	// with it, before it can fork anything of its own (raising the child's afterwards raced with
+	// the child's first forks), and the init returns to 0.
+	if err := setOOMScoreAdj(guestOOMScoreAdj); err != nil {
+		return 0, err
+	}
+	defer func() { _ = setOOMScoreAdj("0") }() // back to the floor: always allowed
 	p, err := os.StartProcess(path, args, &os.ProcAttr{
 		Dir:   "/",
 		Env:   env,
@@ -239,12 +251,11 @@ func spawn(args, env []string, files []*os.File) (int, error) {
 	pid := p.Pid
 	// The init reaps with wait4 itself; drop the handle (and its pidfd).
 	_ = p.Release()
-	// When the instance runs out of memory the OOM killer takes the biggest process, and the init
-	// (a Go program) can be bigger than the guest's hog; losing it would stop the instance. Only a
-	// privileged host process may lower the init's score, but anyone may raise their own
-	// children's: guest processes go first.
-	_ = os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(guestOOMScoreAdj), 0)
 	return pid, nil
+}
+
+func setOOMScoreAdj(v string) error {
+	return os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0)
 }
 
 // loop serves spawn and signal requests and reaps children, all on the main thread. When the
