@@ -7,7 +7,7 @@
  * from_guest (TCX ingress) sees every frame a guest sends. It drops what the guest may not send
  * (another source MAC or IP, ARP for addresses not its own, DHCP server replies, broadcast,
  * VLAN, IPv6), answers ARP itself (every subnet address resolves to the router's MAC, as in a
- * VPC), and forwards IPv4 to the interface that owns the destination in the same VPC with
+ * VPC), applies the firewall (firewall.h: network ACLs, security groups, conntrack), and forwards IPv4 to the interface that owns the destination in the same VPC with
  * bpf_redirect_peer, straight into that guest. No bridge, no kernel route, no flooding: a guest
  * receives only what is addressed to it, whatever mode its interface is in.
  *
@@ -54,6 +54,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } drops SEC(".maps");
 
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1FFF
+
+#include "firewall.h"
+
 /* The VPC router's MAC: the answer to every ARP, the source of every forwarded frame. */
 static const __u8 router_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 
@@ -73,8 +78,6 @@ struct arp_eth {
 #define ARP_REPLY 2
 #define ETH_P_8021AD_ 0x88A8
 #define DHCP_SERVER_PORT 67
-#define IP_MF 0x2000
-#define IP_OFFSET 0x1FFF
 
 static __always_inline int drop(__u32 ifindex, __u32 reason)
 {
@@ -185,6 +188,10 @@ int from_guest(struct __sk_buff *skb)
 	struct endpoint *dst = bpf_map_lookup_elem(&endpoints, &key);
 	if (!dst)
 		return drop(ifindex, DROP_NO_ROUTE);
+	__u32 at = ifindex;
+	__u32 reason = firewall(me, dst, ip, end, &at);
+	if (reason)
+		return drop(at, reason);
 
 	mac_copy(eth->h_dest, dst->mac);
 	mac_copy(eth->h_source, router_mac);

@@ -16,6 +16,8 @@ struct iface {
 	__be32 mask;   /* its subnet, mask */
 	__u8 mac[6];   /* the guest's MAC */
 	__u16 flags;
+	__u32 subnet;  /* the subnet's number: its network ACL is subnet_acls[subnet] */
+	__u32 policy;  /* the rule set compiled from the union of its security groups */
 };
 
 /* Where a (VPC, IP) lives. */
@@ -24,10 +26,86 @@ struct endpoint_key {
 	__be32 ip;
 };
 
+#define MAX_GROUPS 5 /* security groups per interface, as in EC2 */
+
 struct endpoint {
 	__u32 ifindex; /* host end in the fabric: bpf_redirect_peer delivers to its guest end */
 	__u8 mac[6];
 	__u16 pad;
+	__u32 subnet;  /* as in its iface entry */
+	__u32 policy;  /* as in its iface entry */
+	__u32 groups[MAX_GROUPS]; /* numbers of the groups it is in (0 ends the list): what rules naming a group match */
+};
+
+/*
+ * Compiled rules (vnet/rules.go compiles them; a rule set is never changed in place: a new one is
+ * written and interfaces are switched to it with one map update each, so that no packet sees a
+ * half-applied rule set).
+ *
+ * rule_addrs, an LPM trie, maps (rule set, direction, address) to the class of the most specific
+ * CIDR of the set containing the address. rule_ports, an LPM trie, maps (rule set, peer, protocol,
+ * port) to a verdict, the peer being such a class or a group (PEER_GROUP) and the port a TCP or
+ * UDP destination port or an ICMP type << 8 | code. Rules of less specific CIDRs are copied into
+ * the classes they contain, and port ranges are split into prefix blocks, so one lookup in each
+ * trie answers, however many rules there are.
+ */
+#define PEER_EGRESS 0x80000000
+#define PEER_GROUP  0x40000000
+
+struct rule_addr_key {
+	__u32 prefixlen; /* 64 + CIDR bits */
+	__u32 set;
+	__u32 dir;       /* 0 or PEER_EGRESS */
+	__be32 addr;
+};
+
+struct rule_port_key {
+	__u32 prefixlen; /* 64 (any protocol), 72 (any port), 72 + port prefix bits */
+	__u32 set;
+	__u32 peer;      /* direction | PEER_GROUP | group number, or direction | address class */
+	__u8 proto;
+	__u8 port[2];    /* big-endian, so that prefixes of the port are prefixes of the key */
+	__u8 pad;
+};
+
+#define VERDICT_DENY  0
+#define VERDICT_ALLOW 1
+
+/* A tracked flow, keyed as its first packet went: (VPC, protocol, initiator, responder). */
+struct ct_key {
+	__u32 vpc;
+	__be32 src;
+	__be32 dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+#define CT_REPLIED     0x1
+#define CT_ESTABLISHED 0x2
+
+struct ct_entry {
+	__u64 expires; /* in datapath_now() nanoseconds */
+	__u32 flags;
+	__u32 pad;
+};
+
+/* A first fragment's verdict, for the fragments after it. */
+struct frag_key {
+	__u32 vpc;
+	__be32 src;
+	__be32 dst;
+	__u16 id;
+	__u8 proto;
+	__u8 pad;
+};
+
+/* The datapath's settings, one entry. */
+struct config {
+	__u64 clock_skew;    /* added to the clock: tests move time forward to expire flows */
+	__u32 ct_limit;      /* tracked flows at most; a new flow past it is dropped (ct-full) */
+	__u32 pad;
 };
 
 /* Why a frame was dropped. Keep in step with vnet's reason names. */
@@ -44,6 +122,13 @@ enum drop_reason {
 	DROP_ETHERTYPE,        /* anything else */
 	DROP_NOT_FOR_GUEST,    /* toward a guest, but not addressed to it */
 	DROP_UNKNOWN_IFACE,    /* the program runs on an interface it has no entry for */
+	DROP_SG_INGRESS,       /* no security group rule of the receiver admits it */
+	DROP_SG_EGRESS,        /* no security group rule of the sender lets it out */
+	DROP_NACL_IN,          /* the receiver's subnet ACL denies it in */
+	DROP_NACL_OUT,         /* the sender's subnet ACL denies it out */
+	DROP_CT_INVALID,       /* TCP that opens no connection and belongs to no tracked one */
+	DROP_CT_FULL,          /* a new flow while the conntrack table is full */
+	DROP_FRAG,             /* a later fragment whose first was dropped or never seen */
 	DROP_REASON_MAX,
 };
 

@@ -13,6 +13,31 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type DatapathConfig struct {
+	_         structs.HostLayout
+	ClockSkew uint64
+	CtLimit   uint32
+	Pad       uint32
+}
+
+type DatapathCtEntry struct {
+	_       structs.HostLayout
+	Expires uint64
+	Flags   uint32
+	Pad     uint32
+}
+
+type DatapathCtKey struct {
+	_     structs.HostLayout
+	Vpc   uint32
+	Src   uint32
+	Dst   uint32
+	Sport uint16
+	Dport uint16
+	Proto uint8
+	Pad   [3]uint8
+}
+
 type DatapathDropKey struct {
 	_       structs.HostLayout
 	Ifindex uint32
@@ -34,7 +59,14 @@ const (
 	DatapathDropReasonDROP_ETHERTYPE     DatapathDropReason = 10
 	DatapathDropReasonDROP_NOT_FOR_GUEST DatapathDropReason = 11
 	DatapathDropReasonDROP_UNKNOWN_IFACE DatapathDropReason = 12
-	DatapathDropReasonDROP_REASON_MAX    DatapathDropReason = 13
+	DatapathDropReasonDROP_SG_INGRESS    DatapathDropReason = 13
+	DatapathDropReasonDROP_SG_EGRESS     DatapathDropReason = 14
+	DatapathDropReasonDROP_NACL_IN       DatapathDropReason = 15
+	DatapathDropReasonDROP_NACL_OUT      DatapathDropReason = 16
+	DatapathDropReasonDROP_CT_INVALID    DatapathDropReason = 17
+	DatapathDropReasonDROP_CT_FULL       DatapathDropReason = 18
+	DatapathDropReasonDROP_FRAG          DatapathDropReason = 19
+	DatapathDropReasonDROP_REASON_MAX    DatapathDropReason = 20
 )
 
 type DatapathEndpoint struct {
@@ -42,6 +74,9 @@ type DatapathEndpoint struct {
 	Ifindex uint32
 	Mac     [6]uint8
 	Pad     uint16
+	Subnet  uint32
+	Policy  uint32
+	Groups  [5]uint32
 }
 
 type DatapathEndpointKey struct {
@@ -50,23 +85,60 @@ type DatapathEndpointKey struct {
 	Ip  uint32
 }
 
-type DatapathIface struct {
+type DatapathFragKey struct {
 	_     structs.HostLayout
 	Vpc   uint32
-	Ip    uint32
-	Net   uint32
-	Mask  uint32
-	Mac   [6]uint8
-	Flags uint16
+	Src   uint32
+	Dst   uint32
+	Id    uint16
+	Proto uint8
+	Pad   uint8
+}
+
+type DatapathIface struct {
+	_      structs.HostLayout
+	Vpc    uint32
+	Ip     uint32
+	Net    uint32
+	Mask   uint32
+	Mac    [6]uint8
+	Flags  uint16
+	Subnet uint32
+	Policy uint32
+}
+
+type DatapathRuleAddrKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Set       uint32
+	Dir       uint32
+	Addr      uint32
+}
+
+type DatapathRulePortKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Set       uint32
+	Peer      uint32
+	Proto     uint8
+	Port      [2]uint8
+	Pad       uint8
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	DatapathMapConntrack        = "conntrack"
+	DatapathMapCtCount          = "ct_count"
 	DatapathMapDrops            = "drops"
 	DatapathMapEndpoints        = "endpoints"
+	DatapathMapFrags            = "frags"
 	DatapathMapIfaces           = "ifaces"
+	DatapathMapRuleAddrs        = "rule_addrs"
+	DatapathMapRulePorts        = "rule_ports"
+	DatapathMapSettings         = "settings"
+	DatapathMapSubnetAcls       = "subnet_acls"
 	DatapathProgFromGuest       = "from_guest"
 	DatapathProgToGuest         = "to_guest"
 	DatapathVarUnusedDropReason = "unused_drop_reason"
@@ -122,9 +194,16 @@ type DatapathProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DatapathMapSpecs struct {
-	Drops     *ebpf.MapSpec `ebpf:"drops"`
-	Endpoints *ebpf.MapSpec `ebpf:"endpoints"`
-	Ifaces    *ebpf.MapSpec `ebpf:"ifaces"`
+	Conntrack  *ebpf.MapSpec `ebpf:"conntrack"`
+	CtCount    *ebpf.MapSpec `ebpf:"ct_count"`
+	Drops      *ebpf.MapSpec `ebpf:"drops"`
+	Endpoints  *ebpf.MapSpec `ebpf:"endpoints"`
+	Frags      *ebpf.MapSpec `ebpf:"frags"`
+	Ifaces     *ebpf.MapSpec `ebpf:"ifaces"`
+	RuleAddrs  *ebpf.MapSpec `ebpf:"rule_addrs"`
+	RulePorts  *ebpf.MapSpec `ebpf:"rule_ports"`
+	Settings   *ebpf.MapSpec `ebpf:"settings"`
+	SubnetAcls *ebpf.MapSpec `ebpf:"subnet_acls"`
 }
 
 // DatapathVariableSpecs contains global variables before they are loaded into the kernel.
@@ -154,16 +233,30 @@ func (o *DatapathObjects) Close() error {
 //
 // It can be passed to LoadDatapathObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DatapathMaps struct {
-	Drops     *ebpf.Map `ebpf:"drops"`
-	Endpoints *ebpf.Map `ebpf:"endpoints"`
-	Ifaces    *ebpf.Map `ebpf:"ifaces"`
+	Conntrack  *ebpf.Map `ebpf:"conntrack"`
+	CtCount    *ebpf.Map `ebpf:"ct_count"`
+	Drops      *ebpf.Map `ebpf:"drops"`
+	Endpoints  *ebpf.Map `ebpf:"endpoints"`
+	Frags      *ebpf.Map `ebpf:"frags"`
+	Ifaces     *ebpf.Map `ebpf:"ifaces"`
+	RuleAddrs  *ebpf.Map `ebpf:"rule_addrs"`
+	RulePorts  *ebpf.Map `ebpf:"rule_ports"`
+	Settings   *ebpf.Map `ebpf:"settings"`
+	SubnetAcls *ebpf.Map `ebpf:"subnet_acls"`
 }
 
 func (m *DatapathMaps) Close() error {
 	return _DatapathClose(
+		m.Conntrack,
+		m.CtCount,
 		m.Drops,
 		m.Endpoints,
+		m.Frags,
 		m.Ifaces,
+		m.RuleAddrs,
+		m.RulePorts,
+		m.Settings,
+		m.SubnetAcls,
 	)
 }
 

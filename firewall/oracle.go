@@ -13,8 +13,8 @@ type Packet struct {
 	SrcPort, DstPort   int // TCP and UDP
 	ICMPType, ICMPCode int // ICMP
 	SYN, ACK, FIN, RST bool
-	// Fragments: a packet with FragOffset > 0 carries no ports and gets the verdict of the first
-	// fragment with the same source, destination, protocol and FragID.
+	// Fragments: a packet with FragOffset > 0 carries no ports; it is delivered if the first
+	// fragment with the same source, destination, protocol and FragID was, else dropped (frag).
 	FragID     uint16
 	FragOffset int
 	MoreFrags  bool
@@ -114,14 +114,14 @@ type Endpoint struct {
 
 // Drop reasons, as the datapath counts them.
 const (
-	Allowed          = ""
-	ReasonNACLOut    = "nacl-out"
-	ReasonNACLIn     = "nacl-in"
-	ReasonSGEgress   = "sg-egress"
-	ReasonSGIngress  = "sg-ingress"
-	ReasonCTInvalid  = "ct-invalid"
-	ReasonCTFull     = "ct-full"
-	ReasonNoFirstFrg = "frag-no-first"
+	Allowed         = ""
+	ReasonNACLOut   = "nacl-out"
+	ReasonNACLIn    = "nacl-in"
+	ReasonSGEgress  = "sg-egress"
+	ReasonSGIngress = "sg-ingress"
+	ReasonCTInvalid = "ct-invalid"
+	ReasonCTFull    = "ct-full"
+	ReasonFrag      = "frag"
 )
 
 // Timeouts of tracked flows, EC2's.
@@ -171,11 +171,10 @@ func NewEvaluator(members Members, maxFlows int) *Evaluator {
 // inbound (when p enters another subnet), the destination's groups inbound.
 func (e *Evaluator) Forward(p Packet, src, dst Endpoint) string {
 	if p.FragOffset > 0 {
-		verdict, ok := e.frags[fragKey{p.Protocol, p.Src, p.Dst, p.FragID}]
-		if !ok {
-			return ReasonNoFirstFrg
+		if verdict, ok := e.frags[fragKey{p.Protocol, p.Src, p.Dst, p.FragID}]; ok && verdict == Allowed {
+			return Allowed
 		}
-		return verdict
+		return ReasonFrag
 	}
 	verdict := e.judge(p, src, dst)
 	if p.MoreFrags {
@@ -228,22 +227,30 @@ func keyOf(p Packet) (flowKey, flowKey) {
 }
 
 // lookup tells whether p belongs to a tracked flow (either way), refreshing it; an ICMP error
-// about a tracked flow is related to it.
+// about a tracked flow is related to it. An expired flow met on the way is removed.
 func (e *Evaluator) lookup(p Packet) bool {
 	if p.Protocol == ICMP && p.Embedded != nil && (p.ICMPType == 3 || p.ICMPType == 11) {
 		return e.peek(*p.Embedded)
 	}
-	now := e.Now()
 	fwd, rev := keyOf(p)
-	if f := e.flows[fwd]; f != nil && now.Before(f.expires) {
+	if f := e.find(fwd); f != nil {
 		e.refresh(f, p, false)
 		return true
 	}
-	if f := e.flows[rev]; f != nil && now.Before(f.expires) {
+	if f := e.find(rev); f != nil {
 		e.refresh(f, p, true)
 		return true
 	}
 	return false
+}
+
+func (e *Evaluator) find(k flowKey) *flow {
+	f := e.flows[k]
+	if f != nil && !e.Now().Before(f.expires) {
+		delete(e.flows, k)
+		return nil
+	}
+	return f
 }
 
 func (e *Evaluator) peek(p Packet) bool {
@@ -256,6 +263,20 @@ func (e *Evaluator) peek(p Packet) bool {
 	}
 	return false
 }
+
+// Collect removes expired flows, as the daemon's conntrack collector does. Until then (or until
+// a packet of the flow comes by) an expired flow still takes its place in the table.
+func (e *Evaluator) Collect() {
+	now := e.Now()
+	for k, f := range e.flows {
+		if !now.Before(f.expires) {
+			delete(e.flows, k)
+		}
+	}
+}
+
+// Flows is the number of entries in the conntrack table, expired ones not yet collected included.
+func (e *Evaluator) Flows() int { return len(e.flows) }
 
 func (e *Evaluator) refresh(f *flow, p Packet, reply bool) {
 	now := e.Now()
@@ -287,22 +308,13 @@ func (e *Evaluator) refresh(f *flow, p Packet, reply bool) {
 	}
 }
 
-// track starts tracking a new allowed flow; it fails when the table is full (expired entries are
-// collected first).
+// track starts tracking a new allowed flow; it fails when the table is full.
 func (e *Evaluator) track(p Packet) bool {
 	if p.Protocol == TCP && !(p.SYN && !p.ACK) {
 		return true // allowed by a rule without opening a connection: nothing to track
 	}
-	now := e.Now()
 	if len(e.flows) >= e.MaxFlows {
-		for k, f := range e.flows {
-			if !now.Before(f.expires) {
-				delete(e.flows, k)
-			}
-		}
-		if len(e.flows) >= e.MaxFlows {
-			return false
-		}
+		return false
 	}
 	fwd, _ := keyOf(p)
 	f := &flow{}

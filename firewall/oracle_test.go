@@ -132,12 +132,19 @@ func TestConntrackTimeoutsAndFullTable(t *testing.T) {
 	assert.Equal(t, ReasonSGIngress, e.Forward(reply, B, A), "expired")
 
 	// The table holds two flows: a third new one is refused, the tracked ones go on.
-	e2, _ := newEval(nil, 2)
+	e2, c2 := newEval(nil, 2)
 	for port := range 2 {
 		assert.Equal(t, Allowed, e2.Forward(Packet{Protocol: UDP, Src: web, Dst: db, SrcPort: 6000 + port, DstPort: 53}, A, B))
 	}
-	assert.Equal(t, ReasonCTFull, e2.Forward(Packet{Protocol: UDP, Src: web, Dst: db, SrcPort: 7000, DstPort: 53}, A, B))
+	fresh := Packet{Protocol: UDP, Src: web, Dst: db, SrcPort: 7000, DstPort: 53}
+	assert.Equal(t, ReasonCTFull, e2.Forward(fresh, A, B))
 	assert.Equal(t, Allowed, e2.Forward(Packet{Protocol: UDP, Src: db, Dst: web, SrcPort: 53, DstPort: 6000}, B, A))
+	// An expired flow holds its place until it is collected.
+	c2.advance(31 * time.Second)
+	assert.Equal(t, ReasonCTFull, e2.Forward(fresh, A, B))
+	e2.Collect()
+	assert.Equal(t, 1, e2.Flows())
+	assert.Equal(t, Allowed, e2.Forward(fresh, A, B))
 }
 
 func TestICMPErrorsAndFragments(t *testing.T) {
@@ -156,9 +163,9 @@ func TestICMPErrorsAndFragments(t *testing.T) {
 	// Fragments take their first fragment's verdict.
 	first := Packet{Protocol: UDP, Src: db, Dst: web, SrcPort: 1, DstPort: 2, FragID: 7, MoreFrags: true}
 	assert.Equal(t, ReasonSGIngress, e.Forward(first, B, A))
-	assert.Equal(t, ReasonSGIngress, e.Forward(Packet{Protocol: UDP, Src: db, Dst: web, FragID: 7, FragOffset: 185}, B, A))
+	assert.Equal(t, ReasonFrag, e.Forward(Packet{Protocol: UDP, Src: db, Dst: web, FragID: 7, FragOffset: 185}, B, A))
 	okFirst := Packet{Protocol: UDP, Src: web, Dst: db, SrcPort: 1, DstPort: 2, FragID: 8, MoreFrags: true}
 	assert.Equal(t, Allowed, e.Forward(okFirst, A, B))
 	assert.Equal(t, Allowed, e.Forward(Packet{Protocol: UDP, Src: web, Dst: db, FragID: 8, FragOffset: 185}, A, B))
-	assert.Equal(t, ReasonNoFirstFrg, e.Forward(Packet{Protocol: UDP, Src: web, Dst: db, FragID: 9, FragOffset: 185}, A, B))
+	assert.Equal(t, ReasonFrag, e.Forward(Packet{Protocol: UDP, Src: web, Dst: db, FragID: 9, FragOffset: 185}, A, B))
 }

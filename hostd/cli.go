@@ -28,15 +28,24 @@ const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags
   hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
   hostd vpc create --cidr CIDR [--name N] | describe [ID...] | delete ID
   hostd subnet create --vpc ID --cidr CIDR | describe [ID...] | delete ID
-  hostd instance run [--subnet ID [--private-ip IP]] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE] [--volume VOL:/dev/NAME]... -- CMD [ARG...]
+  hostd instance run [--subnet ID [--sg ID]... [--private-ip IP]] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE] [--volume VOL:/dev/NAME]... -- CMD [ARG...]
   hostd instance exec ID -- CMD [ARG...]
   hostd instance describe [ID...]
   hostd instance modify ID --source-dest-check=true|false
+  hostd instance set-groups ID --sg ID...
+  hostd sg create --vpc ID --name N [--description D] | describe [ID...] | delete ID
+  hostd sg authorize|revoke --group ID (--ingress|--egress) RULE
+  hostd nacl create --vpc ID | describe [ID...] | associate --nacl ID --subnet ID
+  hostd nacl entry --nacl ID --rule-number N (--ingress|--egress) --action allow|deny RULE
+  hostd nacl delete-entry --nacl ID --rule-number N (--ingress|--egress)
   hostd instance terminate ID...
   hostd volume create --size SIZE | describe [ID...] | delete ID
   hostd volume attach VOL --instance ID [--device /dev/NAME] | detach VOL
   hostd pool describe
   hostd probe send|sniff|listen|connect|ping|serve|bulk|rr ...   (network probes, for use inside instances)
+
+RULE is --ip-permissions JSON (EC2's IpPermissions list) or
+  --protocol tcp|udp|icmp|icmpv6|all|NUMBER [--port N|N-M|TYPE[:CODE]] (--cidr CIDR | --source-group ID)
 
 HOSTD_SOCKET and HOSTD_STATE_DIR override the defaults of --socket and --state-dir.`
 
@@ -113,6 +122,10 @@ func dispatch(g *globals, args []string) error {
 		return cmdVpc(g, args[1:])
 	case "subnet":
 		return cmdSubnet(g, args[1:])
+	case "sg":
+		return cmdSg(g, args[1:])
+	case "nacl":
+		return cmdNacl(g, args[1:])
 	case "probe":
 		return cmdProbe(args[1:])
 	case "volume":

@@ -16,7 +16,7 @@ import (
 func cmdInstance(g *globals, args []string) error {
 	return runVerb(g, "instance", args, map[string]func(*globals, []string) error{
 		"run": instanceRun, "exec": instanceExec, "describe": instanceDescribe, "terminate": instanceTerminate,
-		"modify": instanceModify,
+		"modify": instanceModify, "set-groups": instanceSetGroups,
 	})
 }
 
@@ -30,12 +30,14 @@ func instanceRun(g *globals, args []string) error {
 	subnet := fs.String("subnet", "", "subnet of the instance's interface (none: loopback only)")
 	privateIP := fs.String("private-ip", "", "the interface's address (default: the subnet's lowest free one)")
 	ram := fs.String("ram", "", "size of /dev/guest-ram, from the daemon's pool (SIZE; default 16MiB, 0 for none)")
+	var groups stringList
+	fs.Var(&groups, "sg", "a security group of the interface (repeatable, at most 5; default: the VPC's default group)")
 	var volumes volumeFlags
 	fs.Var(&volumes, "volume", "VOL:/dev/NAME, a volume to attach (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes}
+	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes, SecurityGroupIds: groups}
 	var err error
 	if *ram != "" {
 		n, err := api.ParseSize(*ram)

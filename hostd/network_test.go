@@ -142,6 +142,9 @@ func TestSpoofedSourceIP(t *testing.T) {
 	d := hostdtest.Start(t)
 	_, subnets := createVpc(t, d, "10.1.0.0/16", "10.1.0.0/24")
 	a, b := launchIn(t, d, subnets[0]), launchIn(t, d, subnets[0])
+	// B's group admits the whole VPC, so that only the source check stands in the way.
+	d.JSON(&api.AuthorizeSecurityGroupResponse{}, "sg", "authorize", "--group", describe(t, d, b.id).SecurityGroups[0].GroupId,
+		"--ingress", "--protocol", "udp", "--port", "7001", "--cidr", "10.1.0.0/16")
 	spoof := func() string {
 		return arrives(t, d, a, b, 7001, "--proto", "udp", "--src-ip", "10.1.0.99", "--dport", "7001", "--payload", "forged")
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hostd/hostd/bpf"
+	"github.com/hostd/hostd/firewall"
 )
 
 // BPFRoot is where bpffs is mounted; a daemon's objects are pinned under BPFRoot/hostd/<fabric>.
@@ -26,6 +27,7 @@ func PinDir(fabric string) string { return filepath.Join(BPFRoot, "hostd", fabri
 // so that enforcement goes on while no daemon runs and a new daemon adopts them as they are.
 type Datapath struct {
 	pinDir string
+	rules  ruleSets
 	maps   bpf.DatapathMaps
 	progs  bpf.DatapathPrograms
 	// Adopted tells whether the programs were found pinned rather than loaded.
@@ -54,7 +56,7 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 	if ferr == nil && terr == nil {
 		dp.progs = bpf.DatapathPrograms{FromGuest: from, ToGuest: to}
 		dp.Adopted = true
-		return dp, nil
+		return dp, dp.initFirewall()
 	}
 	closeAll(from, to)
 	if err := bpf.LoadDatapathObjects(&dp.progs, opts); err != nil {
@@ -68,7 +70,7 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 			return nil, fmt.Errorf("pinning %s: %w", name, err)
 		}
 	}
-	return dp, nil
+	return dp, dp.initFirewall()
 }
 
 func closeAll(progs ...*ebpf.Program) {
@@ -108,6 +110,13 @@ type Interface struct {
 	SourceDestCheck bool
 	// ChecksOff lifts every check on what the guest sends. Only negative-control tests set it.
 	ChecksOff bool
+	// SubnetNumber picks the network ACL (SetSubnetACL); traffic between two subnet numbers
+	// crosses ACLs, traffic within one does not.
+	SubnetNumber uint32
+	// Policy is the rule set of the interface's security groups (LoadPolicy); 0 admits nothing.
+	Policy uint32
+	// Groups are the numbers of the groups the interface is in: what rules naming a group match.
+	Groups []uint32
 }
 
 // SetInterface writes (or rewrites) the entry of the interface whose host end is ifindex, and
@@ -120,13 +129,18 @@ func (dp *Datapath) SetInterface(ifindex int, in Interface) error {
 	if in.ChecksOff {
 		flags |= 2 // IFACE_CHECKS_OFF
 	}
+	if len(in.Groups) > len(bpf.DatapathEndpoint{}.Groups) {
+		return fmt.Errorf("an interface is in at most %d groups", len(bpf.DatapathEndpoint{}.Groups))
+	}
 	entry := bpf.DatapathIface{
 		Vpc: in.VPC, Ip: ipKey(in.IP), Net: ipKey(in.Subnet.IP), Mask: ipKey(net.IP(in.Subnet.Mask)), Flags: flags,
+		Subnet: in.SubnetNumber, Policy: in.Policy,
 	}
 	copy(entry.Mac[:], in.MAC)
 	// The endpoint first: by the time a guest can send, everything it may reach is in place.
-	ep := bpf.DatapathEndpoint{Ifindex: uint32(ifindex)}
+	ep := bpf.DatapathEndpoint{Ifindex: uint32(ifindex), Subnet: in.SubnetNumber, Policy: in.Policy}
 	copy(ep.Mac[:], in.MAC)
+	copy(ep.Groups[:], in.Groups)
 	if err := dp.maps.Endpoints.Put(bpf.DatapathEndpointKey{Vpc: in.VPC, Ip: ipKey(in.IP)}, ep); err != nil {
 		return fmt.Errorf("datapath endpoint: %w", err)
 	}
@@ -198,6 +212,13 @@ var DropReasons = map[bpf.DatapathDropReason]string{
 	bpf.DatapathDropReasonDROP_ETHERTYPE:     "ethertype",
 	bpf.DatapathDropReasonDROP_NOT_FOR_GUEST: "not-for-guest",
 	bpf.DatapathDropReasonDROP_UNKNOWN_IFACE: "unknown-interface",
+	bpf.DatapathDropReasonDROP_SG_INGRESS:    firewall.ReasonSGIngress,
+	bpf.DatapathDropReasonDROP_SG_EGRESS:     firewall.ReasonSGEgress,
+	bpf.DatapathDropReasonDROP_NACL_IN:       firewall.ReasonNACLIn,
+	bpf.DatapathDropReasonDROP_NACL_OUT:      firewall.ReasonNACLOut,
+	bpf.DatapathDropReasonDROP_CT_INVALID:    firewall.ReasonCTInvalid,
+	bpf.DatapathDropReasonDROP_CT_FULL:       firewall.ReasonCTFull,
+	bpf.DatapathDropReasonDROP_FRAG:          firewall.ReasonFrag,
 }
 
 // Drops returns the interface's drop counters by reason name, summed over CPUs; reasons with no

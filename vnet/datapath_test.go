@@ -3,6 +3,7 @@ package vnet
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hostd/hostd/firewall"
 	"github.com/hostd/hostd/hostd/hostdtest"
 )
 
@@ -33,7 +35,7 @@ var (
 
 // testDatapath loads a datapath of its own and describes one guest on ifindex 1: under
 // BPF_PROG_TEST_RUN, a program sees the loopback device as its interface.
-func testDatapath(t *testing.T, in Interface) *Datapath {
+func testDatapath(t testing.TB, in Interface) *Datapath {
 	t.Helper()
 	hostdtest.RequireRoot(t)
 	fabric := fmt.Sprintf("dptest%d", os.Getpid())
@@ -43,15 +45,24 @@ func testDatapath(t *testing.T, in Interface) *Datapath {
 		dp.Close()
 		require.NoError(t, DeleteDatapath(fabric))
 	})
+	// Everyone in one subnet, in a group that lets everything in and out: these tests are about
+	// what the datapath does before and after the firewall (firewall_test.go is about it).
+	all := []firewall.Rule{{Protocol: firewall.AllProtocols, From: -1, To: -1, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
+	openPolicy, err = dp.LoadPolicy([]*firewall.SecurityGroup{{ID: "sg-open", Ingress: all, Egress: all}}, nil)
+	require.NoError(t, err)
+	in.Policy = openPolicy
 	require.NoError(t, dp.SetInterface(1, in))
 	// A peer in the same VPC (on some other host end), and one with the same address in VPC 8.
-	require.NoError(t, dp.SetInterface(99, Interface{VPC: 7, IP: peerIP, Subnet: subnet, MAC: peerMAC, SourceDestCheck: true}))
-	require.NoError(t, dp.SetInterface(98, Interface{VPC: 8, IP: net.IPv4(10, 0, 0, 7).To4(), Subnet: subnet, MAC: peerMAC, SourceDestCheck: true}))
+	require.NoError(t, dp.SetInterface(99, Interface{VPC: 7, IP: peerIP, Subnet: subnet, MAC: peerMAC, SourceDestCheck: true, Policy: openPolicy}))
+	require.NoError(t, dp.SetInterface(98, Interface{VPC: 8, IP: net.IPv4(10, 0, 0, 7).To4(), Subnet: subnet, MAC: peerMAC, SourceDestCheck: true, Policy: openPolicy}))
 	return dp
 }
 
+// openPolicy is the rule set testDatapath loaded: every interface of these tests uses it.
+var openPolicy uint32
+
 func guest() Interface {
-	return Interface{VPC: 7, IP: guestIP, Subnet: subnet, MAC: guestMAC, SourceDestCheck: true}
+	return Interface{VPC: 7, IP: guestIP, Subnet: subnet, MAC: guestMAC, SourceDestCheck: true, Policy: openPolicy}
 }
 
 func frame(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
@@ -115,8 +126,10 @@ func TestFromGuestVerdicts(t *testing.T) {
 		{"truncated UDP header", good[:ipStart+20+4], actShot, "malformed"},
 		{"IP options are forwarded", ipWithOptions(t), actRedirect, ""},
 		{"first fragment is forwarded", withIP(func(b []byte) { b[ipStart+6] = 0x20 }), actRedirect, ""},
-		// A later fragment has no UDP header: its bytes where ports would be are payload.
-		{"later fragment goes by addresses alone", laterFragment(t), actRedirect, ""},
+		// A later fragment has no UDP header: its bytes where ports would be are payload. It
+		// follows its first fragment (same addresses, protocol and IP id).
+		{"later fragment follows its first", laterFragment(t), actRedirect, ""},
+		{"later fragment without a first", withIP(func(b []byte) { b[ipStart+4] = 0x77; b[ipStart+7] = 185 }), actShot, "frag"},
 		{"VLAN-tagged", vlanFrame(t), actShot, "vlan"},
 		{"IPv6", ipv6Frame(t), actShot, "ipv6"},
 		{"unknown ethertype", withIP(func(b []byte) { b[12], b[13] = 0x88, 0xb5 }), actShot, "ethertype"},

@@ -67,6 +67,7 @@ type NetworkInterface struct {
 	MacAddress         string            `json:"MacAddress"`
 	SourceDestCheck    bool              `json:"SourceDestCheck"`
 	HostInterface      string            `json:"HostInterface,omitempty"`
+	Groups             []GroupIdentifier `json:"Groups"`
 	DropCounters       map[string]uint64 `json:"DropCounters,omitempty"`
 }
 

@@ -16,6 +16,8 @@ type RunInstanceRequest struct {
 	// SubnetId gives the instance an interface in that subnet; without it, only loopback.
 	SubnetId         string `json:"SubnetId,omitempty"`
 	PrivateIpAddress string `json:"PrivateIpAddress,omitempty"`
+	// SecurityGroupIds are the interface's groups (at most 5); none means the VPC's default group.
+	SecurityGroupIds []string `json:"SecurityGroupIds,omitempty"`
 	// RamBytes is the size of the instance's /dev/guest-ram; nil means the default, 0 none.
 	RamBytes *int64          `json:"RamBytes,omitempty"`
 	Volumes  []VolumeMapping `json:"Volumes,omitempty"`
@@ -56,6 +58,7 @@ type Instance struct {
 	VpcId             string             `json:"VpcId,omitempty"`
 	SourceDestCheck   *bool              `json:"SourceDestCheck,omitempty"`
 	NetworkInterfaces []NetworkInterface `json:"NetworkInterfaces,omitempty"`
+	SecurityGroups    []GroupIdentifier  `json:"SecurityGroups,omitempty"`
 	RamRegion         *RamRegion         `json:"RamRegion,omitempty"`
 }
 

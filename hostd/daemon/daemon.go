@@ -61,6 +61,10 @@ type Daemon struct {
 	subnets   map[string]*state.Subnet
 	enis      map[string]*state.ENI // by instance id
 	volumes   map[string]*state.Volume
+	groups    map[string]*state.SecurityGroup
+	acls      map[string]*state.NetworkACL
+	aclSets   map[string]uint32 // the datapath rule set of each ACL
+	policies  map[string]uint32 // the datapath rule set of each combination of groups (groupKey)
 }
 
 // instance is the daemon's live view of one instance.
@@ -110,6 +114,10 @@ func Open(cfg Config) (*Daemon, error) {
 		subnets:   map[string]*state.Subnet{},
 		enis:      map[string]*state.ENI{},
 		volumes:   map[string]*state.Volume{},
+		groups:    map[string]*state.SecurityGroup{},
+		acls:      map[string]*state.NetworkACL{},
+		aclSets:   map[string]uint32{},
+		policies:  map[string]uint32{},
 	}
 	if d.cfg.DiskStore == "" {
 		d.cfg.DiskStore = DefaultDiskStore(cfg.StateDir)
@@ -160,6 +168,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		return err
 	}
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go d.firewallHousekeeping(ctx)
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

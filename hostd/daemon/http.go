@@ -35,6 +35,20 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/subnets", noBody(d, ids("SubnetId"), d.DescribeSubnets))
 	mux.HandleFunc("DELETE /v1/subnets/{id}", noBody(d, pathID, d.DeleteSubnet))
 
+	mux.HandleFunc("POST /v1/instances/{id}/groups", func(w http.ResponseWriter, r *http.Request) {
+		withBody(d, func(req api.SetGroupsRequest) (api.ReturnResponse, error) { return d.SetGroups(pathID(r), req) })(w, r)
+	})
+	mux.HandleFunc("POST /v1/security-groups", withBody(d, d.CreateSecurityGroup))
+	mux.HandleFunc("GET /v1/security-groups", noBody(d, ids("GroupId"), d.DescribeSecurityGroups))
+	mux.HandleFunc("DELETE /v1/security-groups/{id}", noBody(d, pathID, d.DeleteSecurityGroup))
+	mux.HandleFunc("POST /v1/security-groups/authorize", withBody(d, d.AuthorizeSecurityGroup))
+	mux.HandleFunc("POST /v1/security-groups/revoke", withBody(d, d.RevokeSecurityGroup))
+	mux.HandleFunc("POST /v1/network-acls", withBody(d, d.CreateNetworkAcl))
+	mux.HandleFunc("GET /v1/network-acls", noBody(d, ids("NetworkAclId"), d.DescribeNetworkAcls))
+	mux.HandleFunc("POST /v1/network-acls/entries", withBody(d, d.CreateNetworkAclEntry))
+	mux.HandleFunc("POST /v1/network-acls/entries/delete", withBody(d, d.DeleteNetworkAclEntry))
+	mux.HandleFunc("POST /v1/network-acls/associate", withBody(d, d.AssociateNetworkAcl))
+
 	mux.HandleFunc("POST /v1/volumes", withBody(d, d.CreateVolume))
 	mux.HandleFunc("GET /v1/volumes", noBody(d, ids("VolumeId"), d.DescribeVolumes))
 	mux.HandleFunc("DELETE /v1/volumes/{id}", noBody(d, pathID, d.DeleteVolume))

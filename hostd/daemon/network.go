@@ -46,16 +46,13 @@ func (d *Daemon) CreateVpc(req api.CreateVpcRequest) (api.Vpc, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	used := map[uint32]bool{}
-	for _, v := range d.vpcs {
-		used[v.Number] = true
-	}
-	n := uint32(1)
-	for used[n] {
-		n++
-	}
+	n := nextNumber(d.vpcs, func(v *state.VPC) uint32 { return v.Number })
 	v := &state.VPC{ID: newID("vpc-"), CIDR: block.String(), Name: req.Name, Number: n, CreatedAt: time.Now().UTC()}
+	if err := d.createDefaultsLocked(v); err != nil {
+		return api.Vpc{}, err
+	}
 	if err := d.store.PutVPC(v); err != nil {
+		d.deleteDefaultsLocked(v)
 		return api.Vpc{}, err
 	}
 	d.vpcs[v.ID] = v
@@ -92,9 +89,13 @@ func (d *Daemon) DeleteVpc(id string) (api.ReturnResponse, error) {
 			return api.ReturnResponse{}, api.Errorf(api.CodeDependencyViolation, "the vpc '%s' has dependencies and cannot be deleted: subnet %s is in it", id, s.ID)
 		}
 	}
+	if groups := d.vpcGroupsLocked(id); len(groups) > 0 {
+		return api.ReturnResponse{}, api.Errorf(api.CodeDependencyViolation, "the vpc '%s' has dependencies and cannot be deleted: security group %s is in it", id, groups[0])
+	}
 	if err := d.store.DeleteVPC(v.ID); err != nil {
 		return api.ReturnResponse{}, err
 	}
+	d.deleteDefaultsLocked(v)
 	delete(d.vpcs, id)
 	d.log.Info("vpc deleted", "vpc", id)
 	return api.ReturnResponse{Return: true}, nil
@@ -121,8 +122,13 @@ func (d *Daemon) CreateSubnet(req api.CreateSubnetRequest) (api.Subnet, error) {
 	if err := vnet.CheckSubnet(netip.MustParsePrefix(v.CIDR), block, siblings); err != nil {
 		return api.Subnet{}, networkError(err, api.CodeInvalidSubnetRange)
 	}
-	s := &state.Subnet{ID: newID("subnet-"), VpcID: v.ID, CIDR: block.String(), CreatedAt: time.Now().UTC()}
+	s := &state.Subnet{ID: newID("subnet-"), VpcID: v.ID, CIDR: block.String(), CreatedAt: time.Now().UTC(),
+		Number: d.nextSubnetNumberLocked(), ACLID: v.DefaultACLID}
+	if err := d.dp.SetSubnetACL(s.Number, d.aclSets[s.ACLID]); err != nil {
+		return api.Subnet{}, err
+	}
 	if err := d.store.PutSubnet(s); err != nil {
+		d.dp.DeleteSubnetACL(s.Number)
 		return api.Subnet{}, err
 	}
 	d.subnets[s.ID] = s
@@ -165,6 +171,7 @@ func (d *Daemon) DeleteSubnet(id string) (api.ReturnResponse, error) {
 	if err := d.store.DeleteSubnet(s.ID); err != nil {
 		return api.ReturnResponse{}, err
 	}
+	d.dp.DeleteSubnetACL(s.Number)
 	delete(d.subnets, id)
 	d.log.Info("subnet deleted", "subnet", id)
 	return api.ReturnResponse{Return: true}, nil
@@ -182,7 +189,7 @@ func (d *Daemon) usedAddressesLocked(subnetID string) map[netip.Addr]bool {
 
 // reserveENI gives instanceID an interface in subnetID: an address (wantIP if given), a MAC and a
 // host-side name, recorded before anything is made on the host.
-func (d *Daemon) reserveENI(instanceID, subnetID, wantIP string) (*state.ENI, error) {
+func (d *Daemon) reserveENI(instanceID, subnetID, wantIP string, groups []string) (*state.ENI, error) {
 	var want netip.Addr
 	if wantIP != "" {
 		var err error
@@ -196,13 +203,16 @@ func (d *Daemon) reserveENI(instanceID, subnetID, wantIP string) (*state.ENI, er
 	if err != nil {
 		return nil, err
 	}
+	if groups, err = d.resolveGroupsLocked(s.VpcID, groups); err != nil {
+		return nil, err
+	}
 	addr, err := vnet.Allocate(netip.MustParsePrefix(s.CIDR), d.usedAddressesLocked(s.ID), want)
 	if err != nil {
 		return nil, networkError(err, api.CodeInvalidParameterValue)
 	}
 	e := &state.ENI{
 		ID: newID("eni-"), SubnetID: s.ID, VpcID: s.VpcID, InstanceID: instanceID, IP: addr.String(),
-		MAC: newMAC().String(), HostIfName: "v" + instanceID[2:16], SourceDestCheck: true,
+		MAC: newMAC().String(), HostIfName: "v" + instanceID[2:16], SourceDestCheck: true, Groups: groups,
 	}
 	if err := d.store.PutENI(e); err != nil {
 		return nil, err
@@ -237,7 +247,12 @@ func (d *Daemon) plumb(e *state.ENI, pid int) error {
 	if err != nil {
 		return err
 	}
-	err = d.dp.SetInterface(ifindex, d.datapathEntry(e, v, subnet))
+	d.mu.Lock()
+	entry, err := d.datapathEntryLocked(e)
+	d.mu.Unlock()
+	if err == nil {
+		err = d.dp.SetInterface(ifindex, entry)
+	}
 	if err == nil {
 		err = d.fabric.Attach(d.dp, e.HostIfName, ifindex)
 	}
@@ -246,14 +261,6 @@ func (d *Daemon) plumb(e *state.ENI, pid int) error {
 		return err
 	}
 	return nil
-}
-
-func (d *Daemon) datapathEntry(e *state.ENI, v *state.VPC, subnet netip.Prefix) vnet.Interface {
-	mac, _ := net.ParseMAC(e.MAC)
-	return vnet.Interface{
-		VPC: v.Number, IP: net.ParseIP(e.IP), MAC: mac, SourceDestCheck: e.SourceDestCheck,
-		Subnet: &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)},
-	}
 }
 
 func (d *Daemon) subnetAndVpc(e *state.ENI) (*state.Subnet, *state.VPC) {
@@ -297,16 +304,8 @@ func (d *Daemon) ModifyInstance(id string, req api.ModifyInstanceRequest) (api.R
 		d.mu.Unlock()
 		return api.ReturnResponse{}, err
 	}
-	running := in.rec.Phase == state.Running
+	d.repointLocked(func(x *state.ENI) bool { return x == e })
 	d.mu.Unlock()
-	if running {
-		s, v := d.subnetAndVpc(e)
-		if ifindex := d.dp.IfindexOf(net.ParseIP(e.IP), v.Number); ifindex > 0 {
-			if err := d.dp.SetInterface(ifindex, d.datapathEntry(e, v, netip.MustParsePrefix(s.CIDR))); err != nil {
-				return api.ReturnResponse{}, err
-			}
-		}
-	}
 	d.log.Info("source/dest check changed", "instance", id, "source_dest_check", e.SourceDestCheck)
 	return api.ReturnResponse{Return: true}, nil
 }
@@ -330,6 +329,8 @@ func (d *Daemon) describeNetworkLocked(out *api.Instance) {
 		}
 	}
 	check := e.SourceDestCheck
+	ni.Groups = d.describeGroupsLocked(e.Groups)
+	out.SecurityGroups = ni.Groups
 	out.PrivateIpAddress, out.SubnetId, out.VpcId, out.SourceDestCheck = e.IP, e.SubnetID, e.VpcID, &check
 	out.NetworkInterfaces = []api.NetworkInterface{ni}
 }

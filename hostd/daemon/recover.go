@@ -40,6 +40,9 @@ func (d *Daemon) recover() error {
 	}
 	d.removeOrphans()
 	d.removeNetworkOrphans()
+	if err := d.rebuildFirewallLocked(); err != nil {
+		return fmt.Errorf("loading the firewall's rules into the datapath: %w", err)
+	}
 	d.pruneTombstonesLocked()
 	return nil
 }
@@ -65,6 +68,20 @@ func (d *Daemon) loadNetwork() error {
 	}
 	for _, e := range enis {
 		d.enis[e.InstanceID] = e
+	}
+	groups, err := d.store.Groups()
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		d.groups[g.ID] = g
+	}
+	acls, err := d.store.ACLs()
+	if err != nil {
+		return err
+	}
+	for _, a := range acls {
+		d.acls[a.ID] = a
 	}
 	return nil
 }

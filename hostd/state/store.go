@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/hostd/hostd/firewall"
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/memscrub"
 )
@@ -54,6 +55,9 @@ type VPC struct {
 	Name      string    `json:"name,omitempty"`
 	Number    uint32    `json:"number"` // the datapath's key for the VPC
 	CreatedAt time.Time `json:"created_at"`
+	// Its default security group and default network ACL, made with it.
+	DefaultGroupID string `json:"default_group_id"`
+	DefaultACLID   string `json:"default_acl_id"`
 }
 
 // Subnet is a block of a VPC's addresses.
@@ -62,19 +66,48 @@ type Subnet struct {
 	VpcID     string    `json:"vpc_id"`
 	CIDR      string    `json:"cidr"`
 	CreatedAt time.Time `json:"created_at"`
+	Number    uint32    `json:"number"` // the datapath's key for the subnet
+	ACLID     string    `json:"acl_id"` // its network ACL
+}
+
+// SecurityGroup is a group of a VPC and its rules.
+type SecurityGroup struct {
+	ID          string       `json:"id"`
+	VpcID       string       `json:"vpc_id"`
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	Number      uint32       `json:"number"` // the datapath's key for the group
+	Default     bool         `json:"default,omitempty"`
+	Ingress     []StoredRule `json:"ingress"`
+	Egress      []StoredRule `json:"egress"`
+}
+
+// StoredRule is a security group rule and its id.
+type StoredRule struct {
+	ID string `json:"id"`
+	firewall.Rule
+}
+
+// NetworkACL is a VPC's network ACL; subnets name the one they are under.
+type NetworkACL struct {
+	ID      string              `json:"id"`
+	VpcID   string              `json:"vpc_id"`
+	Default bool                `json:"default,omitempty"`
+	Entries []firewall.ACLEntry `json:"entries"`
 }
 
 // ENI is an instance's network interface. Its address stays with it while the instance is
 // stopped, as in EC2, and is freed when the instance is terminated.
 type ENI struct {
-	ID              string `json:"id"`
-	SubnetID        string `json:"subnet_id"`
-	VpcID           string `json:"vpc_id"`
-	InstanceID      string `json:"instance_id"`
-	IP              string `json:"ip"`
-	MAC             string `json:"mac"`
-	HostIfName      string `json:"host_ifname"`
-	SourceDestCheck bool   `json:"source_dest_check"`
+	ID              string   `json:"id"`
+	SubnetID        string   `json:"subnet_id"`
+	VpcID           string   `json:"vpc_id"`
+	InstanceID      string   `json:"instance_id"`
+	IP              string   `json:"ip"`
+	MAC             string   `json:"mac"`
+	HostIfName      string   `json:"host_ifname"`
+	SourceDestCheck bool     `json:"source_dest_check"`
+	Groups          []string `json:"groups"` // its security groups, 1 to 5
 }
 
 // Volume is a disk volume: an extent of the store, attached to at most one instance through a
@@ -99,7 +132,9 @@ var (
 	regionsBucket   = []byte("ram-regions")
 	extentsBucket   = []byte("disk-extents")
 	volumesBucket   = []byte("volumes")
-	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket, extentsBucket, volumesBucket}
+	groupsBucket    = []byte("security-groups")
+	aclsBucket      = []byte("network-acls")
+	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket, extentsBucket, volumesBucket, groupsBucket, aclsBucket}
 )
 
 // Store is the daemon's database.
@@ -174,6 +209,24 @@ func (s *Store) DeleteENI(id string) error { return del(s, enisBucket, id) }
 
 // ENIs returns every interface.
 func (s *Store) ENIs() ([]*ENI, error) { return list[ENI](s, enisBucket) }
+
+// PutGroup writes a security group record.
+func (s *Store) PutGroup(g *SecurityGroup) error { return put(s, groupsBucket, g.ID, g) }
+
+// DeleteGroup removes a security group record.
+func (s *Store) DeleteGroup(id string) error { return del(s, groupsBucket, id) }
+
+// Groups returns every security group.
+func (s *Store) Groups() ([]*SecurityGroup, error) { return list[SecurityGroup](s, groupsBucket) }
+
+// PutACL writes a network ACL record.
+func (s *Store) PutACL(a *NetworkACL) error { return put(s, aclsBucket, a.ID, a) }
+
+// DeleteACL removes a network ACL record.
+func (s *Store) DeleteACL(id string) error { return del(s, aclsBucket, id) }
+
+// ACLs returns every network ACL.
+func (s *Store) ACLs() ([]*NetworkACL, error) { return list[NetworkACL](s, aclsBucket) }
 
 // SaveRegion records a RAM region and its scrub history (memscrub.Journal).
 func (s *Store) SaveRegion(r *memscrub.Region) error { return put(s, regionsBucket, r.ID, r) }

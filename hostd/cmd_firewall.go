@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/hostd/hostd/firewall"
+	"github.com/hostd/hostd/hostd/api"
+)
+
+func cmdSg(g *globals, args []string) error {
+	return runVerb(g, "sg", args, map[string]func(*globals, []string) error{
+		"create": sgCreate, "describe": sgDescribe, "delete": sgDelete,
+		"authorize": sgRules("authorize"), "revoke": sgRules("revoke"),
+	})
+}
+
+func cmdNacl(g *globals, args []string) error {
+	return runVerb(g, "nacl", args, map[string]func(*globals, []string) error{
+		"create": naclCreate, "entry": naclEntry, "delete-entry": naclDeleteEntry,
+		"associate": naclAssociate, "describe": naclDescribe,
+	})
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// ruleFlags is RULE: --ip-permissions JSON, or the shorthand --protocol P [--port N|N-M|TYPE[:CODE]]
+// (--cidr CIDR | --source-group ID).
+type ruleFlags struct {
+	json, protocol, port, cidr, group string
+	ingress, egress                   bool
+}
+
+func (r *ruleFlags) register(fs *flag.FlagSet, groups bool) {
+	fs.StringVar(&r.json, "ip-permissions", "", "the rule as EC2's IpPermissions JSON (a list)")
+	fs.StringVar(&r.protocol, "protocol", "", "tcp, udp, icmp, icmpv6, all, or a protocol number")
+	fs.StringVar(&r.port, "port", "", "a port N or range N-M (tcp, udp), or TYPE[:CODE] (icmp)")
+	fs.StringVar(&r.cidr, "cidr", "", "the peer CIDR")
+	if groups {
+		fs.StringVar(&r.group, "source-group", "", "the peer group (its members' private addresses)")
+	}
+	fs.BoolVar(&r.ingress, "ingress", false, "an inbound rule")
+	fs.BoolVar(&r.egress, "egress", false, "an outbound rule")
+}
+
+// direction returns whether the rule is outbound; exactly one of --ingress and --egress is needed.
+func (r *ruleFlags) direction() (bool, error) {
+	if r.ingress == r.egress {
+		return false, usagef("give one of --ingress and --egress")
+	}
+	return r.egress, nil
+}
+
+// permissions reads RULE into EC2's form; the daemon validates it.
+func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
+	if r.json != "" {
+		if r.protocol != "" || r.port != "" || r.cidr != "" || r.group != "" {
+			return nil, usagef("give the rule either as --ip-permissions or as --protocol/--port/--cidr/--source-group, not both")
+		}
+		var perms []firewall.IpPermission
+		if err := json.Unmarshal([]byte(r.json), &perms); err != nil {
+			return nil, api.Errorf(api.CodePermissionMalformed, "--ip-permissions is not a JSON list of IpPermission: %v", err)
+		}
+		return perms, nil
+	}
+	if r.protocol == "" {
+		return nil, api.Errorf(api.CodeMissingParameter, "name a rule: --protocol with --cidr or --source-group (and --port), or --ip-permissions JSON")
+	}
+	if (r.cidr == "") == (r.group == "") {
+		return nil, api.Errorf(api.CodeMissingParameter, "a rule names one peer: --cidr CIDR or --source-group ID")
+	}
+	p := firewall.IpPermission{IpProtocol: r.protocol}
+	if r.port != "" {
+		from, to, err := parsePorts(r.protocol, r.port)
+		if err != nil {
+			return nil, err
+		}
+		p.FromPort, p.ToPort = &from, &to
+	} else if proto, err := firewall.ParseProtocol(r.protocol); err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6) {
+		any := -1
+		p.FromPort, p.ToPort = &any, &any
+	}
+	if r.cidr != "" {
+		p.IpRanges = []firewall.IpRange{{CidrIp: r.cidr}}
+		if strings.Contains(r.cidr, ":") {
+			p.IpRanges, p.Ipv6Ranges = nil, []firewall.Ipv6Range{{CidrIpv6: r.cidr}}
+		}
+	} else {
+		p.UserIdGroupPairs = []firewall.UserIdGroupPair{{GroupId: r.group}}
+	}
+	return []firewall.IpPermission{p}, nil
+}
+
+// parsePorts reads --port: N or N-M, or for ICMP TYPE[:CODE].
+func parsePorts(protocol, s string) (int, int, error) {
+	bad := api.Errorf(api.CodeInvalidParameterValue, "--port %q: give N or N-M (tcp, udp) or TYPE[:CODE] (icmp)", s)
+	sep := "-"
+	if proto, err := firewall.ParseProtocol(protocol); err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6) {
+		sep = ":"
+	}
+	a, b, two := strings.Cut(s, sep)
+	from, err := strconv.Atoi(a)
+	if err != nil {
+		return 0, 0, bad
+	}
+	if !two {
+		if sep == ":" {
+			return from, -1, nil
+		}
+		return from, from, nil
+	}
+	to, err := strconv.Atoi(b)
+	if err != nil {
+		return 0, 0, bad
+	}
+	return from, to, nil
+}
+
+func sgCreate(g *globals, args []string) error {
+	fs := newFlags("sg create")
+	var req api.CreateSecurityGroupRequest
+	fs.StringVar(&req.VpcId, "vpc", "", "the VPC of the group")
+	fs.StringVar(&req.GroupName, "name", "", "the group's name, unique in its VPC")
+	fs.StringVar(&req.Description, "description", "", "what the group is for")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if req.VpcId == "" || req.GroupName == "" {
+		return api.Errorf(api.CodeMissingParameter, "--vpc and --name are required")
+	}
+	if req.Description == "" {
+		req.Description = req.GroupName
+	}
+	var out api.CreateSecurityGroupResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/security-groups", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func sgDescribe(g *globals, args []string) error {
+	return describeVerb(g, "sg describe", "/v1/security-groups", "GroupId", args, &api.DescribeSecurityGroupsResponse{})
+}
+
+func sgDelete(g *globals, args []string) error {
+	return deleteVerb(g, "sg delete", "/v1/security-groups/", args)
+}
+
+// sgRules is `sg authorize` and `sg revoke`.
+func sgRules(verb string) func(*globals, []string) error {
+	return func(g *globals, args []string) error {
+		fs := newFlags("sg " + verb)
+		var req api.SecurityGroupRulesRequest
+		fs.StringVar(&req.GroupId, "group", "", "the group")
+		var rule ruleFlags
+		rule.register(fs, true)
+		if err := parseNoArgs(fs, args); err != nil {
+			return err
+		}
+		var err error
+		if req.Egress, err = rule.direction(); err != nil {
+			return err
+		}
+		if req.GroupId == "" {
+			return api.Errorf(api.CodeMissingParameter, "--group is required")
+		}
+		if req.IpPermissions, err = rule.permissions(); err != nil {
+			return err
+		}
+		if verb == "revoke" {
+			var out api.ReturnResponse
+			if err := client(g).Call(context.Background(), http.MethodPost, "/v1/security-groups/revoke", req, &out); err != nil {
+				return err
+			}
+			return g.print(out)
+		}
+		var out api.AuthorizeSecurityGroupResponse
+		if err := client(g).Call(context.Background(), http.MethodPost, "/v1/security-groups/authorize", req, &out); err != nil {
+			return err
+		}
+		return g.print(out)
+	}
+}
+
+func instanceSetGroups(g *globals, args []string) error {
+	fs := newFlags("instance set-groups")
+	var groups stringList
+	fs.Var(&groups, "sg", "a security group (repeatable, at most 5)")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usagef("usage: hostd instance set-groups ID --sg ID...")
+	}
+	if err := parseNoArgs(fs, args[1:]); err != nil {
+		return err
+	}
+	var out api.ReturnResponse
+	req := api.SetGroupsRequest{Groups: groups}
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/"+url.PathEscape(args[0])+"/groups", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func naclCreate(g *globals, args []string) error {
+	fs := newFlags("nacl create")
+	var req api.CreateNetworkAclRequest
+	fs.StringVar(&req.VpcId, "vpc", "", "the VPC of the ACL")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if req.VpcId == "" {
+		return api.Errorf(api.CodeMissingParameter, "--vpc is required")
+	}
+	var out api.CreateNetworkAclResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/network-acls", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+// naclEntryFlags are the flags every entry command has: the ACL, the number, the direction.
+func naclEntryFlags(fs *flag.FlagSet, req *api.NetworkAclEntryRequest, rule *ruleFlags) *string {
+	fs.StringVar(&req.NetworkAclId, "nacl", "", "the network ACL")
+	number := fs.String("rule-number", "", "the entry's number, 1 to 32766 (lowest first)")
+	rule.register(fs, false)
+	return number
+}
+
+func (r *ruleFlags) entryRequest(req *api.NetworkAclEntryRequest, number string) error {
+	var err error
+	if req.Egress, err = r.direction(); err != nil {
+		return err
+	}
+	if req.NetworkAclId == "" || number == "" {
+		return api.Errorf(api.CodeMissingParameter, "--nacl and --rule-number are required")
+	}
+	if req.RuleNumber, err = strconv.Atoi(number); err != nil {
+		return api.Errorf(api.CodeInvalidParameterValue, "--rule-number %q is not a number", number)
+	}
+	return nil
+}
+
+func naclEntry(g *globals, args []string) error {
+	fs := newFlags("nacl entry")
+	var req api.NetworkAclEntryRequest
+	var rule ruleFlags
+	number := naclEntryFlags(fs, &req, &rule)
+	fs.StringVar(&req.RuleAction, "action", "", "allow or deny")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if err := rule.entryRequest(&req, *number); err != nil {
+		return err
+	}
+	perms, err := rule.permissions()
+	if err != nil {
+		return err
+	}
+	if len(perms) != 1 || len(perms[0].IpRanges) != 1 || len(perms[0].UserIdGroupPairs) > 0 || len(perms[0].Ipv6Ranges) > 0 {
+		return api.Errorf(api.CodeInvalidParameterValue, "an ACL entry has one protocol, one port range and one IPv4 CIDR (no groups)")
+	}
+	p := perms[0]
+	req.Protocol, req.CidrBlock = p.IpProtocol, p.IpRanges[0].CidrIp
+	if p.FromPort != nil && p.ToPort != nil {
+		if proto, err := firewall.ParseProtocol(p.IpProtocol); err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6) {
+			req.IcmpTypeCode = &api.IcmpTypeCode{Type: *p.FromPort, Code: *p.ToPort}
+		} else {
+			req.PortRange = &api.PortRange{From: *p.FromPort, To: *p.ToPort}
+		}
+	}
+	var out api.ReturnResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/network-acls/entries", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func naclDeleteEntry(g *globals, args []string) error {
+	fs := newFlags("nacl delete-entry")
+	var req api.NetworkAclEntryRequest
+	var rule ruleFlags
+	number := naclEntryFlags(fs, &req, &rule)
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if err := rule.entryRequest(&req, *number); err != nil {
+		return err
+	}
+	var out api.ReturnResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/network-acls/entries/delete", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func naclAssociate(g *globals, args []string) error {
+	fs := newFlags("nacl associate")
+	var req api.AssociateNetworkAclRequest
+	fs.StringVar(&req.NetworkAclId, "nacl", "", "the network ACL")
+	fs.StringVar(&req.SubnetId, "subnet", "", "the subnet to put under it")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if req.NetworkAclId == "" || req.SubnetId == "" {
+		return api.Errorf(api.CodeMissingParameter, "--nacl and --subnet are required")
+	}
+	var out api.ReturnResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/network-acls/associate", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+func naclDescribe(g *globals, args []string) error {
+	return describeVerb(g, "nacl describe", "/v1/network-acls", "NetworkAclId", args, &api.DescribeNetworkAclsResponse{})
+}

@@ -1,0 +1,212 @@
+package daemon
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/hostd/hostd/firewall"
+	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/state"
+)
+
+// CreateNetworkAcl makes an ACL in a VPC; with no entries, it denies everything.
+func (d *Daemon) CreateNetworkAcl(req api.CreateNetworkAclRequest) (api.CreateNetworkAclResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, err := d.lookupVpcLocked(req.VpcId)
+	if err != nil {
+		return api.CreateNetworkAclResponse{}, err
+	}
+	acl := &state.NetworkACL{ID: newID("acl-"), VpcID: v.ID, Entries: []firewall.ACLEntry{}}
+	set, err := d.dp.LoadACL(&firewall.NetworkACL{})
+	if err != nil {
+		return api.CreateNetworkAclResponse{}, err
+	}
+	if err := d.store.PutACL(acl); err != nil {
+		d.dp.DeleteRuleSet(set)
+		return api.CreateNetworkAclResponse{}, err
+	}
+	d.acls[acl.ID], d.aclSets[acl.ID] = acl, set
+	d.log.Info("network ACL created", "acl", acl.ID, "vpc", v.ID)
+	return api.CreateNetworkAclResponse{NetworkAclId: acl.ID}, nil
+}
+
+// aclEntry validates an entry as EC2 does and returns it in the model.
+func aclEntry(req api.NetworkAclEntry) (firewall.ACLEntry, error) {
+	if req.RuleNumber < 1 || req.RuleNumber > api.MaxACLRuleNumber {
+		return firewall.ACLEntry{}, api.Errorf(api.CodeInvalidParameterValue, "rule number %d: give 1 to %d", req.RuleNumber, api.MaxACLRuleNumber)
+	}
+	var allow bool
+	switch strings.ToLower(req.RuleAction) {
+	case "allow":
+		allow = true
+	case "deny":
+	default:
+		return firewall.ACLEntry{}, api.Errorf(api.CodeInvalidParameterValue, "action %q: give allow or deny", req.RuleAction)
+	}
+	if req.CidrBlock == "" {
+		return firewall.ACLEntry{}, api.Errorf(api.CodeMissingParameter, "an ACL entry needs a CIDR: --cidr CIDR")
+	}
+	perm := firewall.IpPermission{IpProtocol: req.Protocol, IpRanges: []firewall.IpRange{{CidrIp: req.CidrBlock}}}
+	if req.PortRange != nil {
+		perm.FromPort, perm.ToPort = &req.PortRange.From, &req.PortRange.To
+	}
+	if req.IcmpTypeCode != nil {
+		perm.FromPort, perm.ToPort = &req.IcmpTypeCode.Type, &req.IcmpTypeCode.Code
+	}
+	rules, err := perm.Rules()
+	if err != nil {
+		return firewall.ACLEntry{}, firewallError(err)
+	}
+	return firewall.ACLEntry{Number: req.RuleNumber, Egress: req.Egress, Allow: allow, Rule: rules[0]}, nil
+}
+
+// CreateNetworkAclEntry adds a numbered entry to an ACL.
+func (d *Daemon) CreateNetworkAclEntry(req api.NetworkAclEntryRequest) (api.ReturnResponse, error) {
+	entry, err := aclEntry(req.NetworkAclEntry)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	acl, err := d.lookupACLLocked(req.NetworkAclId)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	count := 0
+	for _, e := range acl.Entries {
+		if e.Egress != entry.Egress {
+			continue
+		}
+		if e.Number == entry.Number {
+			return api.ReturnResponse{}, api.Errorf(api.CodeNetworkAclEntryExists, "%s already has %s rule number %d; delete it first", acl.ID, direction(entry.Egress), entry.Number)
+		}
+		count++
+	}
+	if count >= api.MaxACLEntries {
+		return api.ReturnResponse{}, api.Errorf(api.CodeNetworkAclEntryLimitExceeded, "a network ACL has at most %d %s entries", api.MaxACLEntries, direction(entry.Egress))
+	}
+	updated := *acl
+	updated.Entries = append(slices.Clone(acl.Entries), entry)
+	if err := d.replaceACLLocked(&updated); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	d.log.Info("network ACL entry added", "acl", acl.ID, "rule", entry.Number, "egress", entry.Egress, "allow", entry.Allow)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+// DeleteNetworkAclEntry removes a numbered entry.
+func (d *Daemon) DeleteNetworkAclEntry(req api.NetworkAclEntryRequest) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	acl, err := d.lookupACLLocked(req.NetworkAclId)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	i := slices.IndexFunc(acl.Entries, func(e firewall.ACLEntry) bool { return e.Number == req.RuleNumber && e.Egress == req.Egress })
+	if i < 0 {
+		return api.ReturnResponse{}, api.Errorf(api.CodeNetworkAclEntryNotFound, "%s has no %s rule number %d", acl.ID, direction(req.Egress), req.RuleNumber)
+	}
+	updated := *acl
+	updated.Entries = slices.Delete(slices.Clone(acl.Entries), i, i+1)
+	if err := d.replaceACLLocked(&updated); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	d.log.Info("network ACL entry deleted", "acl", acl.ID, "rule", req.RuleNumber, "egress", req.Egress)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+// replaceACLLocked compiles updated, records it, and points its subnets at the new rule set.
+func (d *Daemon) replaceACLLocked(updated *state.NetworkACL) error {
+	set, err := d.dp.LoadACL(&firewall.NetworkACL{Entries: updated.Entries})
+	if err != nil {
+		return err
+	}
+	if err := d.store.PutACL(updated); err != nil {
+		d.dp.DeleteRuleSet(set)
+		return err
+	}
+	old := d.aclSets[updated.ID]
+	d.acls[updated.ID], d.aclSets[updated.ID] = updated, set
+	for _, s := range d.subnets {
+		if s.ACLID == updated.ID {
+			if err := d.dp.SetSubnetACL(s.Number, set); err != nil {
+				d.log.Error("pointing a subnet at its ACL", "subnet", s.ID, "err", err)
+			}
+		}
+	}
+	d.dp.RetireRuleSet(old)
+	return nil
+}
+
+// AssociateNetworkAcl puts a subnet under an ACL of its VPC.
+func (d *Daemon) AssociateNetworkAcl(req api.AssociateNetworkAclRequest) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	acl, err := d.lookupACLLocked(req.NetworkAclId)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	s, err := d.lookupSubnetLocked(req.SubnetId)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	if s.VpcID != acl.VpcID {
+		return api.ReturnResponse{}, api.Errorf(api.CodeInvalidParameterValue, "network ACL %s is in vpc %s, subnet %s in vpc %s", acl.ID, acl.VpcID, s.ID, s.VpcID)
+	}
+	updated := *s
+	updated.ACLID = acl.ID
+	if err := d.store.PutSubnet(&updated); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	d.subnets[s.ID] = &updated
+	if err := d.dp.SetSubnetACL(s.Number, d.aclSets[acl.ID]); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	d.log.Info("network ACL associated", "acl", acl.ID, "subnet", s.ID)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+// DescribeNetworkAcls lists the given ACLs, or all, in EC2's shape.
+func (d *Daemon) DescribeNetworkAcls(ids []string) (api.DescribeNetworkAclsResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	acls, err := pick(d.acls, ids, d.lookupACLLocked)
+	out := api.DescribeNetworkAclsResponse{NetworkAcls: []api.NetworkAcl{}}
+	for _, a := range acls {
+		desc := api.NetworkAcl{NetworkAclId: a.ID, VpcId: a.VpcID, IsDefault: a.Default, Entries: []api.NetworkAclEntry{}, Associations: []api.NetworkAclAssociation{}}
+		entries := slices.Clone(a.Entries)
+		slices.SortStableFunc(entries, func(x, y firewall.ACLEntry) int { return cmp.Compare(x.Number, y.Number) })
+		for _, e := range entries {
+			desc.Entries = append(desc.Entries, describeACLEntry(e))
+		}
+		// EC2 shows the implicit deny as rule 32767 ("*") in each direction.
+		for _, egress := range []bool{false, true} {
+			desc.Entries = append(desc.Entries, api.NetworkAclEntry{RuleNumber: 32767, Protocol: "-1", RuleAction: "deny", Egress: egress, CidrBlock: "0.0.0.0/0"})
+		}
+		for _, s := range d.subnets {
+			if s.ACLID == a.ID {
+				desc.Associations = append(desc.Associations, api.NetworkAclAssociation{NetworkAclId: a.ID, SubnetId: s.ID})
+			}
+		}
+		slices.SortFunc(desc.Associations, func(x, y api.NetworkAclAssociation) int { return cmp.Compare(x.SubnetId, y.SubnetId) })
+		out.NetworkAcls = append(out.NetworkAcls, desc)
+	}
+	return out, err
+}
+
+func describeACLEntry(e firewall.ACLEntry) api.NetworkAclEntry {
+	p := e.Rule.IpPermission()
+	out := api.NetworkAclEntry{RuleNumber: e.Number, Protocol: p.IpProtocol, RuleAction: "deny", Egress: e.Egress, CidrBlock: e.Rule.CIDR.String()}
+	if e.Allow {
+		out.RuleAction = "allow"
+	}
+	switch e.Rule.Protocol {
+	case firewall.TCP, firewall.UDP:
+		out.PortRange = &api.PortRange{From: e.Rule.From, To: e.Rule.To}
+	case firewall.ICMP, firewall.ICMPv6:
+		out.IcmpTypeCode = &api.IcmpTypeCode{Type: e.Rule.From, Code: e.Rule.To}
+	}
+	return out
+}

@@ -1,0 +1,263 @@
+package vnet
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/hostd/hostd/bpf"
+	"github.com/hostd/hostd/firewall"
+)
+
+// DefaultConntrackLimit is how many flows the datapath tracks at most (the LRU map has room for
+// twice as many, so that the limit, not eviction, decides).
+const DefaultConntrackLimit = 1 << 17
+
+// RetireDelay is how long a replaced rule set stays in the maps. A packet that read an
+// interface's old rule set number finishes within microseconds (a tc program runs to completion
+// in softirq); until then it must still find the old entries.
+var RetireDelay = 100 * time.Millisecond
+
+// ruleSets records what each rule set written by this process holds, to delete it by its keys.
+type ruleSets struct {
+	mu   sync.Mutex
+	next uint32
+	sets map[uint32]*ruleSet
+}
+
+// initFirewall picks rule set numbers above any already in the maps and sets the conntrack
+// limit of a fresh datapath.
+func (dp *Datapath) initFirewall() error {
+	dp.rules.sets = map[uint32]*ruleSet{}
+	var ak bpf.DatapathRuleAddrKey
+	var v uint32
+	for it := dp.maps.RuleAddrs.Iterate(); it.Next(&ak, &v); {
+		dp.rules.next = max(dp.rules.next, ak.Set)
+	}
+	var pk bpf.DatapathRulePortKey
+	for it := dp.maps.RulePorts.Iterate(); it.Next(&pk, &v); {
+		dp.rules.next = max(dp.rules.next, pk.Set)
+	}
+	var cfg bpf.DatapathConfig
+	if err := dp.maps.Settings.Lookup(uint32(0), &cfg); err != nil {
+		return err
+	}
+	if cfg.CtLimit == 0 {
+		return dp.SetConntrackLimit(DefaultConntrackLimit)
+	}
+	return nil
+}
+
+// LoadPolicy writes the union of groups' rules as a new rule set and returns its number, for
+// Interface.Policy. Nothing uses it until an interface is set to it.
+func (dp *Datapath) LoadPolicy(groups []*firewall.SecurityGroup, number GroupNumber) (uint32, error) {
+	return dp.load(func(set uint32) *ruleSet { return compilePolicy(set, groups, number) })
+}
+
+// LoadACL writes a network ACL as a new rule set and returns its number, for SetSubnetACL.
+func (dp *Datapath) LoadACL(acl *firewall.NetworkACL) (uint32, error) {
+	return dp.load(func(set uint32) *ruleSet { return compileACL(set, acl) })
+}
+
+func (dp *Datapath) load(compile func(set uint32) *ruleSet) (uint32, error) {
+	dp.rules.mu.Lock()
+	dp.rules.next++
+	set := dp.rules.next
+	dp.rules.mu.Unlock()
+	rs := compile(set)
+	err := putAll(dp.maps.RuleAddrs, rs.addrs)
+	if err == nil {
+		err = putAll(dp.maps.RulePorts, rs.ports)
+	}
+	if err != nil {
+		dp.deleteRuleSet(set, rs)
+		return 0, fmt.Errorf("writing rule set %d: %w", set, err)
+	}
+	dp.rules.mu.Lock()
+	dp.rules.sets[set] = rs
+	dp.rules.mu.Unlock()
+	return set, nil
+}
+
+func putAll[K comparable](m *ebpf.Map, entries map[K]uint32) error {
+	for k, v := range entries {
+		if err := m.Put(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RetireRuleSet deletes a rule set no interface or subnet uses any more, once packets that may
+// have read its number have gone by.
+func (dp *Datapath) RetireRuleSet(set uint32) {
+	if set == 0 {
+		return
+	}
+	time.AfterFunc(RetireDelay, func() { dp.DeleteRuleSet(set) })
+}
+
+// DeleteRuleSet deletes a rule set at once.
+func (dp *Datapath) DeleteRuleSet(set uint32) {
+	dp.rules.mu.Lock()
+	rs := dp.rules.sets[set]
+	delete(dp.rules.sets, set)
+	dp.rules.mu.Unlock()
+	if rs != nil {
+		dp.deleteRuleSet(set, rs)
+	}
+}
+
+func (dp *Datapath) deleteRuleSet(_ uint32, rs *ruleSet) {
+	for k := range rs.addrs {
+		_ = dp.maps.RuleAddrs.Delete(k)
+	}
+	for k := range rs.ports {
+		_ = dp.maps.RulePorts.Delete(k)
+	}
+}
+
+// DeleteRuleSetsExcept deletes every rule set not in keep, also those an earlier daemon wrote:
+// a restarted daemon compiles its rules afresh and drops the rest.
+func (dp *Datapath) DeleteRuleSetsExcept(keep map[uint32]bool) {
+	var ak bpf.DatapathRuleAddrKey
+	var pk bpf.DatapathRulePortKey
+	var v uint32
+	var addrs []bpf.DatapathRuleAddrKey
+	var ports []bpf.DatapathRulePortKey
+	for it := dp.maps.RuleAddrs.Iterate(); it.Next(&ak, &v); {
+		if !keep[ak.Set] {
+			addrs = append(addrs, ak)
+		}
+	}
+	for it := dp.maps.RulePorts.Iterate(); it.Next(&pk, &v); {
+		if !keep[pk.Set] {
+			ports = append(ports, pk)
+		}
+	}
+	for _, k := range addrs {
+		_ = dp.maps.RuleAddrs.Delete(k)
+	}
+	for _, k := range ports {
+		_ = dp.maps.RulePorts.Delete(k)
+	}
+	dp.rules.mu.Lock()
+	for set := range dp.rules.sets {
+		if !keep[set] {
+			delete(dp.rules.sets, set)
+		}
+	}
+	dp.rules.mu.Unlock()
+}
+
+// SetSubnetACL makes rule set acl the network ACL of subnet number subnet, in one update.
+func (dp *Datapath) SetSubnetACL(subnet, acl uint32) error {
+	return dp.maps.SubnetAcls.Put(subnet, acl)
+}
+
+// SubnetACL returns the rule set of subnet's ACL, or 0.
+func (dp *Datapath) SubnetACL(subnet uint32) uint32 {
+	var set uint32
+	_ = dp.maps.SubnetAcls.Lookup(subnet, &set)
+	return set
+}
+
+// DeleteSubnetACL forgets subnet's ACL.
+func (dp *Datapath) DeleteSubnetACL(subnet uint32) {
+	_ = dp.maps.SubnetAcls.Delete(subnet)
+}
+
+// SetConntrackLimit sets how many flows may be tracked at once.
+func (dp *Datapath) SetConntrackLimit(limit uint32) error {
+	if max := dp.maps.Conntrack.MaxEntries() / 2; limit > max {
+		return fmt.Errorf("conntrack limit %d: at most %d", limit, max)
+	}
+	return dp.updateSettings(func(c *bpf.DatapathConfig) { c.CtLimit = limit })
+}
+
+// SkewClock moves the datapath's clock forward by d, as tests do to expire flows.
+func (dp *Datapath) SkewClock(d time.Duration) error {
+	return dp.updateSettings(func(c *bpf.DatapathConfig) { c.ClockSkew += uint64(d) })
+}
+
+func (dp *Datapath) updateSettings(change func(*bpf.DatapathConfig)) error {
+	var cfg bpf.DatapathConfig
+	if err := dp.maps.Settings.Lookup(uint32(0), &cfg); err != nil {
+		return err
+	}
+	change(&cfg)
+	return dp.maps.Settings.Put(uint32(0), cfg)
+}
+
+// now is the datapath's clock: CLOCK_MONOTONIC (bpf_ktime_get_ns) plus the skew.
+func (dp *Datapath) now() (uint64, error) {
+	var cfg bpf.DatapathConfig
+	if err := dp.maps.Settings.Lookup(uint32(0), &cfg); err != nil {
+		return 0, err
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, err
+	}
+	return uint64(ts.Nano()) + cfg.ClockSkew, nil
+}
+
+// Indexes of ct_count (firewall.h).
+const (
+	ctCountDatapath  = uint32(0)
+	ctCountCollected = uint32(1)
+)
+
+// ConntrackCount returns how many flows the table holds (expired ones not yet collected too).
+func (dp *Datapath) ConntrackCount() uint64 {
+	var added, collected uint64
+	_ = dp.maps.CtCount.Lookup(ctCountDatapath, &added)
+	_ = dp.maps.CtCount.Lookup(ctCountCollected, &collected)
+	return added - collected
+}
+
+// CollectConntrack removes expired flows and returns how many it removed. The daemon runs it
+// periodically: the datapath removes an expired flow only when a packet of it comes by. Only
+// one collector may run at a time (it alone writes the collected count).
+func (dp *Datapath) CollectConntrack() (int, error) {
+	now, err := dp.now()
+	if err != nil {
+		return 0, err
+	}
+	var key bpf.DatapathCtKey
+	var e bpf.DatapathCtEntry
+	var expired []bpf.DatapathCtKey
+	for it := dp.maps.Conntrack.Iterate(); it.Next(&key, &e); {
+		if now >= e.Expires {
+			expired = append(expired, key)
+		}
+	}
+	removed := 0
+	for _, k := range expired {
+		// Deleted here or by a packet: whoever deletes it uncounts it.
+		if err := dp.maps.Conntrack.Delete(k); err == nil {
+			removed++
+		} else if !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return removed, err
+		}
+	}
+	if removed == 0 {
+		return 0, nil
+	}
+	var collected uint64
+	if err := dp.maps.CtCount.Lookup(ctCountCollected, &collected); err != nil {
+		return removed, err
+	}
+	return removed, dp.maps.CtCount.Put(ctCountCollected, collected+uint64(removed))
+}
+
+// ConntrackLimit returns how many flows may be tracked at once.
+func (dp *Datapath) ConntrackLimit() uint32 {
+	var cfg bpf.DatapathConfig
+	_ = dp.maps.Settings.Lookup(uint32(0), &cfg)
+	return cfg.CtLimit
+}
