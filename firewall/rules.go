@@ -96,13 +96,22 @@ type UserIdGroupPair struct {
 	Description string `json:"Description,omitempty"`
 }
 
-// ParseIpPermissions reads EC2's JSON (a list of IpPermission) into rules, one per peer.
-func ParseIpPermissions(data []byte) ([]Rule, error) {
+// DecodeIpPermissions reads EC2's JSON, a list of IpPermission, refusing fields EC2 has not.
+func DecodeIpPermissions(data []byte) ([]IpPermission, error) {
 	var perms []IpPermission
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&perms); err != nil {
 		return nil, &Error{Code: "InvalidPermission.Malformed", Message: fmt.Sprintf("IpPermissions is not valid JSON of EC2's shape: %v", err)}
+	}
+	return perms, nil
+}
+
+// ParseIpPermissions reads EC2's JSON (a list of IpPermission) into rules, one per peer.
+func ParseIpPermissions(data []byte) ([]Rule, error) {
+	perms, err := DecodeIpPermissions(data)
+	if err != nil {
+		return nil, err
 	}
 	var rules []Rule
 	for _, p := range perms {

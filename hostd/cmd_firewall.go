@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"net/http"
 	"net/url"
@@ -66,9 +65,9 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 		if r.protocol != "" || r.port != "" || r.cidr != "" || r.group != "" {
 			return nil, usagef("give the rule either as --ip-permissions or as --protocol/--port/--cidr/--source-group, not both")
 		}
-		var perms []firewall.IpPermission
-		if err := json.Unmarshal([]byte(r.json), &perms); err != nil {
-			return nil, api.Errorf(api.CodePermissionMalformed, "--ip-permissions is not a JSON list of IpPermission: %v", err)
+		perms, err := firewall.DecodeIpPermissions([]byte(r.json))
+		if err != nil {
+			return nil, api.FirewallError(err)
 		}
 		return perms, nil
 	}

@@ -1,6 +1,10 @@
 package api
 
-import "github.com/hostd/hostd/firewall"
+import (
+	"errors"
+
+	"github.com/hostd/hostd/firewall"
+)
 
 // EC2 error codes of security groups and network ACLs.
 const (
@@ -11,7 +15,6 @@ const (
 	CodeCannotDelete                 = "CannotDelete"
 	CodePermissionDuplicate          = "InvalidPermission.Duplicate"
 	CodePermissionNotFound           = "InvalidPermission.NotFound"
-	CodePermissionMalformed          = "InvalidPermission.Malformed"
 	CodeRulesPerGroupLimitExceeded   = "RulesPerSecurityGroupLimitExceeded"
 	CodeGroupsPerInterfaceExceeded   = "SecurityGroupsPerInterfaceLimitExceeded"
 	CodeInvalidNetworkAclNotFound    = "InvalidNetworkAclID.NotFound"
@@ -162,4 +165,13 @@ type NetworkAcl struct {
 // DescribeNetworkAclsResponse is what `nacl describe` prints.
 type DescribeNetworkAclsResponse struct {
 	NetworkAcls []NetworkAcl `json:"NetworkAcls"`
+}
+
+// FirewallError gives a validation error of the firewall model its EC2 code.
+func FirewallError(err error) error {
+	var fe *firewall.Error
+	if errors.As(err, &fe) {
+		return Errorf(fe.Code, "%s", fe.Message)
+	}
+	return err
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"regexp"
@@ -35,15 +34,6 @@ func (d *Daemon) lookupGroupLocked(id string) (*state.SecurityGroup, error) {
 
 func (d *Daemon) lookupACLLocked(id string) (*state.NetworkACL, error) {
 	return lookupID(d.acls, id, resourceKind{"network ACL ID", "acl-", aclIDPattern.MatchString, api.CodeInvalidNetworkAclMalformed, api.CodeInvalidNetworkAclNotFound})
-}
-
-// firewallError turns the model's validation errors into API errors with the same code.
-func firewallError(err error) error {
-	var fe *firewall.Error
-	if errors.As(err, &fe) {
-		return api.Errorf(fe.Code, "%s", fe.Message)
-	}
-	return err
 }
 
 func allTraffic() firewall.Rule {
@@ -245,7 +235,7 @@ func (d *Daemon) parseRulesLocked(g *state.SecurityGroup, perms []firewall.IpPer
 	for _, p := range perms {
 		rs, err := p.Rules()
 		if err != nil {
-			return nil, firewallError(err)
+			return nil, api.FirewallError(err)
 		}
 		rules = append(rules, rs...)
 	}

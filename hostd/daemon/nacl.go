@@ -57,7 +57,7 @@ func aclEntry(req api.NetworkAclEntry) (firewall.ACLEntry, error) {
 	}
 	rules, err := perm.Rules()
 	if err != nil {
-		return firewall.ACLEntry{}, firewallError(err)
+		return firewall.ACLEntry{}, api.FirewallError(err)
 	}
 	return firewall.ACLEntry{Number: req.RuleNumber, Egress: req.Egress, Allow: allow, Rule: rules[0]}, nil
 }

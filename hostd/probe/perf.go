@@ -21,7 +21,13 @@ type PerfResult struct {
 	Gbps         float64 `json:"Gbps,omitempty"`
 	Transactions int64   `json:"Transactions,omitempty"`
 	PerSecond    float64 `json:"PerSecond,omitempty"`
+	// MaxGapMicros is the longest transaction: a packet lost and sent again shows as a gap of a
+	// retransmission timeout (200 ms or more).
+	MaxGapMicros int64 `json:"MaxGapMicros,omitempty"`
 }
+
+// transactionTimeout ends a request/response run whose connection stopped answering.
+const transactionTimeout = 3 * time.Second
 
 // Serve answers bulk and request/response clients on a TCP port for d.
 func Serve(port int, d time.Duration) error {
@@ -95,16 +101,20 @@ func RequestResponse(addr string, d time.Duration) (*PerfResult, error) {
 	}
 	b := []byte{1}
 	var n int64
+	var maxGap time.Duration
 	start := time.Now()
 	for time.Since(start) < d {
+		t := time.Now()
+		_ = conn.SetDeadline(t.Add(transactionTimeout))
 		if _, err := conn.Write(b); err != nil {
 			return nil, err
 		}
 		if _, err := io.ReadFull(conn, b); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("after %d transactions: %w", n, err)
 		}
+		maxGap = max(maxGap, time.Since(t))
 		n++
 	}
 	secs := time.Since(start).Seconds()
-	return &PerfResult{Addr: addr, Seconds: secs, Transactions: n, PerSecond: float64(n) / secs}, nil
+	return &PerfResult{Addr: addr, Seconds: secs, Transactions: n, PerSecond: float64(n) / secs, MaxGapMicros: maxGap.Microseconds()}, nil
 }

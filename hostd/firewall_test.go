@@ -1,0 +1,284 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/hostdtest"
+)
+
+// End-to-end tests of security groups and network ACLs: real instances, real connections.
+
+func createGroup(t *testing.T, d *hostdtest.Daemon, vpc, name string) string {
+	t.Helper()
+	var out api.CreateSecurityGroupResponse
+	d.JSON(&out, "sg", "create", "--vpc", vpc, "--name", name)
+	return out.GroupId
+}
+
+func authorize(t *testing.T, d *hostdtest.Daemon, group string, rule ...string) {
+	t.Helper()
+	d.JSON(&api.AuthorizeSecurityGroupResponse{}, append([]string{"sg", "authorize", "--group", group}, rule...)...)
+}
+
+func revoke(t *testing.T, d *hostdtest.Daemon, group string, rule ...string) {
+	t.Helper()
+	d.JSON(&api.ReturnResponse{}, append([]string{"sg", "revoke", "--group", group}, rule...)...)
+}
+
+// connects tells whether from gets a message to port of `to`, and the answer back.
+func connects(t *testing.T, d *hostdtest.Daemon, from, to netInstance, proto string, port int) bool {
+	t.Helper()
+	wait := listen(t, d, to, proto, port)
+	_, _, code := d.Exec(from.id, "hostd", "probe", "connect", "--proto", proto, "--addr", fmt.Sprintf("%s:%d", to.ip, port), "--message", "hi", "--timeout", "1s")
+	return wait() == "hi" && code == 0
+}
+
+func pings(t *testing.T, d *hostdtest.Daemon, from, to netInstance) bool {
+	t.Helper()
+	_, _, code := d.Exec(from.id, "hostd", "probe", "ping", "--addr", to.ip, "--timeout", "1s")
+	return code == 0
+}
+
+// tiers is a VPC with a web tier and a database tier, and a stranger in a third subnet.
+type tiers struct {
+	vpc, webSG, dbSG, otherSG string
+	subnets                   []string
+	web, db, other            netInstance
+}
+
+func newTiers(t *testing.T, d *hostdtest.Daemon, cidr string) tiers {
+	var x tiers
+	x.vpc, x.subnets = createVpc(t, d, cidr+".0.0/16", cidr+".1.0/24", cidr+".2.0/24", cidr+".3.0/24")
+	x.webSG, x.dbSG, x.otherSG = createGroup(t, d, x.vpc, "web"), createGroup(t, d, x.vpc, "db"), createGroup(t, d, x.vpc, "other")
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "5432", "--source-group", x.webSG)
+	x.web = launchIn(t, d, x.subnets[0], "--sg", x.webSG)
+	x.db = launchIn(t, d, x.subnets[1], "--sg", x.dbSG)
+	x.other = launchIn(t, d, x.subnets[2], "--sg", x.otherSG)
+	return x
+}
+
+func TestSecurityGroupsEndToEnd(t *testing.T) {
+	d := hostdtest.Start(t)
+	x := newTiers(t, d, "10.20")
+
+	// The database port, from the web tier's group only.
+	assert.True(t, connects(t, d, x.web, x.db, "tcp", 5432), "web -> db:5432")
+	assert.False(t, connects(t, d, x.web, x.db, "tcp", 5433), "web -> db:5433, no rule")
+	assert.False(t, connects(t, d, x.other, x.db, "tcp", 5432), "a stranger -> db:5432")
+	assert.NotZero(t, drops(t, d, x.db.id)["sg-ingress"])
+	// A new group lets nothing in: the answer to web came back only as return traffic.
+	assert.False(t, connects(t, d, x.db, x.web, "tcp", 5432), "db -> web: the web group has no inbound rule")
+
+	// Membership changes take effect: the stranger joins the web tier, then leaves it.
+	d.JSON(&api.ReturnResponse{}, "instance", "set-groups", x.other.id, "--sg", x.otherSG, "--sg", x.webSG)
+	assert.True(t, connects(t, d, x.other, x.db, "tcp", 5432), "a stranger that joined web")
+	d.JSON(&api.ReturnResponse{}, "instance", "set-groups", x.other.id, "--sg", x.otherSG)
+	assert.False(t, connects(t, d, x.other, x.db, "tcp", 5432), "a stranger that left web")
+
+	// A CIDR source: the web subnet may reach port 7000, the stranger's subnet may not.
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "7000-7001", "--cidr", "10.20.1.0/24")
+	assert.True(t, connects(t, d, x.web, x.db, "tcp", 7000))
+	assert.False(t, connects(t, d, x.other, x.db, "tcp", 7000))
+
+	// UDP: the answer comes back though web lets no UDP in.
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "udp", "--port", "53", "--source-group", x.webSG)
+	assert.True(t, connects(t, d, x.web, x.db, "udp", 53), "udp query and its answer")
+	assert.False(t, connects(t, d, x.db, x.web, "udp", 53), "udp into web")
+
+	// ICMP by type: echo requests (8) in; a rule for another type (13, timestamp) lets no ping in.
+	assert.False(t, pings(t, d, x.web, x.db))
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "icmp", "--port", "13", "--cidr", "10.20.0.0/16")
+	assert.False(t, pings(t, d, x.web, x.db), "ping with only a timestamp rule")
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "icmp", "--port", "8:0", "--cidr", "10.20.0.0/16")
+	assert.True(t, pings(t, d, x.web, x.db), "ping with an echo rule")
+	revoke(t, d, x.dbSG, "--ingress", "--protocol", "icmp", "--port", "8:0", "--cidr", "10.20.0.0/16")
+	// web's echo flow is tracked for 30 s more; the stranger, in the same CIDR, has none.
+	assert.True(t, pings(t, d, x.web, x.db), "a tracked echo flow outlives its rule")
+	assert.False(t, pings(t, d, x.other, x.db), "ping after the echo rule was revoked")
+}
+
+// A flow that a rule allowed lives on after the rule is revoked; a new one is refused.
+func TestRevokeKeepsEstablishedFlow(t *testing.T) {
+	d := hostdtest.Start(t)
+	x := newTiers(t, d, "10.21")
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "5433", "--source-group", x.webSG)
+	go d.Exec(x.db.id, "hostd", "probe", "serve", "--port", "5433", "--seconds", "6")
+	time.Sleep(300 * time.Millisecond)
+	rr := func(seconds string) (int64, int64, error) {
+		out, stderr, code := d.Exec(x.web.id, "hostd", "probe", "rr", "--addr", x.db.ip+":5433", "--seconds", seconds)
+		if code != 0 {
+			return 0, 0, fmt.Errorf("%s", stderr)
+		}
+		var res struct{ Transactions, MaxGapMicros int64 }
+		require.NoError(t, json.Unmarshal([]byte(out), &res))
+		return res.Transactions, res.MaxGapMicros, nil
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var n, gap int64
+	var err error
+	go func() { defer wg.Done(); n, gap, err = rr("3") }()
+	time.Sleep(time.Second)
+	revoke(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "5433", "--source-group", x.webSG)
+	_, _, newErr := rr("0.2")
+	assert.Error(t, newErr, "a new connection after the revoke")
+	wg.Wait()
+	require.NoError(t, err, "the established connection broke")
+	assert.Positive(t, n)
+	assert.Less(t, gap, int64(200_000), "the established connection stalled (a retransmission)")
+}
+
+func TestNetworkACLsEndToEnd(t *testing.T) {
+	d := hostdtest.Start(t)
+	x := newTiers(t, d, "10.22")
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "all", "--cidr", "10.22.0.0/16")
+	db2 := launchIn(t, d, x.subnets[1], "--sg", x.dbSG)
+	require.True(t, connects(t, d, x.web, x.db, "tcp", 5432))
+
+	// A new ACL denies everything, but only where traffic enters or leaves its subnet.
+	var acl api.CreateNetworkAclResponse
+	d.JSON(&acl, "nacl", "create", "--vpc", x.vpc)
+	d.JSON(&api.ReturnResponse{}, "nacl", "associate", "--nacl", acl.NetworkAclId, "--subnet", x.subnets[1])
+	assert.False(t, connects(t, d, x.web, x.db, "tcp", 5432), "into a subnet under a new ACL")
+	assert.NotZero(t, drops(t, d, x.db.id)["nacl-in"])
+	assert.True(t, connects(t, d, db2, x.db, "tcp", 5432), "within the subnet the ACL does not apply")
+
+	// Entries, lowest number first: allow all, then a deny numbered ahead of it.
+	entry := func(n int, dir, action string, rule ...string) {
+		d.JSON(&api.ReturnResponse{}, append([]string{"nacl", "entry", "--nacl", acl.NetworkAclId, "--rule-number", fmt.Sprint(n), dir, "--action", action}, rule...)...)
+	}
+	entry(100, "--ingress", "allow", "--protocol", "all", "--cidr", "0.0.0.0/0")
+	entry(100, "--egress", "allow", "--protocol", "all", "--cidr", "0.0.0.0/0")
+	assert.True(t, connects(t, d, x.web, x.db, "tcp", 5432), "allowed by entry 100")
+	entry(50, "--ingress", "deny", "--protocol", "tcp", "--port", "5432", "--cidr", "10.22.1.0/24")
+	assert.False(t, connects(t, d, x.web, x.db, "tcp", 5432), "denied by entry 50 ahead of 100")
+	assert.True(t, connects(t, d, x.web, x.db, "tcp", 7000), "another port still allowed by 100")
+	// Stateless: the answers leave through the egress entries, which a deny there stops.
+	d.JSON(&api.ReturnResponse{}, "nacl", "delete-entry", "--nacl", acl.NetworkAclId, "--rule-number", "50", "--ingress")
+	entry(60, "--egress", "deny", "--protocol", "tcp", "--port", "1024-65535", "--cidr", "10.22.1.0/24")
+	assert.False(t, connects(t, d, x.web, x.db, "tcp", 5432), "answers to ephemeral ports denied out")
+	assert.NotZero(t, drops(t, d, x.db.id)["nacl-out"])
+
+	var desc api.DescribeNetworkAclsResponse
+	d.JSON(&desc, "nacl", "describe", acl.NetworkAclId)
+	require.Len(t, desc.NetworkAcls, 1)
+	assert.Equal(t, []api.NetworkAclAssociation{{NetworkAclId: acl.NetworkAclId, SubnetId: x.subnets[1]}}, desc.NetworkAcls[0].Associations)
+	assert.Len(t, desc.NetworkAcls[0].Entries, 3+2, "three entries and the two implicit denies")
+}
+
+// Two tenants with the same CIDR and the same rules: the rules of one never admit the other.
+func TestOverlappingVPCsKeepTheirRules(t *testing.T) {
+	d := hostdtest.Start(t)
+	a, b := newTiers(t, d, "10.23"), newTiers(t, d, "10.23")
+	for _, x := range []tiers{a, b} {
+		authorize(t, d, x.dbSG, "--ingress", "--protocol", "all", "--cidr", "0.0.0.0/0")
+	}
+	assert.True(t, connects(t, d, a.web, a.db, "tcp", 5432))
+	assert.True(t, connects(t, d, b.web, b.db, "tcp", 5432))
+	require.Equal(t, a.db.ip, b.db.ip)
+	// b's web reaching "a.db's address" reaches b's own db, never a's.
+	wait := listen(t, d, a.db, "tcp", 5500)
+	d.Exec(b.web.id, "hostd", "probe", "connect", "--addr", a.db.ip+":5500", "--message", "cross", "--timeout", "1s")
+	assert.Equal(t, "", wait())
+}
+
+func TestFirewallBadInputChangesNothing(t *testing.T) {
+	d := hostdtest.Start(t)
+	x := newTiers(t, d, "10.24")
+	otherVpc, otherSubnets := createVpc(t, d, "10.25.0.0/16", "10.25.1.0/24")
+	foreignSG := createGroup(t, d, otherVpc, "foreign")
+	var vpcs api.DescribeVpcsResponse
+	d.JSON(&vpcs, "vpc", "describe", x.vpc)
+	var groups api.DescribeSecurityGroupsResponse
+	d.JSON(&groups, "sg", "describe")
+	var defaultSG string
+	for _, g := range groups.SecurityGroups {
+		if g.VpcId == x.vpc && g.GroupName == "default" {
+			defaultSG = g.GroupId
+		}
+	}
+	require.NotEmpty(t, defaultSG)
+	var acl api.CreateNetworkAclResponse
+	d.JSON(&acl, "nacl", "create", "--vpc", x.vpc)
+
+	snapshot := func() string {
+		var sgs api.DescribeSecurityGroupsResponse
+		var acls api.DescribeNetworkAclsResponse
+		d.JSON(&sgs, "sg", "describe")
+		d.JSON(&acls, "nacl", "describe")
+		var inst api.DescribeInstancesResponse
+		d.JSON(&inst, "instance", "describe")
+		data, _ := json.Marshal([]any{sgs, acls, len(inst.Instances)})
+		return string(data)
+	}
+	rule := func(extra ...string) []string {
+		return append([]string{"sg", "authorize", "--group", x.dbSG, "--ingress"}, extra...)
+	}
+	cases := []struct {
+		code string
+		args []string
+	}{
+		{"InvalidParameterValue", rule("--protocol", "tcp", "--port", "80", "--cidr", "10.0.0.1/8")},
+		{"InvalidParameterValue", rule("--protocol", "tcp", "--port", "80", "--cidr", "10.0.0.0/33")},
+		{"InvalidParameterValue", rule("--protocol", "tcp", "--port", "90-80", "--cidr", "10.0.0.0/8")},
+		{"InvalidParameterValue", rule("--protocol", "tcp", "--port", "70000", "--cidr", "10.0.0.0/8")},
+		{"InvalidParameterValue", rule("--protocol", "tcp", "--cidr", "10.0.0.0/8")},
+		{"InvalidParameterValue", rule("--protocol", "icmp", "--port", "256", "--cidr", "10.0.0.0/8")},
+		{"InvalidParameterValue", rule("--protocol", "icmp", "--port", "-1:3", "--cidr", "10.0.0.0/8")},
+		{"InvalidParameterValue", rule("--protocol", "bogus", "--cidr", "10.0.0.0/8")},
+		{"InvalidParameterValue", rule("--protocol", "300", "--cidr", "10.0.0.0/8")},
+		{"InvalidPermission.Duplicate", rule("--protocol", "tcp", "--port", "5432", "--source-group", x.webSG)},
+		{"InvalidPermission.Malformed", rule("--ip-permissions", `[{"IpProtocol":"tcp","Bogus":1}]`)},
+		{"InvalidGroupId.Malformed", rule("--protocol", "tcp", "--port", "1", "--source-group", "web")},
+		{"InvalidGroup.NotFound", rule("--protocol", "tcp", "--port", "1", "--source-group", "sg-00000000000000000")},
+		{"InvalidGroup.NotFound", rule("--protocol", "tcp", "--port", "1", "--source-group", foreignSG)},
+		{"MissingParameter", rule("--ip-permissions", `[]`)},
+		{"InvalidPermission.NotFound", []string{"sg", "revoke", "--group", x.dbSG, "--ingress", "--protocol", "tcp", "--port", "1", "--cidr", "1.0.0.0/8"}},
+		{"InvalidGroup.NotFound", []string{"sg", "authorize", "--group", "sg-00000000000000000", "--ingress", "--protocol", "all", "--cidr", "0.0.0.0/0"}},
+		{"InvalidGroup.Duplicate", []string{"sg", "create", "--vpc", x.vpc, "--name", "web"}},
+		{"InvalidGroup.Reserved", []string{"sg", "create", "--vpc", x.vpc, "--name", "default"}},
+		{"InvalidVpcID.NotFound", []string{"sg", "create", "--vpc", "vpc-00000000000000000", "--name", "x"}},
+		{"CannotDelete", []string{"sg", "delete", defaultSG}},
+		{"DependencyViolation", []string{"sg", "delete", x.webSG}}, // in use, and named by db's rule
+		{"DependencyViolation", []string{"vpc", "delete", otherVpc}},
+		{"SecurityGroupsPerInterfaceLimitExceeded", []string{"instance", "set-groups", x.web.id, "--sg", x.webSG, "--sg", x.dbSG, "--sg", x.otherSG, "--sg", defaultSG, "--sg", createGroup(t, d, x.vpc, "five"), "--sg", createGroup(t, d, x.vpc, "six")}},
+		{"InvalidParameterValue", []string{"instance", "set-groups", x.web.id, "--sg", foreignSG}},
+		{"InvalidParameterValue", []string{"instance", "run", "--subnet", x.subnets[0], "--sg", foreignSG, "--", "true"}},
+		{"InvalidParameterValue", []string{"instance", "run", "--sg", x.webSG, "--", "true"}},
+		{"InvalidParameterValue", []string{"nacl", "entry", "--nacl", acl.NetworkAclId, "--rule-number", "0", "--ingress", "--action", "allow", "--protocol", "all", "--cidr", "0.0.0.0/0"}},
+		{"InvalidParameterValue", []string{"nacl", "entry", "--nacl", acl.NetworkAclId, "--rule-number", "32767", "--ingress", "--action", "allow", "--protocol", "all", "--cidr", "0.0.0.0/0"}},
+		{"InvalidParameterValue", []string{"nacl", "entry", "--nacl", acl.NetworkAclId, "--rule-number", "5", "--ingress", "--action", "maybe", "--protocol", "all", "--cidr", "0.0.0.0/0"}},
+		{"InvalidParameterValue", []string{"nacl", "entry", "--nacl", acl.NetworkAclId, "--rule-number", "5", "--ingress", "--action", "allow", "--protocol", "tcp", "--port", "1", "--cidr", "10.0.0.1/8"}},
+		{"InvalidNetworkAclEntry.NotFound", []string{"nacl", "delete-entry", "--nacl", acl.NetworkAclId, "--rule-number", "5", "--ingress"}},
+		{"InvalidNetworkAclID.NotFound", []string{"nacl", "associate", "--nacl", "acl-00000000000000000", "--subnet", x.subnets[0]}},
+		{"InvalidNetworkAclID.Malformed", []string{"nacl", "describe", "nacl-1"}},
+		{"InvalidParameterValue", []string{"nacl", "associate", "--nacl", acl.NetworkAclId, "--subnet", otherSubnets[0]}},
+	}
+	before := snapshot() // after the groups the cases made
+	for _, c := range cases {
+		_, stderr, code := d.Run(c.args...)
+		assert.Equal(t, 1, code, "%v", c.args)
+		assert.Contains(t, stderr, `"Code":"`+c.code+`"`, "%v", c.args)
+	}
+	assert.Equal(t, before, snapshot(), "a refused call changed something")
+
+	// 60 rules per direction, and the 61st refused with nothing added.
+	for i := range api.MaxRulesPerDirection {
+		authorize(t, d, x.otherSG, "--ingress", "--protocol", "tcp", "--port", fmt.Sprint(1000+i), "--cidr", "10.0.0.0/8")
+	}
+	_, stderr, code := d.Run("sg", "authorize", "--group", x.otherSG, "--ingress", "--protocol", "tcp", "--port", "2000", "--cidr", "10.0.0.0/8")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "RulesPerSecurityGroupLimitExceeded")
+	var g api.DescribeSecurityGroupsResponse
+	d.JSON(&g, "sg", "describe", x.otherSG)
+	assert.Len(t, g.SecurityGroups[0].IpPermissions, api.MaxRulesPerDirection)
+	assert.Len(t, g.SecurityGroups[0].IpPermissionsEgress, 1, "a new group's one outbound rule")
+}
