@@ -3,13 +3,16 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hostd/hostd/bpf"
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/hostdtest"
 )
@@ -281,4 +284,34 @@ func TestFirewallBadInputChangesNothing(t *testing.T) {
 	d.JSON(&g, "sg", "describe", x.otherSG)
 	assert.Len(t, g.SecurityGroups[0].IpPermissions, api.MaxRulesPerDirection)
 	assert.Len(t, g.SecurityGroups[0].IpPermissionsEgress, 1, "a new group's one outbound rule")
+}
+
+// The rules keep being enforced while no daemon runs; a restarted daemon compiles them afresh,
+// replaces the old rule sets without a gap, and goes on changing them.
+func TestFirewallAcrossDaemonRestart(t *testing.T) {
+	d := hostdtest.Start(t)
+	x := newTiers(t, d, "10.26")
+	d.Kill()
+	assert.True(t, connects(t, d, x.web, x.db, "tcp", 5432), "allowed while the daemon is dead")
+	assert.False(t, connects(t, d, x.other, x.db, "tcp", 5432), "denied while the daemon is dead")
+	d.Restart()
+	assert.True(t, connects(t, d, x.web, x.db, "tcp", 5432), "allowed after the restart")
+	assert.False(t, connects(t, d, x.other, x.db, "tcp", 5432), "denied after the restart")
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "5432", "--source-group", x.otherSG)
+	assert.True(t, connects(t, d, x.other, x.db, "tcp", 5432), "a rule added after the restart")
+	assert.Less(t, ruleSets(t, d), 8, "rule sets of the dead daemon were left behind")
+}
+
+// ruleSets counts the distinct rule sets in the daemon's pinned address trie.
+func ruleSets(t *testing.T, d *hostdtest.Daemon) int {
+	m, err := ebpf.LoadPinnedMap(filepath.Join("/sys/fs/bpf/hostd", d.Fabric, "rule_addrs"), nil)
+	require.NoError(t, err)
+	defer m.Close()
+	sets := map[uint32]bool{}
+	var key bpf.DatapathRuleAddrKey
+	var class uint32
+	for it := m.Iterate(); it.Next(&key, &class); {
+		sets[key.Set] = true
+	}
+	return len(sets)
 }
