@@ -84,6 +84,8 @@ struct ct_key {
 
 #define CT_REPLIED     0x1
 #define CT_ESTABLISHED 0x2
+#define CT_FIN_FWD     0x4 /* the initiator sent a FIN */
+#define CT_FIN_REV     0x8 /* the responder sent a FIN */
 
 struct ct_entry {
 	__u64 expires; /* in datapath_now() nanoseconds */

@@ -80,6 +80,7 @@ struct {
 /* EC2's conntrack timeouts. */
 #define TCP_ESTABLISHED_TIMEOUT (432000 * NSEC)
 #define TCP_OPENING_TIMEOUT     (120 * NSEC)
+#define TCP_CLOSING_TIMEOUT     (10 * NSEC) /* once both sides sent a FIN */
 #define UDP_TIMEOUT             (30 * NSEC)
 #define UDP_STREAM_TIMEOUT      (180 * NSEC)
 #define ICMP_TIMEOUT            (30 * NSEC)
@@ -164,8 +165,12 @@ static __always_inline void ct_refresh(struct ct_entry *e, struct flow *f, int r
 	case IPPROTO_TCP:
 		if (reply && (f->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
 			e->flags |= CT_ESTABLISHED;
+		if (f->tcp_flags & TCP_FIN)
+			e->flags |= reply ? CT_FIN_REV : CT_FIN_FWD;
 		if (f->tcp_flags & TCP_RST)
 			e->expires = now; /* gone: expired from the next packet on */
+		else if ((e->flags & (CT_FIN_FWD | CT_FIN_REV)) == (CT_FIN_FWD | CT_FIN_REV))
+			e->expires = now + TCP_CLOSING_TIMEOUT;
 		else
 			e->expires = now + ((e->flags & CT_ESTABLISHED) ? TCP_ESTABLISHED_TIMEOUT : TCP_OPENING_TIMEOUT);
 		break;

@@ -128,6 +128,9 @@ const (
 var (
 	TCPEstablishedTimeout = 432000 * time.Second
 	TCPOpeningTimeout     = 120 * time.Second
+	// Once both sides have sent a FIN the connection is closing: its entry goes soon, so that
+	// connections that come and go do not fill the table for five days each.
+	TCPClosingTimeout = 10 * time.Second
 	UDPTimeout            = 30 * time.Second
 	UDPStreamTimeout      = 180 * time.Second
 	ICMPTimeout           = 30 * time.Second
@@ -142,6 +145,8 @@ type flow struct {
 	expires     time.Time
 	replied     bool // the responder has answered: a UDP stream, an established TCP connection
 	established bool
+	finFwd      bool // the initiator sent a FIN
+	finRev      bool // the responder sent a FIN
 }
 
 type fragKey struct {
@@ -288,13 +293,18 @@ func (e *Evaluator) refresh(f *flow, p Packet, reply bool) {
 		if reply && p.SYN && p.ACK {
 			f.established = true
 		}
-		if p.RST {
-			f.expires = now // gone
-			return
+		if p.FIN {
+			f.finRev = f.finRev || reply
+			f.finFwd = f.finFwd || !reply
 		}
-		if f.established {
+		switch {
+		case p.RST:
+			f.expires = now // gone
+		case f.finFwd && f.finRev:
+			f.expires = now.Add(TCPClosingTimeout)
+		case f.established:
 			f.expires = now.Add(TCPEstablishedTimeout)
-		} else {
+		default:
 			f.expires = now.Add(TCPOpeningTimeout)
 		}
 	case UDP:

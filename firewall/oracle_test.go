@@ -169,3 +169,21 @@ func TestICMPErrorsAndFragments(t *testing.T) {
 	assert.Equal(t, Allowed, e.Forward(Packet{Protocol: UDP, Src: web, Dst: db, FragID: 8, FragOffset: 185}, A, B))
 	assert.Equal(t, ReasonFrag, e.Forward(Packet{Protocol: UDP, Src: web, Dst: db, FragID: 9, FragOffset: 185}, A, B))
 }
+
+// A connection closed both ways leaves the table soon; one half-closed keeps its timeout.
+func TestClosedConnectionsLeaveTheTable(t *testing.T) {
+	open := &SecurityGroup{ID: "sg-open", Ingress: []Rule{{Protocol: TCP, From: 80, To: 80, CIDR: cidr("0.0.0.0/0")}}, Egress: allOut()}
+	e, c := newEval(nil, 100)
+	A := Endpoint{Addr: web, Subnet: "a", ACL: DefaultACL(), Groups: []*SecurityGroup{open}}
+	B := Endpoint{Addr: db, Subnet: "a", ACL: DefaultACL(), Groups: []*SecurityGroup{open}}
+	out := func(p Packet) Packet { p.Src, p.Dst, p.SrcPort, p.DstPort = web, db, 5000, 80; return p }
+	back := func(p Packet) Packet { p.Src, p.Dst, p.SrcPort, p.DstPort = db, web, 80, 5000; return p }
+	assert.Equal(t, Allowed, e.Forward(out(Packet{Protocol: TCP, SYN: true}), A, B))
+	assert.Equal(t, Allowed, e.Forward(back(Packet{Protocol: TCP, SYN: true, ACK: true}), B, A))
+	assert.Equal(t, Allowed, e.Forward(out(Packet{Protocol: TCP, ACK: true, FIN: true}), A, B))
+	c.advance(60 * time.Second)
+	assert.Equal(t, Allowed, e.Forward(back(Packet{Protocol: TCP, ACK: true}), B, A), "half closed: still established")
+	assert.Equal(t, Allowed, e.Forward(back(Packet{Protocol: TCP, ACK: true, FIN: true}), B, A))
+	c.advance(10 * time.Second)
+	assert.Equal(t, ReasonCTInvalid, e.Forward(back(Packet{Protocol: TCP, ACK: true}), B, A), "closed both ways: gone after 10 s")
+}
