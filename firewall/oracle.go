@@ -131,9 +131,9 @@ var (
 	// Once both sides have sent a FIN the connection is closing: its entry goes soon, so that
 	// connections that come and go do not fill the table for five days each.
 	TCPClosingTimeout = 10 * time.Second
-	UDPTimeout            = 30 * time.Second
-	UDPStreamTimeout      = 180 * time.Second
-	ICMPTimeout           = 30 * time.Second
+	UDPTimeout        = 30 * time.Second
+	UDPStreamTimeout  = 180 * time.Second
+	ICMPTimeout       = 30 * time.Second
 )
 
 type flowKey struct {
