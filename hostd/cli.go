@@ -42,7 +42,7 @@ const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags
   hostd volume create --size SIZE | describe [ID...] | delete ID
   hostd volume attach VOL --instance ID [--device /dev/NAME] | detach VOL
   hostd pool describe
-  hostd probe send|sniff|listen|connect|ping|serve|bulk|rr ...   (network probes, for use inside instances)
+  hostd probe send|sniff|listen|connect|ping|serve|bulk|rr|connrate ...   (network probes, for use inside instances)
 
 RULE is --ip-permissions JSON (EC2's IpPermissions list) or
   --protocol tcp|udp|icmp|icmpv6|all|NUMBER [--port N|N-M|TYPE[:CODE]] (--cidr CIDR | --source-group ID)

@@ -18,6 +18,7 @@ func cmdProbe(args []string) error {
 	return runVerb(&globals{output: "json"}, "probe", args, map[string]func(*globals, []string) error{
 		"send": probeSend, "sniff": probeSniff, "listen": probeListen, "connect": probeConnect, "ping": probePing,
 		"serve": probeServe, "bulk": probePerf(probe.Bulk), "rr": probePerf(probe.RequestResponse),
+		"connrate": probePerf(probe.ConnectionRate),
 	})
 }
 
@@ -38,7 +39,7 @@ func probeServe(_ *globals, args []string) error {
 // probePerf runs a throughput or request/response measurement against a `probe serve`.
 func probePerf(measure func(string, time.Duration) (*probe.PerfResult, error)) func(*globals, []string) error {
 	return func(_ *globals, args []string) error {
-		fs := newFlags("probe bulk|rr")
+		fs := newFlags("probe bulk|rr|connrate")
 		addr := fs.String("addr", "", "IP:PORT of a `hostd probe serve`")
 		seconds := fs.Float64("seconds", 3, "how long to measure")
 		if err := parseNoArgs(fs, args); err != nil {

@@ -1,8 +1,10 @@
 package vnet
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -63,12 +65,23 @@ func (dp *Datapath) LoadACL(acl *firewall.NetworkACL) (uint32, error) {
 	return dp.load(func(set uint32) *ruleSet { return compileACL(set, acl) })
 }
 
+// MaxRuleSetEntries bounds the map entries of one rule set: the tries are shared by every tenant,
+// so that no tenant's rules may fill them. EC2's limits (5 groups of 60 rules per direction)
+// compile to far fewer entries unless CIDRs nest deeply and port ranges are many and ragged.
+const MaxRuleSetEntries = 1 << 18
+
+// ErrRuleSetTooLarge is a rule set over MaxRuleSetEntries.
+var ErrRuleSetTooLarge = errors.New("the rules compile to more datapath entries than one rule set may have")
+
 func (dp *Datapath) load(compile func(set uint32) *ruleSet) (uint32, error) {
 	dp.rules.mu.Lock()
 	dp.rules.next++
 	set := dp.rules.next
 	dp.rules.mu.Unlock()
 	rs := compile(set)
+	if n := len(rs.addrs) + len(rs.ports); n > MaxRuleSetEntries {
+		return 0, fmt.Errorf("%w (%d, at most %d): use fewer nested CIDRs or fewer, wider port ranges", ErrRuleSetTooLarge, n, MaxRuleSetEntries)
+	}
 	err := putAll(dp.maps.RuleAddrs, rs.addrs)
 	if err == nil {
 		err = putAll(dp.maps.RulePorts, rs.ports)
@@ -260,4 +273,42 @@ func (dp *Datapath) ConntrackLimit() uint32 {
 	var cfg bpf.DatapathConfig
 	_ = dp.maps.Settings.Lookup(uint32(0), &cfg)
 	return cfg.CtLimit
+}
+
+// SetPolicy points the interface whose host end is ifindex at another rule set, keeping the rest
+// of its entry.
+func (dp *Datapath) SetPolicy(ifindex int, policy uint32) error {
+	var iface bpf.DatapathIface
+	if err := dp.maps.Ifaces.Lookup(uint32(ifindex), &iface); err != nil {
+		return fmt.Errorf("no interface %d in the datapath: %w", ifindex, err)
+	}
+	key := bpf.DatapathEndpointKey{Vpc: iface.Vpc, Ip: iface.Ip}
+	var ep bpf.DatapathEndpoint
+	if err := dp.maps.Endpoints.Lookup(key, &ep); err != nil {
+		return err
+	}
+	ep.Policy, iface.Policy = policy, policy
+	if err := dp.maps.Endpoints.Put(key, ep); err != nil {
+		return err
+	}
+	return dp.maps.Ifaces.Put(uint32(ifindex), iface)
+}
+
+// PolicyOf returns the rule set the interface whose host end is ifindex points at.
+func (dp *Datapath) PolicyOf(ifindex int) (uint32, error) {
+	var iface bpf.DatapathIface
+	err := dp.maps.Ifaces.Lookup(uint32(ifindex), &iface)
+	return iface.Policy, err
+}
+
+// IfindexOfMAC returns the host-end ifindex of the interface whose guest has mac, or 0.
+func (dp *Datapath) IfindexOfMAC(mac net.HardwareAddr) int {
+	var ifindex uint32
+	var iface bpf.DatapathIface
+	for it := dp.maps.Ifaces.Iterate(); it.Next(&ifindex, &iface); {
+		if bytes.Equal(iface.Mac[:], mac) {
+			return int(ifindex)
+		}
+	}
+	return 0
 }

@@ -42,6 +42,7 @@ func compilePolicy(set uint32, groups []*firewall.SecurityGroup, number GroupNum
 	rs := newRuleSet()
 	for _, dir := range []uint32{0, peerEgress} {
 		byCIDR := map[netip.Prefix][]firewall.Rule{}
+		byGroup := map[uint32][]firewall.Rule{}
 		for _, g := range groups {
 			rules := g.Ingress
 			if dir == peerEgress {
@@ -50,39 +51,63 @@ func compilePolicy(set uint32, groups []*firewall.SecurityGroup, number GroupNum
 			for _, r := range rules {
 				switch {
 				case r.Group != "":
-					rs.allow(set, dir|peerGroup|number(r.Group), r)
+					n := number(r.Group)
+					byGroup[n] = append(byGroup[n], r)
 				case r.CIDR.Addr().Is4():
 					byCIDR[r.CIDR] = append(byCIDR[r.CIDR], r)
 				}
 			}
 		}
+		for n, rules := range byGroup {
+			rs.allow(set, dir|peerGroup|n, rules)
+		}
 		// Each CIDR is a class; an address takes the class of its most specific CIDR, so the
 		// class holds its own rules and those of every CIDR containing it.
 		for class, prefix := range sortedPrefixes(byCIDR) {
 			rs.addrs[addrKey(set, dir, prefix)] = uint32(class + 1)
+			var rules []firewall.Rule
 			for _, outer := range containing(prefix, byCIDR) {
-				for _, r := range byCIDR[outer] {
-					rs.allow(set, dir|uint32(class+1), r)
-				}
+				rules = append(rules, byCIDR[outer]...)
 			}
+			rs.allow(set, dir|uint32(class+1), rules)
 		}
 	}
 	return rs
 }
 
-// allow adds the entries admitting what r admits from (or to) peer.
-func (rs *ruleSet) allow(set, peer uint32, r firewall.Rule) {
-	if r.Protocol == firewall.AllProtocols {
-		rs.ports[portKey(set, peer, 0, 0, 64)] = verdictAllow
-		return
+// allow adds the entries admitting what rules admit from (or to) peer: per protocol, their port
+// ranges merged, then split into prefix blocks, so that overlapping rules cost no more entries
+// than their union needs.
+func (rs *ruleSet) allow(set, peer uint32, rules []firewall.Rule) {
+	spans := map[int][][2]int{}
+	for _, r := range rules {
+		if r.Protocol == firewall.AllProtocols {
+			rs.ports[portKey(set, peer, 0, 0, 64)] = verdictAllow
+			continue
+		}
+		lo, hi, ok := portSpan(r)
+		if !ok {
+			rs.ports[portKey(set, peer, uint8(r.Protocol), 0, 72)] = verdictAllow
+			continue
+		}
+		spans[r.Protocol] = append(spans[r.Protocol], [2]int{lo, hi})
 	}
-	lo, hi, ok := portSpan(r)
-	if !ok {
-		rs.ports[portKey(set, peer, uint8(r.Protocol), 0, 72)] = verdictAllow
-		return
-	}
-	for _, b := range portBlocks(lo, hi) {
-		rs.ports[portKey(set, peer, uint8(r.Protocol), b.start, 72+b.bits)] = verdictAllow
+	for proto, ss := range spans {
+		slices.SortFunc(ss, func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
+		merged := ss[:1]
+		for _, s := range ss[1:] {
+			last := &merged[len(merged)-1]
+			if s[0] <= last[1]+1 {
+				last[1] = max(last[1], s[1])
+			} else {
+				merged = append(merged, s)
+			}
+		}
+		for _, m := range merged {
+			for _, b := range portBlocks(m[0], m[1]) {
+				rs.ports[portKey(set, peer, uint8(proto), b.start, 72+b.bits)] = verdictAllow
+			}
+		}
 	}
 }
 

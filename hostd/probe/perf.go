@@ -118,3 +118,22 @@ func RequestResponse(addr string, d time.Duration) (*PerfResult, error) {
 	secs := time.Since(start).Seconds()
 	return &PerfResult{Addr: addr, Seconds: secs, Transactions: n, PerSecond: float64(n) / secs, MaxGapMicros: maxGap.Microseconds()}, nil
 }
+
+// ConnectionRate opens and closes TCP connections to addr one after another for d: each is a new
+// flow for every firewall on the way.
+func ConnectionRate(addr string, d time.Duration) (*PerfResult, error) {
+	var n int64
+	start := time.Now()
+	for time.Since(start) < d {
+		conn, err := net.DialTimeout("tcp4", addr, transactionTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("after %d connections: %w", n, err)
+		}
+		// Closed with a reset, not a FIN: no TIME_WAIT, so the client's ports do not run out.
+		_ = conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+		n++
+	}
+	secs := time.Since(start).Seconds()
+	return &PerfResult{Addr: addr, Seconds: secs, Transactions: n, PerSecond: float64(n) / secs}, nil
+}

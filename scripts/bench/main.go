@@ -28,6 +28,7 @@ func main() {
 	bin := flag.String("hostd", "bin/hostd", "hostd binary")
 	out := flag.String("out", "BENCHMARKS.md", "report to write")
 	n := flag.Int("n", 50, "sequential launches per measurement")
+	only := flag.String("only", "", "run only these sections (comma-separated: launch, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench needs root")
@@ -45,23 +46,28 @@ func main() {
 	var report bytes.Buffer
 	fmt.Fprintf(&report, "# hostd benchmarks\n\nWritten by `make bench` on %s. Every figure is measured in one run on this machine, beside the baseline it is compared with. These machines are noisy: read medians and ratios, not single runs.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&report, "## Machine\n\n%s\n", machine())
-	if err := benchLaunch(&report, d, *n); err != nil {
-		log.Fatal(err)
+	sections := []struct {
+		name string
+		run  func() error
+	}{
+		{"launch", func() error { return benchLaunch(&report, d, *n) }},
+		{"network", func() error { return benchNetwork(&report, d) }},
+		{"datapath", func() error { return benchDatapathCost(&report) }},
+		{"rules", func() error { return benchRuleScaling(&report) }},
+		{"updates", func() error { return benchRuleUpdates(&report, d) }},
+		{"netfilter", func() error { return benchAgainstNetfilter(&report, d) }},
+		{"scrub", func() error { return benchScrub(&report) }},
+		{"ramlaunch", func() error { return benchRAMLaunch(&report, d) }},
+		{"wipe", func() error { return benchWipe(&report) }},
 	}
-	if err := benchNetwork(&report, d); err != nil {
-		log.Fatal(err)
-	}
-	if err := benchDatapathCost(&report); err != nil {
-		log.Fatal(err)
-	}
-	if err := benchScrub(&report); err != nil {
-		log.Fatal(err)
-	}
-	if err := benchRAMLaunch(&report, d); err != nil {
-		log.Fatal(err)
-	}
-	if err := benchWipe(&report); err != nil {
-		log.Fatal(err)
+	for _, s := range sections {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.name) {
+			continue
+		}
+		log.Printf("measuring %s", s.name)
+		if err := s.run(); err != nil {
+			log.Fatalf("%s: %v", s.name, err)
+		}
 	}
 	if err := os.WriteFile(*out, report.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
