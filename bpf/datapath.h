@@ -42,30 +42,64 @@ struct endpoint {
  * written and interfaces are switched to it with one map update each, so that no packet sees a
  * half-applied rule set).
  *
- * rule_addrs, an LPM trie, maps (rule set, direction, address) to the class of the most specific
- * CIDR of the set containing the address. rule_ports, an LPM trie, maps (rule set, peer, protocol,
- * port) to a verdict, the peer being such a class or a group (PEER_GROUP) and the port a TCP or
- * UDP destination port or an ICMP type << 8 | code. Rules of less specific CIDRs are copied into
- * the classes they contain, and port ranges are split into prefix blocks, so one lookup in each
- * trie answers, however many rules there are.
+ * rule_addrs, a hash, maps (rule set, direction, CIDR) to the CIDR's class; rule_lengths lists
+ * the prefix lengths a set's CIDRs have, longest first, so that probing the address masked to
+ * each in turn finds the most specific CIDR containing it: as many lookups as there are distinct
+ * lengths (at most 33), however many rules there are. Rules of less specific CIDRs are copied
+ * into the classes they contain. A peer is such a class, or a group (PEER_GROUP). rule_protos, a hash,
+ * gives for (rule set, peer, protocol) a verdict, and whether some ports differ from it; then
+ * rule_buckets, a hash, holds the verdict of each port of one block of 256 (the port being a TCP
+ * or UDP destination port, or ICMP type << 8 | code). Protocol PROTO_ANY stands for protocols
+ * the set names no rule for. Hash lookups cost the same however many rules there are.
  */
 #define PEER_EGRESS 0x80000000
 #define PEER_GROUP  0x40000000
+#define PROTO_ANY   256
 
 struct rule_addr_key {
-	__u32 prefixlen; /* 64 + CIDR bits */
 	__u32 set;
 	__u32 dir;       /* 0 or PEER_EGRESS */
-	__be32 addr;
+	__be32 addr;     /* the CIDR's network address */
+	__u8 len;        /* its prefix length */
+	__u8 pad[3];
 };
 
-struct rule_port_key {
-	__u32 prefixlen; /* 64 (any protocol), 72 (any port), 72 + port prefix bits */
+struct rule_lengths_key {
+	__u32 set;
+	__u32 dir;
+};
+
+#define MAX_PREFIX_LENGTHS 33
+
+struct prefix_lengths {
+	__u8 count;
+	__u8 len[MAX_PREFIX_LENGTHS]; /* longest first */
+	__u16 pad;
+};
+
+struct rule_proto_key {
 	__u32 set;
 	__u32 peer;      /* direction | PEER_GROUP | group number, or direction | address class */
-	__u8 proto;
-	__u8 port[2];    /* big-endian, so that prefixes of the port are prefixes of the key */
+	__u16 proto;     /* an IP protocol, or PROTO_ANY */
+	__u16 pad;
+};
+
+struct rule_proto {
+	__u8 verdict;    /* for ports without a bucket, or protocols without ports */
+	__u8 buckets;    /* rule_buckets holds blocks of this protocol's ports */
+	__u16 pad;
+};
+
+struct rule_bucket_key {
+	__u32 set;
+	__u32 peer;
+	__u16 proto;
+	__u8 block;      /* port >> 8 */
 	__u8 pad;
+};
+
+struct rule_bucket {
+	__u64 allow[4];  /* bit (port & 255): 1 allows */
 };
 
 #define VERDICT_DENY  0

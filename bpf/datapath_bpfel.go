@@ -107,22 +107,55 @@ type DatapathIface struct {
 	Policy uint32
 }
 
-type DatapathRuleAddrKey struct {
-	_         structs.HostLayout
-	Prefixlen uint32
-	Set       uint32
-	Dir       uint32
-	Addr      uint32
+type DatapathPrefixLengths struct {
+	_     structs.HostLayout
+	Count uint8
+	Len   [33]uint8
+	Pad   uint16
 }
 
-type DatapathRulePortKey struct {
-	_         structs.HostLayout
-	Prefixlen uint32
-	Set       uint32
-	Peer      uint32
-	Proto     uint8
-	Port      [2]uint8
-	Pad       uint8
+type DatapathRuleAddrKey struct {
+	_    structs.HostLayout
+	Set  uint32
+	Dir  uint32
+	Addr uint32
+	Len  uint8
+	Pad  [3]uint8
+}
+
+type DatapathRuleBucket struct {
+	_     structs.HostLayout
+	Allow [4]uint64
+}
+
+type DatapathRuleBucketKey struct {
+	_     structs.HostLayout
+	Set   uint32
+	Peer  uint32
+	Proto uint16
+	Block uint8
+	Pad   uint8
+}
+
+type DatapathRuleLengthsKey struct {
+	_   structs.HostLayout
+	Set uint32
+	Dir uint32
+}
+
+type DatapathRuleProto struct {
+	_       structs.HostLayout
+	Verdict uint8
+	Buckets uint8
+	Pad     uint16
+}
+
+type DatapathRuleProtoKey struct {
+	_     structs.HostLayout
+	Set   uint32
+	Peer  uint32
+	Proto uint16
+	Pad   uint16
 }
 
 // Names of all BPF objects in the ELF.
@@ -136,7 +169,9 @@ const (
 	DatapathMapFrags            = "frags"
 	DatapathMapIfaces           = "ifaces"
 	DatapathMapRuleAddrs        = "rule_addrs"
-	DatapathMapRulePorts        = "rule_ports"
+	DatapathMapRuleBuckets      = "rule_buckets"
+	DatapathMapRuleLengths      = "rule_lengths"
+	DatapathMapRuleProtos       = "rule_protos"
 	DatapathMapSettings         = "settings"
 	DatapathMapSubnetAcls       = "subnet_acls"
 	DatapathProgFromGuest       = "from_guest"
@@ -194,16 +229,18 @@ type DatapathProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DatapathMapSpecs struct {
-	Conntrack  *ebpf.MapSpec `ebpf:"conntrack"`
-	CtCount    *ebpf.MapSpec `ebpf:"ct_count"`
-	Drops      *ebpf.MapSpec `ebpf:"drops"`
-	Endpoints  *ebpf.MapSpec `ebpf:"endpoints"`
-	Frags      *ebpf.MapSpec `ebpf:"frags"`
-	Ifaces     *ebpf.MapSpec `ebpf:"ifaces"`
-	RuleAddrs  *ebpf.MapSpec `ebpf:"rule_addrs"`
-	RulePorts  *ebpf.MapSpec `ebpf:"rule_ports"`
-	Settings   *ebpf.MapSpec `ebpf:"settings"`
-	SubnetAcls *ebpf.MapSpec `ebpf:"subnet_acls"`
+	Conntrack   *ebpf.MapSpec `ebpf:"conntrack"`
+	CtCount     *ebpf.MapSpec `ebpf:"ct_count"`
+	Drops       *ebpf.MapSpec `ebpf:"drops"`
+	Endpoints   *ebpf.MapSpec `ebpf:"endpoints"`
+	Frags       *ebpf.MapSpec `ebpf:"frags"`
+	Ifaces      *ebpf.MapSpec `ebpf:"ifaces"`
+	RuleAddrs   *ebpf.MapSpec `ebpf:"rule_addrs"`
+	RuleBuckets *ebpf.MapSpec `ebpf:"rule_buckets"`
+	RuleLengths *ebpf.MapSpec `ebpf:"rule_lengths"`
+	RuleProtos  *ebpf.MapSpec `ebpf:"rule_protos"`
+	Settings    *ebpf.MapSpec `ebpf:"settings"`
+	SubnetAcls  *ebpf.MapSpec `ebpf:"subnet_acls"`
 }
 
 // DatapathVariableSpecs contains global variables before they are loaded into the kernel.
@@ -233,16 +270,18 @@ func (o *DatapathObjects) Close() error {
 //
 // It can be passed to LoadDatapathObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DatapathMaps struct {
-	Conntrack  *ebpf.Map `ebpf:"conntrack"`
-	CtCount    *ebpf.Map `ebpf:"ct_count"`
-	Drops      *ebpf.Map `ebpf:"drops"`
-	Endpoints  *ebpf.Map `ebpf:"endpoints"`
-	Frags      *ebpf.Map `ebpf:"frags"`
-	Ifaces     *ebpf.Map `ebpf:"ifaces"`
-	RuleAddrs  *ebpf.Map `ebpf:"rule_addrs"`
-	RulePorts  *ebpf.Map `ebpf:"rule_ports"`
-	Settings   *ebpf.Map `ebpf:"settings"`
-	SubnetAcls *ebpf.Map `ebpf:"subnet_acls"`
+	Conntrack   *ebpf.Map `ebpf:"conntrack"`
+	CtCount     *ebpf.Map `ebpf:"ct_count"`
+	Drops       *ebpf.Map `ebpf:"drops"`
+	Endpoints   *ebpf.Map `ebpf:"endpoints"`
+	Frags       *ebpf.Map `ebpf:"frags"`
+	Ifaces      *ebpf.Map `ebpf:"ifaces"`
+	RuleAddrs   *ebpf.Map `ebpf:"rule_addrs"`
+	RuleBuckets *ebpf.Map `ebpf:"rule_buckets"`
+	RuleLengths *ebpf.Map `ebpf:"rule_lengths"`
+	RuleProtos  *ebpf.Map `ebpf:"rule_protos"`
+	Settings    *ebpf.Map `ebpf:"settings"`
+	SubnetAcls  *ebpf.Map `ebpf:"subnet_acls"`
 }
 
 func (m *DatapathMaps) Close() error {
@@ -254,7 +293,9 @@ func (m *DatapathMaps) Close() error {
 		m.Frags,
 		m.Ifaces,
 		m.RuleAddrs,
-		m.RulePorts,
+		m.RuleBuckets,
+		m.RuleLengths,
+		m.RuleProtos,
 		m.Settings,
 		m.SubnetAcls,
 	)

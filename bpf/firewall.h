@@ -21,7 +21,7 @@ struct {
 } subnet_acls SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 20);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct rule_addr_key);
@@ -30,13 +30,31 @@ struct {
 } rule_addrs SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 18);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rule_lengths_key);
+	__type(value, struct prefix_lengths);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_lengths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 20);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct rule_port_key);
-	__type(value, __u32); /* VERDICT_* */
+	__type(key, struct rule_proto_key);
+	__type(value, struct rule_proto);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rule_ports SEC(".maps");
+} rule_protos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 20);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rule_bucket_key);
+	__type(value, struct rule_bucket);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_buckets SEC(".maps");
 
 /* Twice the largest ct_limit the daemon sets: the count, not eviction, bounds the table, so an
  * established flow is never pushed out by new ones. */
@@ -111,18 +129,43 @@ static __always_inline __u64 datapath_now(struct config *cfg)
 
 static __always_inline __u32 rule_verdict(__u32 set, __u32 peer, struct flow *f)
 {
-	struct rule_port_key key = {
-		.prefixlen = 64 + 8 + 16, .set = set, .peer = peer, .proto = f->proto,
-		.port = {f->port >> 8, f->port & 0xff},
-	};
-	__u32 *v = bpf_map_lookup_elem(&rule_ports, &key);
-	return v ? *v : VERDICT_DENY;
+	struct rule_proto_key key = {.set = set, .peer = peer, .proto = f->proto};
+	struct rule_proto *p = bpf_map_lookup_elem(&rule_protos, &key);
+	if (!p) {
+		key.proto = PROTO_ANY;
+		p = bpf_map_lookup_elem(&rule_protos, &key);
+		return p ? p->verdict : VERDICT_DENY;
+	}
+	if (p->buckets) {
+		struct rule_bucket_key bkey = {.set = set, .peer = peer, .proto = f->proto, .block = f->port >> 8};
+		struct rule_bucket *b = bpf_map_lookup_elem(&rule_buckets, &bkey);
+		if (b) {
+			__u8 low = f->port & 0xff;
+			return (b->allow[low >> 6] >> (low & 63)) & 1;
+		}
+	}
+	return p->verdict;
 }
 
+/* addr_class returns the class of the most specific CIDR of the set that contains addr. */
 static __always_inline __u32 *addr_class(__u32 set, __u32 dir, __be32 addr)
 {
-	struct rule_addr_key key = {.prefixlen = 64 + 32, .set = set, .dir = dir, .addr = addr};
-	return bpf_map_lookup_elem(&rule_addrs, &key);
+	struct rule_lengths_key lkey = {.set = set, .dir = dir};
+	struct prefix_lengths *lengths = bpf_map_lookup_elem(&rule_lengths, &lkey);
+	if (!lengths)
+		return 0;
+	struct rule_addr_key key = {.set = set, .dir = dir};
+	for (int i = 0; i < MAX_PREFIX_LENGTHS; i++) {
+		if (i >= lengths->count)
+			break;
+		__u8 len = lengths->len[i];
+		key.len = len;
+		key.addr = len ? addr & bpf_htonl(~0U << (32 - len)) : 0;
+		__u32 *class = bpf_map_lookup_elem(&rule_addrs, &key);
+		if (class)
+			return class;
+	}
+	return 0;
 }
 
 /* acl_allows applies a subnet's ACL to f: outbound the peer is the destination, inbound the

@@ -35,15 +35,7 @@ type ruleSets struct {
 // limit of a fresh datapath.
 func (dp *Datapath) initFirewall() error {
 	dp.rules.sets = map[uint32]*ruleSet{}
-	var ak bpf.DatapathRuleAddrKey
-	var v uint32
-	for it := dp.maps.RuleAddrs.Iterate(); it.Next(&ak, &v); {
-		dp.rules.next = max(dp.rules.next, ak.Set)
-	}
-	var pk bpf.DatapathRulePortKey
-	for it := dp.maps.RulePorts.Iterate(); it.Next(&pk, &v); {
-		dp.rules.next = max(dp.rules.next, pk.Set)
-	}
+	dp.forEachRuleKey(func(set uint32, _ func() error) { dp.rules.next = max(dp.rules.next, set) })
 	var cfg bpf.DatapathConfig
 	if err := dp.maps.Settings.Lookup(uint32(0), &cfg); err != nil {
 		return err
@@ -79,12 +71,19 @@ func (dp *Datapath) load(compile func(set uint32) *ruleSet) (uint32, error) {
 	set := dp.rules.next
 	dp.rules.mu.Unlock()
 	rs := compile(set)
-	if n := len(rs.addrs) + len(rs.ports); n > MaxRuleSetEntries {
+	if n := rs.size(); n > MaxRuleSetEntries {
 		return 0, fmt.Errorf("%w (%d, at most %d): use fewer nested CIDRs or fewer, wider port ranges", ErrRuleSetTooLarge, n, MaxRuleSetEntries)
 	}
-	err := putAll(dp.maps.RuleAddrs, rs.addrs)
+	// The blocks and verdicts before the classes that lead to them.
+	err := putAll(dp.maps.RuleBuckets, rs.buckets)
 	if err == nil {
-		err = putAll(dp.maps.RulePorts, rs.ports)
+		err = putAll(dp.maps.RuleProtos, rs.protos)
+	}
+	if err == nil {
+		err = putAll(dp.maps.RuleAddrs, rs.addrs)
+	}
+	if err == nil {
+		err = putAll(dp.maps.RuleLengths, rs.lengths)
 	}
 	if err != nil {
 		dp.deleteRuleSet(set, rs)
@@ -96,7 +95,7 @@ func (dp *Datapath) load(compile func(set uint32) *ruleSet) (uint32, error) {
 	return set, nil
 }
 
-func putAll[K comparable](m *ebpf.Map, entries map[K]uint32) error {
+func putAll[K comparable, V any](m *ebpf.Map, entries map[K]V) error {
 	for k, v := range entries {
 		if err := m.Put(k, v); err != nil {
 			return err
@@ -126,38 +125,49 @@ func (dp *Datapath) DeleteRuleSet(set uint32) {
 }
 
 func (dp *Datapath) deleteRuleSet(_ uint32, rs *ruleSet) {
-	for k := range rs.addrs {
-		_ = dp.maps.RuleAddrs.Delete(k)
+	deleteAll(dp.maps.RuleLengths, rs.lengths)
+	deleteAll(dp.maps.RuleAddrs, rs.addrs)
+	deleteAll(dp.maps.RuleProtos, rs.protos)
+	deleteAll(dp.maps.RuleBuckets, rs.buckets)
+}
+
+func deleteAll[K comparable, V any](m *ebpf.Map, entries map[K]V) {
+	for k := range entries {
+		_ = m.Delete(k)
 	}
-	for k := range rs.ports {
-		_ = dp.maps.RulePorts.Delete(k)
+}
+
+// forEachRuleKey calls fn with the rule set of every entry of the three rule maps, and a function
+// that deletes that entry.
+func (dp *Datapath) forEachRuleKey(fn func(set uint32, del func() error)) {
+	eachKey(dp.maps.RuleLengths, func(k bpf.DatapathRuleLengthsKey, _ bpf.DatapathPrefixLengths) uint32 { return k.Set }, fn)
+	eachKey(dp.maps.RuleAddrs, func(k bpf.DatapathRuleAddrKey, _ uint32) uint32 { return k.Set }, fn)
+	eachKey(dp.maps.RuleProtos, func(k bpf.DatapathRuleProtoKey, _ bpf.DatapathRuleProto) uint32 { return k.Set }, fn)
+	eachKey(dp.maps.RuleBuckets, func(k bpf.DatapathRuleBucketKey, _ bpf.DatapathRuleBucket) uint32 { return k.Set }, fn)
+}
+
+// eachKey collects m's keys first, so that fn may delete them.
+func eachKey[K, V any](m *ebpf.Map, setOf func(K, V) uint32, fn func(set uint32, del func() error)) {
+	var k K
+	var v V
+	var keys []K
+	var sets []uint32
+	for it := m.Iterate(); it.Next(&k, &v); {
+		keys, sets = append(keys, k), append(sets, setOf(k, v))
+	}
+	for i, key := range keys {
+		fn(sets[i], func() error { return m.Delete(key) })
 	}
 }
 
 // DeleteRuleSetsExcept deletes every rule set not in keep, also those an earlier daemon wrote:
 // a restarted daemon compiles its rules afresh and drops the rest.
 func (dp *Datapath) DeleteRuleSetsExcept(keep map[uint32]bool) {
-	var ak bpf.DatapathRuleAddrKey
-	var pk bpf.DatapathRulePortKey
-	var v uint32
-	var addrs []bpf.DatapathRuleAddrKey
-	var ports []bpf.DatapathRulePortKey
-	for it := dp.maps.RuleAddrs.Iterate(); it.Next(&ak, &v); {
-		if !keep[ak.Set] {
-			addrs = append(addrs, ak)
+	dp.forEachRuleKey(func(set uint32, del func() error) {
+		if !keep[set] {
+			_ = del()
 		}
-	}
-	for it := dp.maps.RulePorts.Iterate(); it.Next(&pk, &v); {
-		if !keep[pk.Set] {
-			ports = append(ports, pk)
-		}
-	}
-	for _, k := range addrs {
-		_ = dp.maps.RuleAddrs.Delete(k)
-	}
-	for _, k := range ports {
-		_ = dp.maps.RulePorts.Delete(k)
-	}
+	})
 	dp.rules.mu.Lock()
 	for set := range dp.rules.sets {
 		if !keep[set] {

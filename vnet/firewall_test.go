@@ -30,6 +30,7 @@ type world struct {
 	groups  []*firewall.SecurityGroup
 	acls    map[string]*firewall.NetworkACL
 	members map[string]map[netip.Addr]bool
+	sets    []uint32 // the rule sets it loaded
 }
 
 type endpoint struct {
@@ -125,6 +126,7 @@ func newWorld(t *testing.T, dp *Datapath, r *rand.Rand, vpc uint32) *world {
 		w.acls[fmt.Sprint(subnet)] = acl
 		set, err := dp.LoadACL(acl)
 		require.NoError(t, err)
+		w.sets = append(w.sets, set)
 		require.NoError(t, dp.SetSubnetACL(vpc*10+subnet, set))
 	}
 	for i, a := range diffAddrs {
@@ -143,6 +145,7 @@ func newWorld(t *testing.T, dp *Datapath, r *rand.Rand, vpc uint32) *world {
 		}
 		policy, err := dp.LoadPolicy(e.Groups, number)
 		require.NoError(t, err)
+		w.sets = append(w.sets, policy)
 		require.NoError(t, dp.SetInterface(e.ifindex, e.iface(vpc, policy, numbers)))
 		w.ends = append(w.ends, e)
 	}
@@ -296,7 +299,11 @@ func runWorld(t *testing.T, dp *Datapath, seed uint64, vpc uint32, packets int, 
 	// A small table, to see it fill, emptied of other worlds' flows.
 	flushConntrack(t, dp)
 	require.NoError(t, dp.SetConntrackLimit(6))
-	defer dp.DeleteRuleSetsExcept(map[uint32]bool{openPolicy: true})
+	defer func() {
+		for _, set := range w.sets {
+			dp.DeleteRuleSet(set)
+		}
+	}()
 	var history []sent
 	for n := range packets {
 		s := randomPacket(r, w, history)
@@ -391,20 +398,31 @@ func FuzzDatapathMatchesOracle(f *testing.F) {
 	})
 }
 
-func TestPortBlocksCoverExactlyTheRange(t *testing.T) {
-	for _, c := range [][2]int{{0, 65535}, {80, 80}, {1000, 2999}, {1, 65534}, {5432, 5433}, {0, 0}, {65535, 65535}} {
-		covered := map[int]bool{}
-		blocks := portBlocks(c[0], c[1])
-		assert.LessOrEqual(t, len(blocks), 30)
-		for _, b := range blocks {
-			size := 1 << (16 - b.bits)
-			assert.Zero(t, int(b.start)%size, "aligned")
-			for p := int(b.start); p < int(b.start)+size; p++ {
-				assert.False(t, covered[p], "port %d twice", p)
-				covered[p] = true
-			}
+// portVerdicts stores every port's verdict: the commoner one per protocol, and the blocks of 256
+// that differ from it.
+func TestPortVerdictsCoverEveryPort(t *testing.T) {
+	for _, allow := range [][][2]int{{{0, 65535}}, {{80, 80}}, {{1000, 2999}, {3000, 3000}, {5000, 9000}}, {{1, 65534}}, {}, {{65535, 65535}}} {
+		rs := newRuleSet()
+		merged := allow
+		if len(allow) > 0 {
+			merged = mergeSpans(allow)
 		}
-		assert.Len(t, covered, c[1]-c[0]+1)
-		assert.True(t, covered[c[0]] && covered[c[1]])
+		rs.portVerdicts(1, 2, firewall.TCP, merged)
+		proto := rs.protos[bpf.DatapathRuleProtoKey{Set: 1, Peer: 2, Proto: firewall.TCP}]
+		for port := range 0x10000 {
+			want := uint8(verdictDeny)
+			for _, a := range allow {
+				if a[0] <= port && port <= a[1] {
+					want = verdictAllow
+				}
+			}
+			got := proto.Verdict
+			if b, ok := rs.buckets[bpf.DatapathRuleBucketKey{Set: 1, Peer: 2, Proto: firewall.TCP, Block: uint8(port >> 8)}]; ok {
+				require.Equal(t, uint8(1), proto.Buckets)
+				got = uint8(b.Allow[(port&255)/64] >> (port % 64) & 1)
+			}
+			require.Equal(t, want, got, "port %d of %v", port, allow)
+		}
+		assert.LessOrEqual(t, len(rs.buckets), 128, "the commoner verdict needs no blocks")
 	}
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/hostd/hostd/firewall"
 )
 
-// The rule tries' peer field (datapath.h).
+// The rule maps' peer field and protocol (datapath.h).
 const (
 	peerEgress = 0x80000000
 	peerGroup  = 0x40000000
+	protoAny   = 256
 )
 
 const (
@@ -20,18 +21,91 @@ const (
 	verdictAllow = 1
 )
 
-// ruleSet is a compiled rule set: the entries of the two tries (datapath.h, "Compiled rules").
-// Keys of rule_ports are built so that the longest matching prefix holds the answer: a
-// security group set holds only allows; an ACL set holds, for each address class, the verdict
-// for protocols it names no rule for, for each protocol it names the verdict of ports no rule
-// covers, and blocks of ports where the answer differs.
+// ruleSet is a compiled rule set: the entries of its three maps (datapath.h, "Compiled rules").
+// For each peer (address class or group) it has a verdict per protocol it names, and for
+// protocols with ports, the blocks of 256 ports whose verdicts are not all that one.
 type ruleSet struct {
-	addrs map[bpf.DatapathRuleAddrKey]uint32
-	ports map[bpf.DatapathRulePortKey]uint32
+	addrs   map[bpf.DatapathRuleAddrKey]uint32
+	lengths map[bpf.DatapathRuleLengthsKey]bpf.DatapathPrefixLengths
+	protos  map[bpf.DatapathRuleProtoKey]bpf.DatapathRuleProto
+	buckets map[bpf.DatapathRuleBucketKey]bpf.DatapathRuleBucket
 }
 
 func newRuleSet() *ruleSet {
-	return &ruleSet{addrs: map[bpf.DatapathRuleAddrKey]uint32{}, ports: map[bpf.DatapathRulePortKey]uint32{}}
+	return &ruleSet{
+		addrs:   map[bpf.DatapathRuleAddrKey]uint32{},
+		lengths: map[bpf.DatapathRuleLengthsKey]bpf.DatapathPrefixLengths{},
+		protos:  map[bpf.DatapathRuleProtoKey]bpf.DatapathRuleProto{},
+		buckets: map[bpf.DatapathRuleBucketKey]bpf.DatapathRuleBucket{},
+	}
+}
+
+func (rs *ruleSet) size() int {
+	return len(rs.addrs) + len(rs.lengths) + len(rs.protos) + len(rs.buckets)
+}
+
+// classes gives each CIDR of prefixes a class (1, 2, ...) in the set and direction, and records
+// the prefix lengths to probe, longest first.
+func (rs *ruleSet) classes(set, dir uint32, prefixes []netip.Prefix) {
+	var lengths []int
+	for i, p := range prefixes {
+		rs.addrs[bpf.DatapathRuleAddrKey{Set: set, Dir: dir, Addr: ipKey(p.Addr().AsSlice()), Len: uint8(p.Bits())}] = uint32(i + 1)
+		lengths = append(lengths, p.Bits())
+	}
+	if len(lengths) == 0 {
+		return
+	}
+	slices.Sort(lengths)
+	lengths = slices.Compact(lengths)
+	slices.Reverse(lengths)
+	var l bpf.DatapathPrefixLengths
+	l.Count = uint8(len(lengths))
+	for i, n := range lengths {
+		l.Len[i] = uint8(n)
+	}
+	rs.lengths[bpf.DatapathRuleLengthsKey{Set: set, Dir: dir}] = l
+}
+
+// verdict records the verdict of every port of proto (or of protocols named nowhere: protoAny).
+func (rs *ruleSet) verdict(set, peer uint32, proto int, v uint8) {
+	rs.protos[bpf.DatapathRuleProtoKey{Set: set, Peer: peer, Proto: uint16(proto)}] = bpf.DatapathRuleProto{Verdict: v}
+}
+
+// portVerdicts records proto's ports: those in allow (sorted, disjoint spans) are allowed, the
+// others denied. The commoner verdict goes in rule_protos, the blocks that differ in rule_buckets.
+func (rs *ruleSet) portVerdicts(set, peer uint32, proto int, allow [][2]int) {
+	var bits [1024]uint64 // one per 64 ports
+	allowed := 0
+	for _, a := range allow {
+		for p := a[0]; p <= a[1]; p++ {
+			bits[p/64] |= 1 << (p % 64)
+		}
+		allowed += a[1] - a[0] + 1
+	}
+	common := uint8(verdictDeny)
+	fill := uint64(0)
+	if allowed > 0x8000 {
+		common, fill = verdictAllow, ^uint64(0)
+	}
+	buckets := false
+	for block := range 256 {
+		var b bpf.DatapathRuleBucket
+		copy(b.Allow[:], bits[block*4:block*4+4])
+		if b.Allow == [4]uint64{fill, fill, fill, fill} {
+			continue
+		}
+		rs.buckets[bpf.DatapathRuleBucketKey{Set: set, Peer: peer, Proto: uint16(proto), Block: uint8(block)}] = b
+		buckets = true
+	}
+	key := bpf.DatapathRuleProtoKey{Set: set, Peer: peer, Proto: uint16(proto)}
+	rs.protos[key] = bpf.DatapathRuleProto{Verdict: common, Buckets: boolByte(buckets)}
+}
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // GroupNumber gives the datapath number of a security group id (never 0).
@@ -63,8 +137,9 @@ func compilePolicy(set uint32, groups []*firewall.SecurityGroup, number GroupNum
 		}
 		// Each CIDR is a class; an address takes the class of its most specific CIDR, so the
 		// class holds its own rules and those of every CIDR containing it.
-		for class, prefix := range sortedPrefixes(byCIDR) {
-			rs.addrs[addrKey(set, dir, prefix)] = uint32(class + 1)
+		prefixes := sortedPrefixes(byCIDR)
+		rs.classes(set, dir, prefixes)
+		for class, prefix := range prefixes {
 			var rules []firewall.Rule
 			for _, outer := range containing(prefix, byCIDR) {
 				rules = append(rules, byCIDR[outer]...)
@@ -75,40 +150,41 @@ func compilePolicy(set uint32, groups []*firewall.SecurityGroup, number GroupNum
 	return rs
 }
 
-// allow adds the entries admitting what rules admit from (or to) peer: per protocol, their port
-// ranges merged, then split into prefix blocks, so that overlapping rules cost no more entries
-// than their union needs.
+// allow records what rules admit from (or to) peer. Rules are allow-only and unioned: an
+// all-protocols rule admits everything, and a protocol's port ranges merge.
 func (rs *ruleSet) allow(set, peer uint32, rules []firewall.Rule) {
+	if slices.ContainsFunc(rules, func(r firewall.Rule) bool { return r.Protocol == firewall.AllProtocols }) {
+		rs.verdict(set, peer, protoAny, verdictAllow)
+		return
+	}
 	spans := map[int][][2]int{}
 	for _, r := range rules {
-		if r.Protocol == firewall.AllProtocols {
-			rs.ports[portKey(set, peer, 0, 0, 64)] = verdictAllow
-			continue
-		}
 		lo, hi, ok := portSpan(r)
 		if !ok {
-			rs.ports[portKey(set, peer, uint8(r.Protocol), 0, 72)] = verdictAllow
+			rs.verdict(set, peer, r.Protocol, verdictAllow)
 			continue
 		}
 		spans[r.Protocol] = append(spans[r.Protocol], [2]int{lo, hi})
 	}
 	for proto, ss := range spans {
-		slices.SortFunc(ss, func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
-		merged := ss[:1]
-		for _, s := range ss[1:] {
-			last := &merged[len(merged)-1]
-			if s[0] <= last[1]+1 {
-				last[1] = max(last[1], s[1])
-			} else {
-				merged = append(merged, s)
-			}
-		}
-		for _, m := range merged {
-			for _, b := range portBlocks(m[0], m[1]) {
-				rs.ports[portKey(set, peer, uint8(proto), b.start, 72+b.bits)] = verdictAllow
-			}
+		rs.portVerdicts(set, peer, proto, mergeSpans(ss))
+	}
+}
+
+// mergeSpans sorts spans and joins those that overlap or touch.
+func mergeSpans(ss [][2]int) [][2]int {
+	ss = slices.Clone(ss)
+	slices.SortFunc(ss, func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
+	merged := ss[:1]
+	for _, s := range ss[1:] {
+		last := &merged[len(merged)-1]
+		if s[0] <= last[1]+1 {
+			last[1] = max(last[1], s[1])
+		} else {
+			merged = append(merged, s)
 		}
 	}
+	return merged
 }
 
 // compileACL compiles a network ACL as rule set set: first match by rule number, then deny.
@@ -123,8 +199,9 @@ func compileACL(set uint32, acl *firewall.NetworkACL) *ruleSet {
 				byCIDR[e.Rule.CIDR] = nil
 			}
 		}
-		for class, prefix := range sortedPrefixes(byCIDR) {
-			rs.addrs[addrKey(set, dir, prefix)] = uint32(class + 1)
+		prefixes := sortedPrefixes(byCIDR)
+		rs.classes(set, dir, prefixes)
+		for class, prefix := range prefixes {
 			// The entries that apply to this class, in order.
 			var apply []firewall.ACLEntry
 			for _, e := range entries {
@@ -141,7 +218,7 @@ func compileACL(set uint32, acl *firewall.NetworkACL) *ruleSet {
 // aclClass writes the verdicts of one address class, whose entries are apply in order.
 func (rs *ruleSet) aclClass(set, peer uint32, apply []firewall.ACLEntry) {
 	// Protocols named by no entry: the first all-protocols entry decides.
-	rs.ports[portKey(set, peer, 0, 0, 64)] = firstVerdict(apply, func(r firewall.Rule) bool { return r.Protocol == firewall.AllProtocols })
+	rs.verdict(set, peer, protoAny, firstVerdict(apply, func(r firewall.Rule) bool { return r.Protocol == firewall.AllProtocols }))
 	protos := map[int]bool{}
 	for _, e := range apply {
 		if e.Rule.Protocol != firewall.AllProtocols {
@@ -151,7 +228,7 @@ func (rs *ruleSet) aclClass(set, peer uint32, apply []firewall.ACLEntry) {
 	for proto := range protos {
 		relevant := func(r firewall.Rule) bool { return r.Protocol == firewall.AllProtocols || r.Protocol == proto }
 		if _, _, ok := portSpan(firewall.Rule{Protocol: proto}); !ok {
-			rs.ports[portKey(set, peer, uint8(proto), 0, 72)] = firstVerdict(apply, relevant)
+			rs.verdict(set, peer, proto, firstVerdict(apply, relevant))
 			continue
 		}
 		// Cut the port space where any entry starts or ends; each piece has one verdict.
@@ -164,7 +241,7 @@ func (rs *ruleSet) aclClass(set, peer uint32, apply []firewall.ACLEntry) {
 		}
 		slices.Sort(cuts)
 		cuts = slices.Compact(cuts)
-		rs.ports[portKey(set, peer, uint8(proto), 0, 72)] = verdictDeny
+		var allow [][2]int
 		for i := 0; i+1 < len(cuts); i++ {
 			lo, hi := cuts[i], cuts[i+1]-1
 			v := firstVerdict(apply, func(r firewall.Rule) bool {
@@ -172,15 +249,14 @@ func (rs *ruleSet) aclClass(set, peer uint32, apply []firewall.ACLEntry) {
 				return relevant(r) && rlo <= lo && hi <= rhi
 			})
 			if v == verdictAllow {
-				for _, b := range portBlocks(lo, hi) {
-					rs.ports[portKey(set, peer, uint8(proto), b.start, 72+b.bits)] = verdictAllow
-				}
+				allow = append(allow, [2]int{lo, hi})
 			}
 		}
+		rs.portVerdicts(set, peer, proto, allow)
 	}
 }
 
-func firstVerdict(entries []firewall.ACLEntry, match func(firewall.Rule) bool) uint32 {
+func firstVerdict(entries []firewall.ACLEntry, match func(firewall.Rule) bool) uint8 {
 	for _, e := range entries {
 		if match(e.Rule) {
 			if e.Allow {
@@ -222,29 +298,6 @@ func fullSpan(r firewall.Rule) (int, int) {
 	return lo, hi
 }
 
-type portBlock struct {
-	start uint16
-	bits  uint32 // prefix length within the 16 bits
-}
-
-// portBlocks splits [lo, hi] into the fewest aligned power-of-two blocks (at most 30).
-func portBlocks(lo, hi int) []portBlock {
-	var out []portBlock
-	for lo <= hi {
-		size := 1
-		for lo%(size*2) == 0 && lo+size*2-1 <= hi && size < 0x10000 {
-			size *= 2
-		}
-		bits := uint32(16)
-		for s := size; s > 1; s /= 2 {
-			bits--
-		}
-		out = append(out, portBlock{start: uint16(lo), bits: bits})
-		lo += size
-	}
-	return out
-}
-
 func sortedPrefixes[V any](m map[netip.Prefix]V) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(m))
 	for p := range m {
@@ -269,12 +322,4 @@ func containing[V any](p netip.Prefix, m map[netip.Prefix]V) []netip.Prefix {
 		}
 	}
 	return out
-}
-
-func addrKey(set, dir uint32, p netip.Prefix) bpf.DatapathRuleAddrKey {
-	return bpf.DatapathRuleAddrKey{Prefixlen: 64 + uint32(p.Bits()), Set: set, Dir: dir, Addr: ipKey(p.Addr().AsSlice())}
-}
-
-func portKey(set, peer uint32, proto uint8, port uint16, prefixlen uint32) bpf.DatapathRulePortKey {
-	return bpf.DatapathRulePortKey{Prefixlen: prefixlen, Set: set, Peer: peer, Proto: proto, Port: [2]uint8{uint8(port >> 8), uint8(port)}}
 }
