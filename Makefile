@@ -15,11 +15,12 @@ test: build
 	$(GO) test $(TESTFLAGS) ./...
 	$(GO) test -race -count=1 ./memscrub ./hostd/guest
 
-# Short fuzzing runs of every parser; `go test -fuzz` runs them for as long as you like.
+# Short fuzzing runs of every parser, and of the datapath against the oracle; `go test -fuzz` runs them for as long as you like.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseSize -fuzztime 20s ./hostd/api
 	$(GO) test -run '^$$' -fuzz FuzzParseBlock -fuzztime 20s ./vnet
 	$(GO) test -run '^$$' -fuzz FuzzParseIpPermissions -fuzztime 20s ./firewall
+	$(GO) test -run '^$$' -fuzz FuzzDatapathMatchesOracle -fuzztime 20s ./vnet
 
 bench: build
 	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md

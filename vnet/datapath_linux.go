@@ -20,6 +20,9 @@ import (
 // BPFRoot is where bpffs is mounted; a daemon's objects are pinned under BPFRoot/hostd/<fabric>.
 const BPFRoot = "/sys/fs/bpf"
 
+// ErrStaleDatapath is a datapath pinned by another version of hostd, whose maps this one cannot use.
+var ErrStaleDatapath = errors.New("the pinned datapath was made by another version of hostd")
+
 // PinDir is where fabric's programs, maps and links are pinned.
 func PinDir(fabric string) string { return filepath.Join(BPFRoot, "hostd", fabric) }
 
@@ -49,6 +52,9 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 	// Maps are pinned by name: LoadAndAssign reuses them when they exist.
 	opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dp.pinDir}}
 	if err := bpf.LoadDatapathObjects(&dp.maps, opts); err != nil {
+		if errors.Is(err, ebpf.ErrMapIncompatible) {
+			return nil, fmt.Errorf("%w: the maps pinned under %s differ from this hostd's; run `hostd teardown --fabric %s` (it terminates the fabric's instances) and start again (%v)", ErrStaleDatapath, dp.pinDir, fabric, err)
+		}
 		return nil, fmt.Errorf("loading the datapath's maps: %w", err)
 	}
 	from, ferr := ebpf.LoadPinnedProgram(dp.progPin(bpf.DatapathProgFromGuest), nil)

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/hostd/hostd/bpf"
 	"github.com/hostd/hostd/firewall"
+	"github.com/hostd/hostd/hostd/hostdtest"
 )
 
 // The differential test: random security groups, network ACLs and sequences of packets, judged
@@ -425,4 +428,20 @@ func TestPortVerdictsCoverEveryPort(t *testing.T) {
 		}
 		assert.LessOrEqual(t, len(rs.buckets), 128, "the commoner verdict needs no blocks")
 	}
+}
+
+// A datapath pinned by a hostd whose maps differ is refused with ErrStaleDatapath, which tells
+// teardown to remove it, rather than reused with the wrong layout.
+func TestStaleDatapathIsRefused(t *testing.T) {
+	hostdtest.RequireRoot(t)
+	fabric := fmt.Sprintf("stale%d", os.Getpid())
+	require.NoError(t, mountBPFFS())
+	require.NoError(t, os.MkdirAll(PinDir(fabric), 0o700))
+	t.Cleanup(func() { require.NoError(t, DeleteDatapath(fabric)) })
+	old, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: 4, ValueSize: 24, MaxEntries: 65536})
+	require.NoError(t, err)
+	require.NoError(t, old.Pin(filepath.Join(PinDir(fabric), "ifaces")))
+	old.Close()
+	_, err = LoadDatapath(fabric)
+	require.ErrorIs(t, err, ErrStaleDatapath)
 }

@@ -202,6 +202,14 @@ func Teardown(cfg Config) error {
 		return api.Errorf(api.CodeIncorrectInstanceState, "a daemon is still serving on %s; stop it (SIGTERM) before teardown", cfg.Socket)
 	}
 	d, err := Open(cfg)
+	if errors.Is(err, vnet.ErrStaleDatapath) {
+		// An older hostd's datapath: its pins go first (its programs stay on the interfaces
+		// until the instances' veths go with them below).
+		if err := vnet.DeleteDatapath(cfg.Fabric); err != nil {
+			return err
+		}
+		d, err = Open(cfg)
+	}
 	if err != nil {
 		return err
 	}

@@ -66,10 +66,12 @@ func main() {
 		}
 		log.Printf("measuring %s", s.name)
 		if err := s.run(); err != nil {
+			d.stop() // log.Fatal skips deferred calls
 			log.Fatalf("%s: %v", s.name, err)
 		}
 	}
 	if err := os.WriteFile(*out, report.Bytes(), 0o644); err != nil {
+		d.stop()
 		log.Fatal(err)
 	}
 	fmt.Print(report.String())
