@@ -200,29 +200,38 @@ static __always_inline int sg_allows(__u32 policy, __u32 dir, __be32 addr, __u32
 	return 0;
 }
 
+/* ct_refresh notes what f says of its flow and pushes the flow's expiry out. The entry is written
+ * only when something changes (a flag, an expiry brought in, or pushed out by a second or more),
+ * so that the packets of a busy flow do not all dirty its cache line on every CPU. */
 static __always_inline void ct_refresh(struct ct_entry *e, struct flow *f, int reply, __u64 now)
 {
+	__u32 flags = e->flags;
+	__u64 expires;
 	if (reply)
-		e->flags |= CT_REPLIED;
+		flags |= CT_REPLIED;
 	switch (f->proto) {
 	case IPPROTO_TCP:
 		if (reply && (f->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
-			e->flags |= CT_ESTABLISHED;
+			flags |= CT_ESTABLISHED;
 		if (f->tcp_flags & TCP_FIN)
-			e->flags |= reply ? CT_FIN_REV : CT_FIN_FWD;
+			flags |= reply ? CT_FIN_REV : CT_FIN_FWD;
 		if (f->tcp_flags & TCP_RST)
-			e->expires = now; /* gone: expired from the next packet on */
-		else if ((e->flags & (CT_FIN_FWD | CT_FIN_REV)) == (CT_FIN_FWD | CT_FIN_REV))
-			e->expires = now + TCP_CLOSING_TIMEOUT;
+			expires = now; /* gone: expired from the next packet on */
+		else if ((flags & (CT_FIN_FWD | CT_FIN_REV)) == (CT_FIN_FWD | CT_FIN_REV))
+			expires = now + TCP_CLOSING_TIMEOUT;
 		else
-			e->expires = now + ((e->flags & CT_ESTABLISHED) ? TCP_ESTABLISHED_TIMEOUT : TCP_OPENING_TIMEOUT);
+			expires = now + ((flags & CT_ESTABLISHED) ? TCP_ESTABLISHED_TIMEOUT : TCP_OPENING_TIMEOUT);
 		break;
 	case IPPROTO_UDP:
-		e->expires = now + ((e->flags & CT_REPLIED) ? UDP_STREAM_TIMEOUT : UDP_TIMEOUT);
+		expires = now + ((flags & CT_REPLIED) ? UDP_STREAM_TIMEOUT : UDP_TIMEOUT);
 		break;
 	default:
-		e->expires = now + ICMP_TIMEOUT;
+		expires = now + ICMP_TIMEOUT;
 	}
+	if (flags != e->flags)
+		e->flags = flags;
+	if (expires < e->expires || expires - e->expires >= NSEC)
+		e->expires = expires;
 }
 
 static __always_inline void ct_count_add(__s64 n)
