@@ -23,7 +23,7 @@ const (
 
 const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags]
 
-  hostd serve [--state-dir DIR] [--socket PATH] [--fabric NAME] [--ram-pool SIZE] [--scrub on|off]
+  hostd serve [--state-dir DIR] [--socket PATH] [--fabric NAME] [--ram-pool SIZE] [--scrub on|off] [--conntrack-max N]
               [--scrub-workers N] [--scrub-rate SIZE] [--disk-store PATH] [--disk-size SIZE] [--wipe fast|overwrite]
   hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
   hostd vpc create --cidr CIDR [--name N] | describe [ID...] | delete ID

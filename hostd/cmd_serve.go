@@ -11,6 +11,7 @@ import (
 	"github.com/hostd/hostd/hostd/daemon"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/memscrub"
+	"github.com/hostd/hostd/vnet"
 )
 
 // daemonConfig parses the flags serve and teardown share.
@@ -26,6 +27,7 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	scrubRate := fs.String("scrub-rate", "0", "each scrubber's cap in bytes per second (SIZE; 0: none)")
 	fs.StringVar(&cfg.DiskStore, "disk-store", "", "the volumes' backing store: a file (created sparse) or a block device (default STATE-DIR/disk.img)")
 	diskSize := fs.String("disk-size", "16GiB", "size of a file disk store (SIZE)")
+	fs.IntVar(&cfg.ConntrackMax, "conntrack-max", vnet.DefaultConntrackLimit, "most flows the firewall tracks; new flows past it are dropped (ct-full)")
 	wipe := fs.String("wipe", "fast", "how a deleted volume is zeroed: fast (zero-range or punch-hole) or overwrite (zeros written)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return cfg, err
@@ -50,6 +52,9 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	cfg.Wipe = memscrub.WipeMode(*wipe)
 	if cfg.ScrubWorkers < 1 || cfg.ScrubWorkers > 64 {
 		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--scrub-workers %d: give 1 to 64", cfg.ScrubWorkers)
+	}
+	if cfg.ConntrackMax < 1 || cfg.ConntrackMax > vnet.MaxConntrackLimit {
+		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--conntrack-max %d: give 1 to %d", cfg.ConntrackMax, vnet.MaxConntrackLimit)
 	}
 	if !validFabricName(cfg.Fabric) {
 		return cfg, usagef("--fabric %q: use 1 to 32 letters, digits, '-' or '_'", cfg.Fabric)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -314,4 +315,48 @@ func ruleSets(t *testing.T, d *hostdtest.Daemon) int {
 		sets[key.Set] = true
 	}
 	return len(sets)
+}
+
+// A full conntrack table refuses new flows, counts them and says so in the log, while a tracked
+// flow goes on.
+func TestConntrackFull(t *testing.T) {
+	d := hostdtest.Start(t, "--conntrack-max", "4")
+	x := newTiers(t, d, "10.27")
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "5433", "--source-group", x.webSG)
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "udp", "--port", "6000-6100", "--source-group", x.webSG)
+	go d.Exec(x.db.id, "hostd", "probe", "serve", "--port", "5433", "--seconds", "8")
+	time.Sleep(300 * time.Millisecond)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var out, stderr string
+	var code int
+	go func() {
+		defer wg.Done()
+		out, stderr, code = d.Exec(x.web.id, "hostd", "probe", "rr", "--addr", x.db.ip+":5433", "--seconds", "4")
+	}()
+	time.Sleep(500 * time.Millisecond)
+	// Ten new UDP flows: three fit beside the TCP one, the rest find the table full.
+	for port := 6000; port < 6010; port++ {
+		d.MustExec(x.web.id, "hostd", "probe", "send", "--dst-ip", x.db.ip, "--proto", "udp", "--dport", fmt.Sprint(port))
+	}
+	full := drops(t, d, x.web.id)["ct-full"] + drops(t, d, x.db.id)["ct-full"]
+	assert.Equal(t, uint64(7), full, "new flows past the limit of 4")
+	require.Eventually(t, func() bool { return strings.Contains(d.Log(), "the conntrack table is full") }, 5*time.Second, 100*time.Millisecond)
+	wg.Wait()
+	require.Equal(t, 0, code, "the tracked flow stopped: %s", stderr)
+	var rr struct{ Transactions, MaxGapMicros int64 }
+	require.NoError(t, json.Unmarshal([]byte(out), &rr))
+	assert.Less(t, rr.MaxGapMicros, int64(200_000), "the tracked flow stalled")
+}
+
+// An ICMP error about a tracked flow comes back though no rule lets ICMP in: a UDP datagram to a
+// closed port gets its port-unreachable, and the sender hears "connection refused" at once
+// instead of waiting for a reply that never comes.
+func TestICMPErrorsOfTrackedFlowsAreRelated(t *testing.T) {
+	d := hostdtest.Start(t)
+	x := newTiers(t, d, "10.28")
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "udp", "--port", "9999", "--source-group", x.webSG)
+	_, stderr, code := d.Exec(x.web.id, "hostd", "probe", "connect", "--proto", "udp", "--addr", x.db.ip+":9999", "--timeout", "2s")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "connection refused", "the port unreachable did not come back")
 }

@@ -15,9 +15,12 @@ import (
 	"github.com/hostd/hostd/firewall"
 )
 
-// DefaultConntrackLimit is how many flows the datapath tracks at most (the LRU map has room for
-// twice as many, so that the limit, not eviction, decides).
-const DefaultConntrackLimit = 1 << 17
+// DefaultConntrackLimit is how many flows the datapath tracks at most; MaxConntrackLimit is half
+// the LRU map's room, so that the limit, not eviction, decides.
+const (
+	DefaultConntrackLimit = 1 << 17
+	MaxConntrackLimit     = 1 << 17
+)
 
 // RetireDelay is how long a replaced rule set stays in the maps. A packet that read an
 // interface's old rule set number finishes within microseconds (a tc program runs to completion
@@ -196,8 +199,8 @@ func (dp *Datapath) DeleteSubnetACL(subnet uint32) {
 
 // SetConntrackLimit sets how many flows may be tracked at once.
 func (dp *Datapath) SetConntrackLimit(limit uint32) error {
-	if max := dp.maps.Conntrack.MaxEntries() / 2; limit > max {
-		return fmt.Errorf("conntrack limit %d: at most %d", limit, max)
+	if limit > MaxConntrackLimit || limit > dp.maps.Conntrack.MaxEntries()/2 {
+		return fmt.Errorf("conntrack limit %d: at most %d", limit, MaxConntrackLimit)
 	}
 	return dp.updateSettings(func(c *bpf.DatapathConfig) { c.CtLimit = limit })
 }

@@ -41,6 +41,8 @@ type Config struct {
 	DiskStore string
 	DiskSize  int64
 	Wipe      memscrub.WipeMode
+	// ConntrackMax is how many flows the firewall tracks at most (0: vnet's default).
+	ConntrackMax int
 }
 
 // Daemon is a running hostd.
@@ -135,6 +137,13 @@ func Open(cfg Config) (*Daemon, error) {
 	}
 	if d.dp.Adopted {
 		d.log.Info("adopted the pinned datapath", "pins", vnet.PinDir(cfg.Fabric))
+	}
+	if cfg.ConntrackMax > 0 {
+		if err := d.dp.SetConntrackLimit(uint32(cfg.ConntrackMax)); err != nil {
+			d.dp.Close()
+			store.Close()
+			return nil, err
+		}
 	}
 	if err := d.recover(); err != nil {
 		d.Close()

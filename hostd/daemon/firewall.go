@@ -606,28 +606,35 @@ func (d *Daemon) rebuildFirewallLocked() error {
 	return nil
 }
 
-// firewallHousekeeping collects expired flows (the datapath removes one only when a packet of it
-// comes by), says when the conntrack table is full, and drops unused policies.
+// firewallHousekeeping collects expired flows every 10 s (the datapath removes one only when a
+// packet of it comes by), says within 2 s when the conntrack table fills up or has room again,
+// and drops unused policies.
 func (d *Daemon) firewallHousekeeping(ctx context.Context) {
-	tick := time.NewTicker(10 * time.Second)
+	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	wasFull := false
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		if _, err := d.dp.CollectConntrack(); err != nil {
-			d.log.Error("collecting expired flows", "err", err)
+		if n%5 == 0 {
+			if _, err := d.dp.CollectConntrack(); err != nil {
+				d.log.Error("collecting expired flows", "err", err)
+			}
+			d.mu.Lock()
+			d.prunePoliciesLocked()
+			d.mu.Unlock()
 		}
-		full := d.dp.ConntrackCount() >= uint64(d.dp.ConntrackLimit())
-		if full && !wasFull {
-			d.log.Warn("the conntrack table is full: new flows are dropped (ct-full) until tracked ones end", "limit", d.dp.ConntrackLimit())
+		count, limit := d.dp.ConntrackCount(), d.dp.ConntrackLimit()
+		full := count >= uint64(limit)
+		switch {
+		case full && !wasFull:
+			d.log.Warn("the conntrack table is full: new flows are dropped (ct-full) until tracked ones end", "flows", count, "limit", limit)
+		case !full && wasFull:
+			d.log.Info("the conntrack table has room again", "flows", count, "limit", limit)
 		}
 		wasFull = full
-		d.mu.Lock()
-		d.prunePoliciesLocked()
-		d.mu.Unlock()
 	}
 }
