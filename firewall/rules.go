@@ -107,12 +107,8 @@ func DecodeIpPermissions(data []byte) ([]IpPermission, error) {
 	return perms, nil
 }
 
-// ParseIpPermissions reads EC2's JSON (a list of IpPermission) into rules, one per peer.
-func ParseIpPermissions(data []byte) ([]Rule, error) {
-	perms, err := DecodeIpPermissions(data)
-	if err != nil {
-		return nil, err
-	}
+// RulesOf validates permissions as EC2 does and expands them into rules, one per peer.
+func RulesOf(perms []IpPermission) ([]Rule, error) {
 	var rules []Rule
 	for _, p := range perms {
 		rs, err := p.Rules()

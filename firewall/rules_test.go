@@ -12,7 +12,7 @@ import (
 
 func TestParseIpPermissions(t *testing.T) {
 	// What `aws ec2 describe-security-groups` prints imports as it is.
-	rules, err := ParseIpPermissions([]byte(`[
+	rules, err := parse([]byte(`[
 		{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"10.0.0.0/16","Description":"ssh"}],"UserIdGroupPairs":[{"GroupId":"sg-0123456789abcdef0"}]},
 		{"IpProtocol":"icmp","FromPort":8,"ToPort":-1,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]},
 		{"IpProtocol":"-1","IpRanges":[{"CidrIp":"192.168.0.0/24"}],"Ipv6Ranges":[{"CidrIpv6":"fd00::/64"}]},
@@ -33,7 +33,7 @@ func TestParseIpPermissions(t *testing.T) {
 	}
 	data, err := json.Marshal(perms)
 	require.NoError(t, err)
-	again, err := ParseIpPermissions(data)
+	again, err := parse(data)
 	require.NoError(t, err)
 	assert.Equal(t, rules, again)
 }
@@ -55,7 +55,7 @@ func TestParseIpPermissionsRefuses(t *testing.T) {
 		`[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"UserIdGroupPairs":[{"GroupId":"group-1"}]}]`: "InvalidGroupId.Malformed",
 		`[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"Colour":"red"}]`:                             "InvalidPermission.Malformed",
 	} {
-		_, err := ParseIpPermissions([]byte(in))
+		_, err := parse([]byte(in))
 		var fe *Error
 		require.True(t, errors.As(err, &fe), "%s: %v", in, err)
 		assert.Equal(t, code, fe.Code, in)
@@ -73,7 +73,7 @@ func FuzzParseIpPermissions(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		rules, err := ParseIpPermissions([]byte(in))
+		rules, err := parse([]byte(in))
 		if err != nil {
 			var fe *Error
 			if !errors.As(err, &fe) || fe.Code == "" {
@@ -86,9 +86,18 @@ func FuzzParseIpPermissions(f *testing.F) {
 			perms = append(perms, r.IpPermission())
 		}
 		data, _ := json.Marshal(perms)
-		again, err := ParseIpPermissions(data)
+		again, err := parse(data)
 		if err != nil || len(again) != len(rules) {
 			t.Fatalf("%q: rules %v do not survive a round trip: %v", in, rules, err)
 		}
 	})
+}
+
+// parse is what a rule given as JSON goes through: decoding, then validation.
+func parse(data []byte) ([]Rule, error) {
+	perms, err := DecodeIpPermissions(data)
+	if err != nil {
+		return nil, err
+	}
+	return RulesOf(perms)
 }

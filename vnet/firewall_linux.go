@@ -185,13 +185,6 @@ func (dp *Datapath) SetSubnetACL(subnet, acl uint32) error {
 	return dp.maps.SubnetAcls.Put(subnet, acl)
 }
 
-// SubnetACL returns the rule set of subnet's ACL, or 0.
-func (dp *Datapath) SubnetACL(subnet uint32) uint32 {
-	var set uint32
-	_ = dp.maps.SubnetAcls.Lookup(subnet, &set)
-	return set
-}
-
 // DeleteSubnetACL forgets subnet's ACL.
 func (dp *Datapath) DeleteSubnetACL(subnet uint32) {
 	_ = dp.maps.SubnetAcls.Delete(subnet)

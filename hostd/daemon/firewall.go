@@ -231,16 +231,9 @@ func (d *Daemon) DeleteSecurityGroup(id string) (api.ReturnResponse, error) {
 
 // parseRules validates EC2 permissions for group g (in its VPC).
 func (d *Daemon) parseRulesLocked(g *state.SecurityGroup, perms []firewall.IpPermission) ([]firewall.Rule, error) {
-	var rules []firewall.Rule
-	for _, p := range perms {
-		rs, err := p.Rules()
-		if err != nil {
-			return nil, api.FirewallError(err)
-		}
-		rules = append(rules, rs...)
-	}
-	if len(rules) == 0 {
-		return nil, api.Errorf(api.CodeMissingParameter, "no rule given: name a protocol and a CIDR or group (--protocol, --port, --cidr or --source-group, or --ip-permissions)")
+	rules, err := firewall.RulesOf(perms)
+	if err != nil {
+		return nil, api.FirewallError(err)
 	}
 	for _, r := range rules {
 		if r.Group == "" {
