@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"regexp"
@@ -370,35 +371,34 @@ func ruleResult(groupID string, egress bool, s state.StoredRule) api.SecurityGro
 // replaceGroupLocked makes updated the group's rules: new policies for every combination of
 // groups that includes it, the record, then the interfaces repointed. On failure nothing changed.
 func (d *Daemon) replaceGroupLocked(updated *state.SecurityGroup) error {
-	old := d.groups[updated.ID]
+	previous := d.groups[updated.ID]
 	d.groups[updated.ID] = updated
 	fresh := map[string]uint32{}
+	abort := func(err error) error {
+		d.groups[updated.ID] = previous
+		for _, set := range fresh {
+			d.dp.DeleteRuleSet(set)
+		}
+		return ruleSetError(err)
+	}
 	for key := range d.policies {
 		if !slices.Contains(strings.Split(key, ","), updated.ID) {
 			continue
 		}
 		set, err := d.dp.LoadPolicy(d.groupRulesLocked(strings.Split(key, ",")), d.groupNumber)
 		if err != nil {
-			d.groups[updated.ID] = old
-			for _, s := range fresh {
-				d.dp.DeleteRuleSet(s)
-			}
-			return err
+			return abort(err)
 		}
 		fresh[key] = set
 	}
 	if err := d.store.PutGroup(updated); err != nil {
-		d.groups[updated.ID] = old
-		for _, s := range fresh {
-			d.dp.DeleteRuleSet(s)
-		}
-		return err
+		return abort(err)
 	}
 	for key, set := range fresh {
-		old := d.policies[key]
+		replaced := d.policies[key]
 		d.policies[key] = set
 		d.repointLocked(func(e *state.ENI) bool { return groupKey(e.Groups) == key })
-		d.dp.RetireRuleSet(old)
+		d.dp.RetireRuleSet(replaced)
 	}
 	return nil
 }
@@ -423,6 +423,14 @@ func (d *Daemon) groupRulesLocked(ids []string) []*firewall.SecurityGroup {
 	return out
 }
 
+// ruleSetError tells the caller when rules compile to more than the datapath takes from one set.
+func ruleSetError(err error) error {
+	if errors.Is(err, vnet.ErrRuleSetTooLarge) {
+		return api.Errorf(api.CodeInvalidParameterValue, "%v", err)
+	}
+	return err
+}
+
 func groupKey(groups []string) string {
 	sorted := slices.Clone(groups)
 	slices.Sort(sorted)
@@ -437,7 +445,7 @@ func (d *Daemon) policyLocked(groups []string) (uint32, error) {
 	}
 	set, err := d.dp.LoadPolicy(d.groupRulesLocked(groups), d.groupNumber)
 	if err != nil {
-		return 0, err
+		return 0, ruleSetError(err)
 	}
 	d.policies[key] = set
 	return set, nil

@@ -121,7 +121,7 @@ func (d *Daemon) DeleteNetworkAclEntry(req api.NetworkAclEntryRequest) (api.Retu
 func (d *Daemon) replaceACLLocked(updated *state.NetworkACL) error {
 	set, err := d.dp.LoadACL(&firewall.NetworkACL{Entries: updated.Entries})
 	if err != nil {
-		return err
+		return ruleSetError(err)
 	}
 	if err := d.store.PutACL(updated); err != nil {
 		d.dp.DeleteRuleSet(set)
