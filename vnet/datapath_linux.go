@@ -91,6 +91,12 @@ func (dp *Datapath) progPin(name string) string { return filepath.Join(dp.pinDir
 
 // Close releases this process's handles; the pinned objects stay and keep working.
 func (dp *Datapath) Close() {
+	dp.stopRetirer()
+	for _, m := range []*ebpf.Map{dp.rules.barrier, dp.rules.barrierInner} {
+		if m != nil {
+			m.Close()
+		}
+	}
 	_ = dp.maps.Close()
 	_ = dp.progs.Close()
 }

@@ -22,22 +22,40 @@ const (
 	MaxConntrackLimit     = 1 << 17
 )
 
-// RetireDelay is how long a replaced rule set stays in the maps. A packet that read an
-// interface's old rule set number finishes within microseconds (a tc program runs to completion
-// in softirq); until then it must still find the old entries.
-var RetireDelay = 100 * time.Millisecond
-
 // ruleSets records what each rule set written by this process holds, to delete it by its keys.
 type ruleSets struct {
 	mu   sync.Mutex
 	next uint32
 	sets map[uint32]*ruleSet
+	// retire queues replaced sets for the retirer, which deletes them once the packets that may
+	// still read them are gone; retired is closed when it has stopped.
+	retire  chan uint32
+	retired chan struct{}
+	// barrier is a map of maps: updating it returns only after every BPF program running at the
+	// time has returned (the kernel waits for an RCU grace period, maybe_wait_bpf_programs).
+	barrier, barrierInner *ebpf.Map
+}
+
+// waitForPackets returns once every packet the datapath was judging when it was called has been
+// judged: a packet that read a replaced rule set's number has finished with its entries.
+func (dp *Datapath) waitForPackets() error {
+	return dp.rules.barrier.Put(uint32(0), dp.rules.barrierInner)
 }
 
 // initFirewall picks rule set numbers above any already in the maps and sets the conntrack
 // limit of a fresh datapath.
 func (dp *Datapath) initFirewall() error {
 	dp.rules.sets = map[uint32]*ruleSet{}
+	inner := &ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	var err error
+	if dp.rules.barrierInner, err = ebpf.NewMap(inner); err != nil {
+		return fmt.Errorf("creating the datapath's barrier: %w", err)
+	}
+	if dp.rules.barrier, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1, InnerMap: inner}); err != nil {
+		return fmt.Errorf("creating the datapath's barrier: %w", err)
+	}
+	dp.rules.retire, dp.rules.retired = make(chan uint32, 1024), make(chan struct{})
+	go dp.retirer()
 	dp.forEachRuleKey(func(set uint32, _ func() error) { dp.rules.next = max(dp.rules.next, set) })
 	var cfg bpf.DatapathConfig
 	if err := dp.maps.Settings.Lookup(uint32(0), &cfg); err != nil {
@@ -107,13 +125,48 @@ func putAll[K comparable, V any](m *ebpf.Map, entries map[K]V) error {
 	return nil
 }
 
-// RetireRuleSet deletes a rule set no interface or subnet uses any more, once packets that may
-// have read its number have gone by.
+// RetireRuleSet deletes a rule set no interface or subnet uses any more, once the packets that
+// may have read its number have been judged. It returns at once; Close waits for it.
 func (dp *Datapath) RetireRuleSet(set uint32) {
 	if set == 0 {
 		return
 	}
-	time.AfterFunc(RetireDelay, func() { dp.DeleteRuleSet(set) })
+	dp.rules.retire <- set
+}
+
+// retirer deletes retired rule sets in batches, one grace period for all that came meanwhile.
+func (dp *Datapath) retirer() {
+	defer close(dp.rules.retired)
+	for set := range dp.rules.retire {
+		batch := []uint32{set}
+		for more := true; more; {
+			select {
+			case s, ok := <-dp.rules.retire:
+				if ok {
+					batch = append(batch, s)
+				} else {
+					more = false
+				}
+			default:
+				more = false
+			}
+		}
+		// Without a grace period the sets stay: a restarted daemon drops every set it does not use.
+		if dp.waitForPackets() == nil {
+			for _, s := range batch {
+				dp.DeleteRuleSet(s)
+			}
+		}
+	}
+}
+
+// stopRetirer deletes what is queued and stops the retirer.
+func (dp *Datapath) stopRetirer() {
+	if dp.rules.retire != nil {
+		close(dp.rules.retire)
+		<-dp.rules.retired
+		dp.rules.retire = nil
+	}
 }
 
 // DeleteRuleSet deletes a rule set at once.

@@ -445,3 +445,24 @@ func TestStaleDatapathIsRefused(t *testing.T) {
 	_, err = LoadDatapath(fabric)
 	require.ErrorIs(t, err, ErrStaleDatapath)
 }
+
+// A replaced rule set is deleted once a grace period has passed: no packet that read its number
+// can still be looking at it.
+func TestRetiredRuleSetGoesAfterAGracePeriod(t *testing.T) {
+	dp := testDatapath(t, guest())
+	rule := firewall.Rule{Protocol: firewall.TCP, From: 80, To: 80, CIDR: netip.MustParsePrefix("10.0.0.0/24")}
+	set, err := dp.LoadPolicy([]*firewall.SecurityGroup{{ID: "sg-1", Ingress: []firewall.Rule{rule}}}, nil)
+	require.NoError(t, err)
+	entries := func() int {
+		n := 0
+		dp.forEachRuleKey(func(s uint32, _ func() error) {
+			if s == set {
+				n++
+			}
+		})
+		return n
+	}
+	require.Positive(t, entries())
+	dp.RetireRuleSet(set)
+	require.Eventually(t, func() bool { return entries() == 0 }, 5*time.Second, time.Millisecond)
+}
