@@ -175,15 +175,11 @@ func sgRules(verb string) func(*globals, []string) error {
 		if req.IpPermissions, err = rule.permissions(); err != nil {
 			return err
 		}
-		if verb == "revoke" {
-			var out api.ReturnResponse
-			if err := client(g).Call(context.Background(), http.MethodPost, "/v1/security-groups/revoke", req, &out); err != nil {
-				return err
-			}
-			return g.print(out)
+		var out any = &api.ReturnResponse{}
+		if verb == "authorize" {
+			out = &api.AuthorizeSecurityGroupResponse{}
 		}
-		var out api.AuthorizeSecurityGroupResponse
-		if err := client(g).Call(context.Background(), http.MethodPost, "/v1/security-groups/authorize", req, &out); err != nil {
+		if err := client(g).Call(context.Background(), http.MethodPost, "/v1/security-groups/"+verb, req, out); err != nil {
 			return err
 		}
 		return g.print(out)

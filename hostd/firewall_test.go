@@ -303,7 +303,7 @@ func TestFirewallAcrossDaemonRestart(t *testing.T) {
 	assert.Less(t, ruleSets(t, d), 8, "rule sets of the dead daemon were left behind")
 }
 
-// ruleSets counts the distinct rule sets in the daemon's pinned address trie.
+// ruleSets counts the distinct rule sets in the daemon's pinned address map.
 func ruleSets(t *testing.T, d *hostdtest.Daemon) int {
 	m, err := ebpf.LoadPinnedMap(filepath.Join("/sys/fs/bpf/hostd", d.Fabric, "rule_addrs"), nil)
 	require.NoError(t, err)

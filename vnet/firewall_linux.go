@@ -78,8 +78,8 @@ func (dp *Datapath) LoadACL(acl *firewall.NetworkACL) (uint32, error) {
 	return dp.load(func(set uint32) *ruleSet { return compileACL(set, acl) })
 }
 
-// MaxRuleSetEntries bounds the map entries of one rule set: the tries are shared by every tenant,
-// so that no tenant's rules may fill them. EC2's limits (5 groups of 60 rules per direction)
+// MaxRuleSetEntries bounds the map entries of one rule set: the rule maps are shared by every
+// tenant, so that no tenant's rules may fill them. EC2's limits (5 groups of 60 rules per direction)
 // compile to far fewer entries unless CIDRs nest deeply and port ranges are many and ragged.
 const MaxRuleSetEntries = 1 << 18
 
@@ -107,7 +107,7 @@ func (dp *Datapath) load(compile func(set uint32) *ruleSet) (uint32, error) {
 		err = putAll(dp.maps.RuleLengths, rs.lengths)
 	}
 	if err != nil {
-		dp.deleteRuleSet(set, rs)
+		dp.deleteEntries(rs)
 		return 0, fmt.Errorf("writing rule set %d: %w", set, err)
 	}
 	dp.rules.mu.Lock()
@@ -176,11 +176,11 @@ func (dp *Datapath) DeleteRuleSet(set uint32) {
 	delete(dp.rules.sets, set)
 	dp.rules.mu.Unlock()
 	if rs != nil {
-		dp.deleteRuleSet(set, rs)
+		dp.deleteEntries(rs)
 	}
 }
 
-func (dp *Datapath) deleteRuleSet(_ uint32, rs *ruleSet) {
+func (dp *Datapath) deleteEntries(rs *ruleSet) {
 	deleteAll(dp.maps.RuleLengths, rs.lengths)
 	deleteAll(dp.maps.RuleAddrs, rs.addrs)
 	deleteAll(dp.maps.RuleProtos, rs.protos)
@@ -193,7 +193,7 @@ func deleteAll[K comparable, V any](m *ebpf.Map, entries map[K]V) {
 	}
 }
 
-// forEachRuleKey calls fn with the rule set of every entry of the three rule maps, and a function
+// forEachRuleKey calls fn with the rule set of every entry of the four rule maps, and a function
 // that deletes that entry.
 func (dp *Datapath) forEachRuleKey(fn func(set uint32, del func() error)) {
 	eachKey(dp.maps.RuleLengths, func(k bpf.DatapathRuleLengthsKey, _ bpf.DatapathPrefixLengths) uint32 { return k.Set }, fn)

@@ -21,7 +21,7 @@ const (
 	verdictAllow = 1
 )
 
-// ruleSet is a compiled rule set: the entries of its three maps (datapath.h, "Compiled rules").
+// ruleSet is a compiled rule set: the entries of its four maps (datapath.h, "Compiled rules").
 // For each peer (address class or group) it has a verdict per protocol it names, and for
 // protocols with ports, the blocks of 256 ports whose verdicts are not all that one.
 type ruleSet struct {

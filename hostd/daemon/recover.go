@@ -48,40 +48,23 @@ func (d *Daemon) recover() error {
 }
 
 func (d *Daemon) loadNetwork() error {
-	vpcs, err := d.store.VPCs()
+	return errors.Join(
+		loadInto(d.vpcs, d.store.VPCs, func(v *state.VPC) string { return v.ID }),
+		loadInto(d.subnets, d.store.Subnets, func(s *state.Subnet) string { return s.ID }),
+		loadInto(d.enis, d.store.ENIs, func(e *state.ENI) string { return e.InstanceID }),
+		loadInto(d.groups, d.store.Groups, func(g *state.SecurityGroup) string { return g.ID }),
+		loadInto(d.acls, d.store.ACLs, func(a *state.NetworkACL) string { return a.ID }),
+	)
+}
+
+// loadInto puts the records list returns into m, under their key.
+func loadInto[T any](m map[string]*T, list func() ([]*T, error), key func(*T) string) error {
+	records, err := list()
 	if err != nil {
 		return err
 	}
-	for _, v := range vpcs {
-		d.vpcs[v.ID] = v
-	}
-	subnets, err := d.store.Subnets()
-	if err != nil {
-		return err
-	}
-	for _, s := range subnets {
-		d.subnets[s.ID] = s
-	}
-	enis, err := d.store.ENIs()
-	if err != nil {
-		return err
-	}
-	for _, e := range enis {
-		d.enis[e.InstanceID] = e
-	}
-	groups, err := d.store.Groups()
-	if err != nil {
-		return err
-	}
-	for _, g := range groups {
-		d.groups[g.ID] = g
-	}
-	acls, err := d.store.ACLs()
-	if err != nil {
-		return err
-	}
-	for _, a := range acls {
-		d.acls[a.ID] = a
+	for _, r := range records {
+		m[key(r)] = r
 	}
 	return nil
 }

@@ -23,10 +23,20 @@ import (
 // ruleCounts are the rule set sizes the firewall is measured at.
 var ruleCounts = []int{10, 100, 1000, 10000}
 
-// openPolicy loads a rule set that lets everything in and out.
-func openPolicy(dp *vnet.Datapath) (uint32, error) {
+// benchDatapath loads a datapath of the bench's own (for BPF_PROG_TEST_RUN, attached nowhere),
+// with a rule set that lets everything in and out. remove removes it.
+func benchDatapath(name string) (dp *vnet.Datapath, open uint32, remove func(), err error) {
+	fabric := fmt.Sprintf("%s%d", name, os.Getpid())
+	if dp, err = vnet.LoadDatapath(fabric); err != nil {
+		return nil, 0, nil, err
+	}
+	remove = func() { dp.Close(); _ = vnet.DeleteDatapath(fabric) }
 	all := []firewall.Rule{{Protocol: firewall.AllProtocols, From: -1, To: -1, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
-	return dp.LoadPolicy([]*firewall.SecurityGroup{{ID: "sg-open", Ingress: all, Egress: all}}, nil)
+	if open, err = dp.LoadPolicy([]*firewall.SecurityGroup{{ID: "sg-open", Ingress: all, Egress: all}}, nil); err != nil {
+		remove()
+		return nil, 0, nil, err
+	}
+	return dp, open, remove, nil
 }
 
 func groupNumber(id string) uint32 {
@@ -66,16 +76,11 @@ func syntheticGroups(n int, admit *firewall.Rule) []*firewall.SecurityGroup {
 
 // benchRuleScaling measures from_guest's cost for a new packet against rule sets of growing size.
 func benchRuleScaling(w *bytes.Buffer) error {
-	fabric := fmt.Sprintf("benchfw%d", os.Getpid())
-	dp, err := vnet.LoadDatapath(fabric)
+	dp, open, closeDP, err := benchDatapath("benchfw")
 	if err != nil {
 		return err
 	}
-	defer func() { dp.Close(); _ = vnet.DeleteDatapath(fabric) }()
-	open, err := openPolicy(dp)
-	if err != nil {
-		return err
-	}
+	defer closeDP()
 	acl, err := dp.LoadACL(firewall.DefaultACL())
 	if err != nil {
 		return err

@@ -146,16 +146,11 @@ func (p *plainPair) remove() {
 // later run into a spoofed frame. The forward path is therefore timed with the source checks
 // lifted (two comparisons fewer), and the drop of a spoofed frame is timed on its own.
 func benchDatapathCost(w *bytes.Buffer) error {
-	fabric := fmt.Sprintf("benchpp%d", os.Getpid())
-	dp, err := vnet.LoadDatapath(fabric)
+	dp, open, closeDP, err := benchDatapath("benchpp")
 	if err != nil {
 		return err
 	}
-	defer func() { dp.Close(); _ = vnet.DeleteDatapath(fabric) }()
-	open, err := openPolicy(dp)
-	if err != nil {
-		return err
-	}
+	defer closeDP()
 	subnet := &net.IPNet{IP: net.IPv4(10, 0, 0, 0).To4(), Mask: net.CIDRMask(24, 32)}
 	guestMAC := net.HardwareAddr{2, 0xaa, 0, 0, 0, 5}
 	guest := vnet.Interface{VPC: 1, IP: net.IPv4(10, 0, 0, 5), Subnet: subnet, MAC: guestMAC, SourceDestCheck: true, Policy: open}
