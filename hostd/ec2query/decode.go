@@ -124,8 +124,8 @@ func decodeValue(n *node, v reflect.Value, key string) error {
 	case t.Kind() == reflect.Slice && t != bytesType:
 		return decodeList(n, v)
 	}
-	if len(n.children) > 0 {
-		return unknown(n)
+	if len(n.children) > 0 { // a scalar has no members
+		return unknown(n.children[sortedKeys(n.children)[0]])
 	}
 	return decodeScalar(*n.value, v, key)
 }
