@@ -88,17 +88,17 @@ func TestDecodeRefusals(t *testing.T) {
 		v          any
 	}{
 		{"VpcId=vpc-1&Bogus=1", CodeUnknownParameter, &DeleteVpcRequest{}},
-		{"VpcId=vpc-1&VpcId.1=x", CodeUnknownParameter, &DeleteVpcRequest{}},           // a scalar with members
-		{"VpcId=vpc-1&DryRun.x=1", CodeUnknownParameter, &DeleteVpcRequest{}},          // the same, nested
-		{"Filter=x", CodeUnknownParameter, &DescribeVpcsRequest{}},                     // a list given as a value
-		{"Filter.0.Name=x", CodeUnknownParameter, &DescribeVpcsRequest{}},              // lists count from 1
-		{"Filter.01.Name=x", CodeUnknownParameter, &DescribeVpcsRequest{}},             // one spelling per index
-		{"Filter.a.Name=x", CodeUnknownParameter, &DescribeVpcsRequest{}},              //
-		{"Filter.1001.Name=x", api.CodeInvalidParameterValue, &DescribeVpcsRequest{}},  // beyond MaxListIndex
-		{"Filter.1.Bogus=x", CodeUnknownParameter, &DescribeVpcsRequest{}},             //
-		{"VpcId..x=1", CodeUnknownParameter, &DeleteVpcRequest{}},                      // empty segment
-		{"DryRun=true", api.CodeMissingParameter, &DeleteVpcRequest{}},                 // VpcId is required
-		{"VpcId=v&DryRun=yes", api.CodeInvalidParameterValue, &DeleteVpcRequest{}},     //
+		{"VpcId=vpc-1&VpcId.1=x", CodeUnknownParameter, &DeleteVpcRequest{}},          // a scalar with members
+		{"VpcId=vpc-1&DryRun.x=1", CodeUnknownParameter, &DeleteVpcRequest{}},         // the same, nested
+		{"Filter=x", CodeUnknownParameter, &DescribeVpcsRequest{}},                    // a list given as a value
+		{"Filter.0.Name=x", CodeUnknownParameter, &DescribeVpcsRequest{}},             // lists count from 1
+		{"Filter.01.Name=x", CodeUnknownParameter, &DescribeVpcsRequest{}},            // one spelling per index
+		{"Filter.a.Name=x", CodeUnknownParameter, &DescribeVpcsRequest{}},             //
+		{"Filter.1001.Name=x", api.CodeInvalidParameterValue, &DescribeVpcsRequest{}}, // beyond MaxListIndex
+		{"Filter.1.Bogus=x", CodeUnknownParameter, &DescribeVpcsRequest{}},            //
+		{"VpcId..x=1", CodeUnknownParameter, &DeleteVpcRequest{}},                     // empty segment
+		{"DryRun=true", api.CodeMissingParameter, &DeleteVpcRequest{}},                // VpcId is required
+		{"VpcId=v&DryRun=yes", api.CodeInvalidParameterValue, &DeleteVpcRequest{}},    //
 		{"ImageId=a&MinCount=x&MaxCount=1", api.CodeInvalidParameterValue, &RunInstancesRequest{}},
 		{"ImageId=a&MinCount=99999999999999999999&MaxCount=1", api.CodeInvalidParameterValue, &RunInstancesRequest{}},
 		{"ImageId=a&MinCount=1", api.CodeMissingParameter, &RunInstancesRequest{}},

@@ -3,6 +3,7 @@ package ec2query
 import (
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hostd/hostd/hostd/api"
 )
@@ -122,34 +123,46 @@ func TagValues(name string, tags []Tag) (values []string, ok bool) {
 	return values, true
 }
 
-// globToken is one element of a compiled filter value: a literal rune, ? or *.
+// globToken is one element of a compiled filter value: a literal character, ? or *.
 type globToken struct {
-	kind byte // 'l' literal, '?' one rune, '*' any run
-	r    rune
+	kind byte   // 'l' literal, '?' one character, '*' any run
+	lit  string // the literal's bytes
+}
+
+// characters cuts s into what ? matches one of: a UTF-8 character, or a byte that is not one (so
+// that two different invalid bytes never compare equal, as they would once made into U+FFFD).
+func characters(s string) []string {
+	out := make([]string, 0, len(s))
+	for len(s) > 0 {
+		_, n := utf8.DecodeRuneInString(s)
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	return out
 }
 
 func compileGlob(pattern string) []globToken {
 	var out []globToken
 	escaped := false
-	for _, r := range pattern {
+	for _, c := range characters(pattern) {
 		switch {
 		case escaped:
-			out = append(out, globToken{kind: 'l', r: r})
+			out = append(out, globToken{kind: 'l', lit: c})
 			escaped = false
-		case r == '\\':
+		case c == `\`:
 			escaped = true
-		case r == '*':
+		case c == "*":
 			if len(out) == 0 || out[len(out)-1].kind != '*' { // ** is *
 				out = append(out, globToken{kind: '*'})
 			}
-		case r == '?':
+		case c == "?":
 			out = append(out, globToken{kind: '?'})
 		default:
-			out = append(out, globToken{kind: 'l', r: r})
+			out = append(out, globToken{kind: 'l', lit: c})
 		}
 	}
 	if escaped { // a trailing backslash stands for itself
-		out = append(out, globToken{kind: 'l', r: '\\'})
+		out = append(out, globToken{kind: 'l', lit: `\`})
 	}
 	return out
 }
@@ -158,12 +171,12 @@ func compileGlob(pattern string) []globToken {
 // goes back only to the last *, which is enough because a later * can absorb whatever an earlier
 // one would have.
 func matchGlob(p []globToken, s string) bool {
-	str := []rune(s)
+	str := characters(s)
 	pi, si := 0, 0
 	star, starSi := -1, 0
 	for si < len(str) {
 		switch {
-		case pi < len(p) && (p[pi].kind == '?' || p[pi].kind == 'l' && p[pi].r == str[si]):
+		case pi < len(p) && (p[pi].kind == '?' || p[pi].kind == 'l' && p[pi].lit == str[si]):
 			pi++
 			si++
 		case pi < len(p) && p[pi].kind == '*':
