@@ -38,7 +38,7 @@ func (s *sampler) fill(v reflect.Value, name string) {
 	case t.Kind() == reflect.Bool:
 		v.SetBool(s.n%3 != 0) // true mostly (false is what a lost member reads as), false sometimes
 	case t.Kind() == reflect.Int:
-		v.SetInt(int64(s.n))
+		v.SetInt(int64(100 + s.n)) // above every minimum botocore checks (MaxResults ≥ 5)
 	case t.Kind() == reflect.Float64:
 		v.SetFloat(float64(s.n) + 0.5)
 	default:
@@ -56,7 +56,12 @@ func sampleOf(t reflect.Type) reflect.Value {
 // lists, and scalars, with timestamps in EC2's text form and nothing for what is absent. The
 // result is JSON-normalised (numbers are float64), to compare with what a client parsed.
 func members(v reflect.Value) any {
-	b, err := json.Marshal(plainMembers(v))
+	return jsonMembers(v, false)
+}
+
+// jsonMembers is members, with blobs as base64 when base64Blobs (as encoding/json reads []byte).
+func jsonMembers(v reflect.Value, base64Blobs bool) any {
+	b, err := json.Marshal(plainMembers(v, base64Blobs))
 	if err != nil {
 		panic(err)
 	}
@@ -67,7 +72,7 @@ func members(v reflect.Value) any {
 	return out
 }
 
-func plainMembers(v reflect.Value) any {
+func plainMembers(v reflect.Value, base64Blobs bool) any {
 	t := v.Type()
 	switch {
 	case t == unsupportedType:
@@ -82,16 +87,19 @@ func plainMembers(v reflect.Value) any {
 		if v.IsNil() {
 			return nil
 		}
+		if base64Blobs {
+			return v.Bytes()
+		}
 		return string(v.Bytes())
 	case t.Kind() == reflect.Pointer:
 		if v.IsNil() {
 			return nil
 		}
-		return plainMembers(v.Elem())
+		return plainMembers(v.Elem(), base64Blobs)
 	case t.Kind() == reflect.Struct:
 		m := map[string]any{}
 		for _, f := range structInfoOf(t).fields {
-			if x := plainMembers(v.Field(f.index)); x != nil {
+			if x := plainMembers(v.Field(f.index), base64Blobs); x != nil {
 				m[f.member] = x
 			}
 		}
@@ -102,7 +110,7 @@ func plainMembers(v reflect.Value) any {
 		}
 		l := make([]any, v.Len())
 		for i := range l {
-			l[i] = plainMembers(v.Index(i))
+			l[i] = plainMembers(v.Index(i), base64Blobs)
 		}
 		return l
 	case t.Kind() == reflect.String:
