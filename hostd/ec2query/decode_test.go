@@ -69,6 +69,10 @@ func TestDecodeIpPermissionsAndFilters(t *testing.T) {
 }
 
 func TestDecodeTypes(t *testing.T) {
+	var acl CreateNetworkAclRequest
+	require.NoError(t, decodeForm(t, "VpcId=vpc-1&ClientToken=tok", &acl))
+	require.Equal(t, CreateNetworkAclRequest{VpcId: "vpc-1", ClientToken: "tok"}, acl)
+
 	var m ModifyInstanceAttributeRequest
 	require.NoError(t, decodeForm(t, "InstanceId=i-1&SourceDestCheck.Value=FALSE&UserData.Value=aGk%3D", &m))
 	require.False(t, *m.SourceDestCheck.Value)

@@ -16,14 +16,17 @@ import (
 // XML element of a response. A request names the member by the model's queryName (query=…)
 // when it has one, else by that name with its first letter capitalised, as botocore's ec2
 // serializer does. "required" is the model's required list: a request without it is refused
-// with MissingParameter. The Go field's name is the model's member name; the conformance test
-// holds every type here to the model.
+// with MissingParameter. "newer" marks a member of EC2's current API that the model in Debian's
+// botocore (1.29) lacks, but that current clients send on their own (the Go SDK fills in
+// CreateNetworkAcl's ClientToken). The Go field's name is the model's member name; the
+// conformance test holds every type here to the model.
 type fieldInfo struct {
 	index     int
 	member    string // the model's member name (the Go field's)
 	xmlName   string // in responses
 	queryName string // in requests
 	required  bool
+	newer     bool
 }
 
 type structInfo struct {
@@ -53,6 +56,8 @@ func structInfoOf(t reflect.Type) *structInfo {
 			switch {
 			case opt == "required":
 				f.required = true
+			case opt == "newer":
+				f.newer = true
 			case strings.HasPrefix(opt, "query="):
 				f.queryName = strings.TrimPrefix(opt, "query=")
 			case opt != "":

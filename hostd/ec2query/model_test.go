@@ -131,6 +131,12 @@ func (c *shapeChecker) check(goType reflect.Type, shapeName string, input bool, 
 	for _, f := range info.fields {
 		ref := s.Members[f.member]
 		p := path + "." + f.member
+		if f.newer {
+			if ref != nil {
+				c.t.Errorf("%s: marked newer, but the model has it: drop the mark", p)
+			}
+			continue
+		}
 		if ref == nil {
 			c.t.Errorf("%s: %s has no member %s", p, shapeName, f.member)
 			continue

@@ -8,6 +8,7 @@ package ec2query
 // CreateNetworkAcl
 
 type CreateNetworkAclRequest struct {
+	ClientToken       string             `ec2:",newer"`
 	DryRun            bool               `ec2:"dryRun"`
 	VpcId             string             `ec2:"vpcId,required"`
 	TagSpecifications []TagSpecification `ec2:"TagSpecification"`

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"reflect"
 	"testing"
@@ -29,18 +30,26 @@ type botocoreResponse struct {
 	Body   string `json:"body"`
 }
 
-// runBotocore serialises requests and parses responses with botocore's own ec2 protocol code.
-func runBotocore(t *testing.T, reqs []botocoreRequest, resps []botocoreResponse) (forms []url.Values, parsed []map[string]any) {
+// runPython runs testdata/botocore_client.py MODE with Debian's botocore and boto3.
+func runPython(t *testing.T, mode string, in any) []byte {
 	t.Helper()
 	loadModel(t)
-	in, err := json.Marshal(map[string]any{"requests": reqs, "responses": resps})
+	b, err := json.Marshal(in)
 	require.NoError(t, err)
-	cmd := exec.Command(debianPython, "testdata/botocore_roundtrip.py")
-	cmd.Stdin = bytes.NewReader(in)
+	cmd := exec.Command(debianPython, "testdata/botocore_client.py", mode)
+	cmd.Stdin = bytes.NewReader(b)
+	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	require.NoError(t, err, "botocore_roundtrip.py: %s", stderr.String())
+	require.NoError(t, err, "botocore_client.py %s: %s", mode, stderr.String())
+	return out
+}
+
+// runBotocore serialises requests and parses responses with botocore's own ec2 protocol code.
+func runBotocore(t *testing.T, reqs []botocoreRequest, resps []botocoreResponse) (forms []url.Values, parsed []map[string]any) {
+	t.Helper()
+	out := runPython(t, "roundtrip", map[string]any{"requests": reqs, "responses": resps})
 	var res struct {
 		Botocore  string           `json:"botocore"`
 		Requests  [][][2]string    `json:"requests"`

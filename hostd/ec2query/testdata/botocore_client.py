@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Runs botocore's own ec2-protocol code for hostd's conformance tests (roundtrip_test.go).
+"""Runs botocore's and boto3's own code for hostd's conformance tests.
 
+botocore_client.py roundtrip (roundtrip_test.go): botocore's ec2 serializer and parser alone.
 Reads one JSON document on stdin:
   {"requests":  [{"action": NAME, "params": {...}}],            params as boto3 takes them
    "responses": [{"action": NAME, "status": 200, "body": XML}]}
@@ -8,15 +9,23 @@ and writes one:
   {"botocore": VERSION,
    "requests":  [[[key, value], ...]],   the form botocore's ec2 serializer makes
    "responses": [{...}]}                 what botocore's ec2 parser reads from the XML
+
+botocore_client.py boto3 (clients_test.go): a boto3 client calling a server.
+Reads {"endpoint": URL, "key": ACCESS_KEY_ID, "calls": [{"action": NAME, "params": {...}}]}
+and writes {"results": [{...} or {"error": CODE, "status": HTTP_STATUS}]}.
+
 Timestamps come out as 2006-01-02T15:04:05.000Z, blobs as text.
 """
 import datetime
 import json
 import sys
 
+import boto3
 import botocore
 import botocore.session
 from botocore import parsers, serialize
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 
 def plain(v):
@@ -32,8 +41,7 @@ def plain(v):
     return v
 
 
-def main():
-    doc = json.load(sys.stdin)
+def roundtrip(doc):
     model = botocore.session.get_session().get_service_model("ec2")
     serializer = serialize.create_serializer("ec2", include_validation=False)
     parser = parsers.create_parser("ec2")
@@ -48,7 +56,28 @@ def main():
             op.output_shape,
         )
         out["responses"].append(plain(parsed))
-    json.dump(out, sys.stdout)
+    return out
 
 
-main()
+def call_boto3(doc):
+    client = boto3.client(
+        "ec2",
+        endpoint_url=doc["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id=doc["key"],
+        aws_secret_access_key="x" * 40,
+        config=Config(retries={"max_attempts": 1}),
+    )
+    results = []
+    for c in doc["calls"]:
+        method = getattr(client, botocore.xform_name(c["action"]))
+        try:
+            results.append(plain(method(**c["params"])))
+        except ClientError as e:
+            results.append({"error": e.response["Error"]["Code"],
+                            "status": e.response["ResponseMetadata"]["HTTPStatusCode"]})
+    return {"boto3": boto3.__version__, "results": results}
+
+
+modes = {"roundtrip": roundtrip, "boto3": call_boto3}
+json.dump(modes[sys.argv[1]](json.load(sys.stdin)), sys.stdout)
