@@ -72,9 +72,36 @@ func NewRequestID() string {
 }
 
 func writeElement(b *bytes.Buffer, name, text string) {
-	b.WriteString("<" + name + ">")
-	_ = xml.EscapeText(b, []byte(text))
-	b.WriteString("</" + name + ">")
+	openTag(b, name)
+	if plainText(text) {
+		b.WriteString(text)
+	} else {
+		_ = xml.EscapeText(b, []byte(text))
+	}
+	closeTag(b, name)
+}
+
+func openTag(b *bytes.Buffer, name string) {
+	b.WriteByte('<')
+	b.WriteString(name)
+	b.WriteByte('>')
+}
+
+func closeTag(b *bytes.Buffer, name string) {
+	b.WriteString("</")
+	b.WriteString(name)
+	b.WriteByte('>')
+}
+
+// plainText says whether s can be written as it is: printable ASCII with nothing XML escapes.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '<', c == '>', c == '&', c == '\'', c == '"':
+			return false
+		}
+	}
+	return true
 }
 
 func encodeStruct(b *bytes.Buffer, v reflect.Value) {
@@ -93,7 +120,9 @@ func encodeMember(b *bytes.Buffer, name string, v reflect.Value) {
 		}
 	case t == timeType:
 		if tm := v.Interface().(time.Time); !tm.IsZero() {
-			writeElement(b, name, tm.UTC().Format(timeFormat))
+			openTag(b, name)
+			b.Write(tm.UTC().AppendFormat(b.AvailableBuffer(), timeFormat))
+			closeTag(b, name)
 		}
 	case t == bytesType:
 		if !v.IsNil() {
@@ -107,23 +136,27 @@ func encodeMember(b *bytes.Buffer, name string, v reflect.Value) {
 			b.WriteString("<" + name + "/>")
 			return
 		}
-		b.WriteString("<" + name + ">")
+		openTag(b, name)
 		for i := range v.Len() {
 			encodeMember(b, "item", v.Index(i))
 		}
-		b.WriteString("</" + name + ">")
+		closeTag(b, name)
 	case t.Kind() == reflect.Struct:
-		b.WriteString("<" + name + ">")
+		openTag(b, name)
 		encodeStruct(b, v)
-		b.WriteString("</" + name + ">")
+		closeTag(b, name)
 	case t.Kind() == reflect.String:
 		if v.Len() > 0 {
 			writeElement(b, name, v.String())
 		}
 	case t.Kind() == reflect.Bool:
-		writeElement(b, name, strconv.FormatBool(v.Bool()))
+		openTag(b, name)
+		b.WriteString(strconv.FormatBool(v.Bool()))
+		closeTag(b, name)
 	case t.Kind() == reflect.Int || t.Kind() == reflect.Int32 || t.Kind() == reflect.Int64:
-		writeElement(b, name, strconv.FormatInt(v.Int(), 10))
+		openTag(b, name)
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), v.Int(), 10))
+		closeTag(b, name)
 	case t.Kind() == reflect.Float64:
 		writeElement(b, name, strconv.FormatFloat(v.Float(), 'f', -1, 64))
 	default:
