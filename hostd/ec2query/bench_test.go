@@ -40,10 +40,11 @@ func describeInstances(n int) *DescribeInstancesResult {
 
 func BenchmarkEncodeDescribeInstances100(b *testing.B) {
 	out := describeInstances(100)
-	b.ReportMetric(float64(len(EncodeResponse("DescribeInstances", "id", out))), "xml-bytes")
+	var doc []byte
 	for b.Loop() {
-		EncodeResponse("DescribeInstances", "id", out)
+		doc = EncodeResponse("DescribeInstances", "id", out)
 	}
+	b.ReportMetric(float64(len(doc)), "xml-bytes")
 }
 
 // BenchmarkRouterDescribeInstances100 is one whole call through the router (authentication
