@@ -21,6 +21,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseBlock -fuzztime 20s ./vnet
 	$(GO) test -run '^$$' -fuzz FuzzParseIpPermissions -fuzztime 20s ./firewall
 	$(GO) test -run '^$$' -fuzz FuzzDatapathMatchesOracle -fuzztime 20s ./vnet
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./hostd/ec2query
+	$(GO) test -run '^$$' -fuzz FuzzParseFilters -fuzztime 20s ./hostd/ec2query
 
 bench: build
 	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md
