@@ -6,7 +6,7 @@ GOFLAGS := -trimpath
 # and their instances do not crowd a 2-core machine.
 TESTFLAGS ?= -count=1 -p 1 -timeout 15m
 
-.PHONY: build test bench demo generate lint fuzz clean
+.PHONY: build test bench demo demo-quick generate lint check fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -o $(BIN) ./hostd
@@ -32,9 +32,13 @@ demo: build
 generate:
 	$(GO) generate ./bpf
 
-lint:
+lint: check
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# Fails when git tracks a build output (bin/, or any ELF file but the generated eBPF object).
+check:
+	bash scripts/check-tracked
 
 clean:
 	rm -rf bin
