@@ -40,14 +40,14 @@ func instanceRun(g *globals, args []string) error {
 	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes, SecurityGroupIds: groups}
 	var err error
 	if *ram != "" {
-		n, err := api.ParseSize(*ram)
+		n, err := api.ParseSizeFlag("--ram", *ram)
 		if err != nil {
 			return err
 		}
 		req.RamBytes = &n
 	}
 	if *memory != "" {
-		if req.Limits.MemoryBytes, err = api.ParseSize(*memory); err != nil {
+		if req.Limits.MemoryBytes, err = api.ParseSizeFlag("--memory", *memory); err != nil {
 			return err
 		}
 	}

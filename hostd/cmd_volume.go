@@ -26,7 +26,7 @@ func volumeCreate(g *globals, args []string) error {
 	if *size == "" {
 		return api.Errorf(api.CodeMissingParameter, "--size is required")
 	}
-	n, err := api.ParseSize(*size)
+	n, err := api.ParseSizeFlag("--size", *size)
 	if err != nil {
 		return err
 	}
