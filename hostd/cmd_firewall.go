@@ -69,6 +69,13 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 		if err != nil {
 			return nil, api.FirewallError(err)
 		}
+		for _, p := range perms {
+			for _, pair := range p.UserIdGroupPairs {
+				if err := api.GroupID.Check(pair.GroupId); err != nil {
+					return nil, err
+				}
+			}
+		}
 		return perms, nil
 	}
 	if r.protocol == "" {
@@ -94,6 +101,9 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 			p.IpRanges, p.Ipv6Ranges = nil, []firewall.Ipv6Range{{CidrIpv6: r.cidr}}
 		}
 	} else {
+		if err := api.GroupID.Check(r.group); err != nil {
+			return nil, err
+		}
 		p.UserIdGroupPairs = []firewall.UserIdGroupPair{{GroupId: r.group}}
 	}
 	return []firewall.IpPermission{p}, nil
@@ -136,6 +146,9 @@ func sgCreate(g *globals, args []string) error {
 	if req.VpcId == "" || req.GroupName == "" {
 		return api.Errorf(api.CodeMissingParameter, "--vpc and --name are required")
 	}
+	if err := api.VpcID.Check(req.VpcId); err != nil {
+		return err
+	}
 	if req.Description == "" {
 		req.Description = req.GroupName
 	}
@@ -147,11 +160,11 @@ func sgCreate(g *globals, args []string) error {
 }
 
 func sgDescribe(g *globals, args []string) error {
-	return describeVerb(g, "sg describe", "/v1/security-groups", "GroupId", args, &api.DescribeSecurityGroupsResponse{})
+	return describeVerb(g, "sg describe", "/v1/security-groups", api.GroupID, args, &api.DescribeSecurityGroupsResponse{})
 }
 
 func sgDelete(g *globals, args []string) error {
-	return deleteVerb(g, "sg delete", "/v1/security-groups/", args)
+	return deleteVerb(g, "sg delete", "/v1/security-groups/", api.GroupID, args)
 }
 
 // sgRules is `sg authorize` and `sg revoke`.
@@ -171,6 +184,9 @@ func sgRules(verb string) func(*globals, []string) error {
 		}
 		if req.GroupId == "" {
 			return api.Errorf(api.CodeMissingParameter, "--group is required")
+		}
+		if err := api.GroupID.Check(req.GroupId); err != nil {
+			return err
 		}
 		if req.IpPermissions, err = rule.permissions(); err != nil {
 			return err
@@ -196,6 +212,12 @@ func instanceSetGroups(g *globals, args []string) error {
 	if err := parseNoArgs(fs, args[1:]); err != nil {
 		return err
 	}
+	if err := api.InstanceID.Check(args[0]); err != nil {
+		return err
+	}
+	if err := api.GroupID.Check(groups...); err != nil {
+		return err
+	}
 	var out api.ReturnResponse
 	req := api.SetGroupsRequest{Groups: groups}
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/"+url.PathEscape(args[0])+"/groups", req, &out); err != nil {
@@ -213,6 +235,9 @@ func naclCreate(g *globals, args []string) error {
 	}
 	if req.VpcId == "" {
 		return api.Errorf(api.CodeMissingParameter, "--vpc is required")
+	}
+	if err := api.VpcID.Check(req.VpcId); err != nil {
+		return err
 	}
 	var out api.CreateNetworkAclResponse
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/network-acls", req, &out); err != nil {
@@ -236,6 +261,9 @@ func (r *ruleFlags) entryRequest(req *api.NetworkAclEntryRequest, number string)
 	}
 	if req.NetworkAclId == "" || number == "" {
 		return api.Errorf(api.CodeMissingParameter, "--nacl and --rule-number are required")
+	}
+	if err := api.NetworkAclID.Check(req.NetworkAclId); err != nil {
+		return err
 	}
 	if req.RuleNumber, err = strconv.Atoi(number); err != nil {
 		return api.Errorf(api.CodeInvalidParameterValue, "--rule-number %q is not a number", number)
@@ -307,6 +335,12 @@ func naclAssociate(g *globals, args []string) error {
 	if req.NetworkAclId == "" || req.SubnetId == "" {
 		return api.Errorf(api.CodeMissingParameter, "--nacl and --subnet are required")
 	}
+	if err := api.NetworkAclID.Check(req.NetworkAclId); err != nil {
+		return err
+	}
+	if err := api.SubnetID.Check(req.SubnetId); err != nil {
+		return err
+	}
 	var out api.ReturnResponse
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/network-acls/associate", req, &out); err != nil {
 		return err
@@ -315,5 +349,5 @@ func naclAssociate(g *globals, args []string) error {
 }
 
 func naclDescribe(g *globals, args []string) error {
-	return describeVerb(g, "nacl describe", "/v1/network-acls", "NetworkAclId", args, &api.DescribeNetworkAclsResponse{})
+	return describeVerb(g, "nacl describe", "/v1/network-acls", api.NetworkAclID, args, &api.DescribeNetworkAclsResponse{})
 }
