@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -163,4 +165,85 @@ func TestDaemonAnswersBadRequestsWithJSON(t *testing.T) {
 		assert.Equal(t, "InvalidAction", e.Code, "%s %s: %v", r.method, r.path, err)
 		assert.Contains(t, e.Message, r.says)
 	}
+}
+
+// tableOf runs a command with -o table and checks what every table promises: the columns
+// expected, one row per resource, no line wider than 100 characters and nothing nested. It
+// returns the rows' cells, split at runs of spaces.
+func tableOutput(t *testing.T, d *hostdtest.Daemon, columns string, rows int, args ...string) [][]string {
+	t.Helper()
+	out, errOut, status := d.Run(append([]string{"-o", "table"}, args...)...)
+	require.Equal(t, 0, status, "%q: %s", args, errOut)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	assert.Equal(t, strings.Fields(columns), strings.Fields(lines[0]), "%q", args)
+	assert.Len(t, lines, rows+1, "%q:\n%s", args, out)
+	var cells [][]string
+	for _, l := range lines {
+		assert.LessOrEqual(t, utf8.RuneCountInString(l), 100, "%q: %q", args, l)
+		assert.NotContains(t, l, "{", "%q: nested: %q", args, l)
+		assert.NotContains(t, l, "[", "%q: nested: %q", args, l)
+		cells = append(cells, regexp.MustCompile(`\s{2,}`).Split(l, -1))
+	}
+	return cells[1:]
+}
+
+// Every resource's table has the columns a person wants and fits a terminal, with real
+// resources of every kind, long names among them.
+func TestTablesPerResource(t *testing.T) {
+	d := hostdtest.Start(t)
+	var vpc struct{ VpcId string }
+	d.JSON(&vpc, "vpc", "create", "--cidr", "10.0.0.0/16", "--name", "tenant-a-production-vpc-with-a-name-far-longer-than-any-column")
+	var subnet struct{ SubnetId string }
+	d.JSON(&subnet, "subnet", "create", "--vpc", vpc.VpcId, "--cidr", "10.0.1.0/24")
+	var web, db struct{ GroupId string }
+	d.JSON(&web, "sg", "create", "--vpc", vpc.VpcId, "--name", "web-frontend-tier-for-the-public-site", "--description", "the public web servers, reachable on 80 and 443 from anywhere in the world")
+	d.JSON(&db, "sg", "create", "--vpc", vpc.VpcId, "--name", "db")
+	rules := tableOutput(t, d, "SecurityGroupRuleId GroupId Direction Protocol Ports Peer", 1,
+		"sg", "authorize", "--group", db.GroupId, "--ingress", "--protocol", "tcp", "--port", "5432", "--source-group", web.GroupId)
+	assert.Equal(t, []string{db.GroupId, "ingress", "tcp", "5432", web.GroupId}, rules[0][1:])
+	tableOutput(t, d, "SecurityGroupRuleId GroupId Direction Protocol Ports Peer", 1,
+		"sg", "authorize", "--group", web.GroupId, "--ingress", "--protocol", "icmp", "--port", "8", "--cidr", "10.0.0.0/16")
+	var acl struct{ NetworkAclId string }
+	d.JSON(&acl, "nacl", "create", "--vpc", vpc.VpcId)
+	d.JSON(&struct{}{}, "nacl", "entry", "--nacl", acl.NetworkAclId, "--rule-number", "100", "--ingress", "--action", "allow", "--protocol", "all", "--cidr", "0.0.0.0/0")
+	d.JSON(&struct{}{}, "nacl", "associate", "--nacl", acl.NetworkAclId, "--subnet", subnet.SubnetId)
+	var vol struct{ VolumeId string }
+	d.JSON(&vol, "volume", "create", "--size", "16M")
+
+	run := tableOutput(t, d, "InstanceId MacAddress PrivateIpAddress State", 1,
+		"instance", "run", "--subnet", subnet.SubnetId, "--sg", web.GroupId, "--sg", db.GroupId, "--memory", "64M", "--volume", vol.VolumeId+":/dev/xvdb", "--", "sleep", "1000")
+	id := run[0][0]
+	d.Launch("--", "true") // no subnet: empty cells
+
+	instances := tableOutput(t, d, "InstanceId State PrivateIp SubnetId Groups Memory Age", 2, "instance", "describe")
+	assert.Equal(t, []string{id, "running", "10.0.1.4", subnet.SubnetId}, instances[0][:4])
+	assert.True(t, strings.HasPrefix(instances[0][4], "web-frontend"), instances[0][4])
+	assert.Equal(t, "64MiB", instances[0][5])
+	assert.Equal(t, []string{"-", "-", "-"}, instances[1][2:5], "an instance without an interface")
+
+	vpcs := tableOutput(t, d, "VpcId CidrBlock State Name", 1, "vpc", "describe")
+	assert.Equal(t, []string{vpc.VpcId, "10.0.0.0/16"}, vpcs[0][:2])
+	assert.True(t, strings.HasSuffix(vpcs[0][3], "…"), "a long name is cut: %q", vpcs[0][3])
+	subnets := tableOutput(t, d, "SubnetId VpcId CidrBlock FreeIps State", 1, "subnet", "describe")
+	assert.Equal(t, []string{subnet.SubnetId, vpc.VpcId, "10.0.1.0/24", "250"}, subnets[0][:4])
+	groups := tableOutput(t, d, "GroupId VpcId Inbound Outbound Name Description", 3, "sg", "describe")
+	for _, g := range groups {
+		if g[0] == db.GroupId {
+			assert.Equal(t, []string{"1", "1", "db", "db"}, g[2:])
+		}
+	}
+	acls := tableOutput(t, d, "NetworkAclId VpcId Default Inbound Outbound Subnets", 2, "nacl", "describe")
+	for _, a := range acls {
+		if a[0] == acl.NetworkAclId {
+			assert.Equal(t, []string{vpc.VpcId, "no", "1", "0", subnet.SubnetId}, a[1:])
+		}
+	}
+	volumes := tableOutput(t, d, "VolumeId Size State InstanceId Device", 1, "volume", "describe")
+	assert.Equal(t, []string{vol.VolumeId, "16MiB", "in-use", id, "/dev/xvdb"}, volumes[0])
+	pool := tableOutput(t, d, "Pool Total InUse Free Dirty Zeroed Scrub", 2, "pool", "describe")
+	assert.Equal(t, []string{"RamPool", "1GiB", "16MiB"}, pool[0][:3])
+	assert.Equal(t, []string{"DiskStore", "16GiB", "16MiB"}, pool[1][:3])
+
+	gone := tableOutput(t, d, "InstanceId CurrentState PreviousState", 1, "instance", "terminate", id)
+	assert.Equal(t, []string{id, "terminated", "running"}, gone[0])
 }

@@ -91,7 +91,7 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 			return nil, err
 		}
 		p.FromPort, p.ToPort = &from, &to
-	} else if proto, err := firewall.ParseProtocol(r.protocol); err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6) {
+	} else if isICMP(r.protocol) {
 		any := -1
 		p.FromPort, p.ToPort = &any, &any
 	}
@@ -113,7 +113,7 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 func parsePorts(protocol, s string) (int, int, error) {
 	bad := api.Errorf(api.CodeInvalidParameterValue, "--port %q: give N or N-M (tcp, udp) or TYPE[:CODE] (icmp)", s)
 	sep := "-"
-	if proto, err := firewall.ParseProtocol(protocol); err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6) {
+	if isICMP(protocol) {
 		sep = ":"
 	}
 	a, b, two := strings.Cut(s, sep)
@@ -132,6 +132,12 @@ func parsePorts(protocol, s string) (int, int, error) {
 		return 0, 0, bad
 	}
 	return from, to, nil
+}
+
+// isICMP tells whether protocol is ICMP or ICMPv6, whose "ports" are a type and a code.
+func isICMP(protocol string) bool {
+	proto, err := firewall.ParseProtocol(protocol)
+	return err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6)
 }
 
 func sgCreate(g *globals, args []string) error {
@@ -293,7 +299,7 @@ func naclEntry(g *globals, args []string) error {
 	p := perms[0]
 	req.Protocol, req.CidrBlock = p.IpProtocol, p.IpRanges[0].CidrIp
 	if p.FromPort != nil && p.ToPort != nil {
-		if proto, err := firewall.ParseProtocol(p.IpProtocol); err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6) {
+		if isICMP(p.IpProtocol) {
 			req.IcmpTypeCode = &api.IcmpTypeCode{Type: *p.FromPort, Code: *p.ToPort}
 		} else {
 			req.PortRange = &api.PortRange{From: *p.FromPort, To: *p.ToPort}
