@@ -28,6 +28,11 @@ bench: build
 demo: build
 	bash scripts/demo.sh
 
+# The same attacks as make demo; prints only the scorecard.
+demo-quick:
+	@$(MAKE) -s build
+	@bash scripts/demo.sh --quick
+
 # Regenerates the eBPF objects from bpf/*.c (needs clang and llvm: scripts/install-bpf-deps.sh).
 generate:
 	$(GO) generate ./bpf
