@@ -18,6 +18,7 @@ test: build
 # Short fuzzing runs of every parser, and of the datapath against the oracle; `go test -fuzz` runs them for as long as you like.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseSize -fuzztime 20s ./hostd/api
+	$(GO) test -run '^$$' -fuzz FuzzIDKinds -fuzztime 20s ./hostd/api
 	$(GO) test -run '^$$' -fuzz FuzzParseBlock -fuzztime 20s ./vnet
 	$(GO) test -run '^$$' -fuzz FuzzParseIpPermissions -fuzztime 20s ./firewall
 	$(GO) test -run '^$$' -fuzz FuzzDatapathMatchesOracle -fuzztime 20s ./vnet

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,4 +35,29 @@ func TestIDKinds(t *testing.T) {
 	}
 	// No two kinds share a prefix, so no id is valid as two kinds.
 	assert.False(t, InstanceID.Valid("vol-0123456789abcdef0"))
+}
+
+// FuzzIDKinds: whatever the input, an id is valid as at most one kind, a valid id is safe as a
+// file name, and Check refuses exactly the invalid ones, with the kind's Malformed code.
+func FuzzIDKinds(f *testing.F) {
+	for _, s := range []string{"i-0123456789abcdef0", "vpc-0123abcd", "", "sg-", "acl-../../etc", "vol-0123456789ABCDEF0", "subnet-0123456789abcdef01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		valid := 0
+		for _, k := range []IDKind{InstanceID, VpcID, SubnetID, GroupID, NetworkAclID, VolumeID} {
+			err := k.Check(id)
+			if k.Valid(id) {
+				valid++
+				if err != nil || strings.ContainsAny(id, "/\x00.") || !strings.HasPrefix(id, k.Prefix) {
+					t.Fatalf("%q valid as %s but %v", id, k.Name, err)
+				}
+			} else if err == nil || AsError(err).Code != k.Malformed {
+				t.Fatalf("%q invalid as %s but Check says %v", id, k.Name, err)
+			}
+		}
+		if valid > 1 {
+			t.Fatalf("%q is valid as %d kinds", id, valid)
+		}
+	})
 }
