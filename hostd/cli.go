@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/hostd/hostd/hostd/api"
 )
@@ -158,78 +154,13 @@ func report(err error) int {
 
 // print writes a result document as indented JSON (as the AWS CLI does) or as a table.
 func (g *globals) print(v any) error {
+	if g.output == "table" {
+		return tableFor(v).write(os.Stdout, tableWidth)
+	}
 	data, err := json.MarshalIndent(v, "", "    ")
 	if err != nil {
 		return err
 	}
-	if g.output == "json" {
-		_, err = fmt.Println(string(data))
-		return err
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return err
-	}
-	return printTable(os.Stdout, doc)
-}
-
-// printTable prints a document's list (Instances, say) one row per element; a document of
-// objects (pool describe's RamPool, say) one row per object, named in a Name column; anything
-// else as one row. Nested values are shown as compact JSON.
-func printTable(w io.Writer, doc map[string]any) error {
-	rows := []map[string]any{doc}
-	objects := []map[string]any{}
-	for k, v := range doc {
-		switch v := v.(type) {
-		case []any:
-			rows = rows[:0]
-			for _, item := range v {
-				if m, ok := item.(map[string]any); ok {
-					rows = append(rows, m)
-				}
-			}
-		case map[string]any:
-			v["Name"] = k
-			objects = append(objects, v)
-		}
-	}
-	if len(objects) == len(doc) {
-		rows = objects
-	}
-	var cols []string
-	seen := map[string]bool{}
-	for _, r := range rows {
-		for k := range r {
-			if !seen[k] {
-				seen[k] = true
-				cols = append(cols, k)
-			}
-		}
-	}
-	sort.Strings(cols)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	for _, r := range rows {
-		cells := make([]string, len(cols))
-		for i, c := range cols {
-			cells[i] = cell(r[c])
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
-	}
-	return tw.Flush()
-}
-
-func cell(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "-"
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64) // 4194304, not 4.194304e+06
-	case bool:
-		return fmt.Sprint(v)
-	}
-	data, _ := json.Marshal(v)
-	return string(data)
+	_, err = fmt.Println(string(data))
+	return err
 }

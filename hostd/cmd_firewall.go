@@ -69,6 +69,13 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 		if err != nil {
 			return nil, api.FirewallError(err)
 		}
+		for _, p := range perms {
+			for _, pair := range p.UserIdGroupPairs {
+				if err := api.GroupID.Check(pair.GroupId); err != nil {
+					return nil, err
+				}
+			}
+		}
 		return perms, nil
 	}
 	if r.protocol == "" {
@@ -84,7 +91,7 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 			return nil, err
 		}
 		p.FromPort, p.ToPort = &from, &to
-	} else if proto, err := firewall.ParseProtocol(r.protocol); err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6) {
+	} else if isICMP(r.protocol) {
 		any := -1
 		p.FromPort, p.ToPort = &any, &any
 	}
@@ -94,6 +101,9 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 			p.IpRanges, p.Ipv6Ranges = nil, []firewall.Ipv6Range{{CidrIpv6: r.cidr}}
 		}
 	} else {
+		if err := api.GroupID.Check(r.group); err != nil {
+			return nil, err
+		}
 		p.UserIdGroupPairs = []firewall.UserIdGroupPair{{GroupId: r.group}}
 	}
 	return []firewall.IpPermission{p}, nil
@@ -103,7 +113,7 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 func parsePorts(protocol, s string) (int, int, error) {
 	bad := api.Errorf(api.CodeInvalidParameterValue, "--port %q: give N or N-M (tcp, udp) or TYPE[:CODE] (icmp)", s)
 	sep := "-"
-	if proto, err := firewall.ParseProtocol(protocol); err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6) {
+	if isICMP(protocol) {
 		sep = ":"
 	}
 	a, b, two := strings.Cut(s, sep)
@@ -124,6 +134,12 @@ func parsePorts(protocol, s string) (int, int, error) {
 	return from, to, nil
 }
 
+// isICMP tells whether protocol is ICMP or ICMPv6, whose "ports" are a type and a code.
+func isICMP(protocol string) bool {
+	proto, err := firewall.ParseProtocol(protocol)
+	return err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6)
+}
+
 func sgCreate(g *globals, args []string) error {
 	fs := newFlags("sg create")
 	var req api.CreateSecurityGroupRequest
@@ -136,6 +152,9 @@ func sgCreate(g *globals, args []string) error {
 	if req.VpcId == "" || req.GroupName == "" {
 		return api.Errorf(api.CodeMissingParameter, "--vpc and --name are required")
 	}
+	if err := api.VpcID.Check(req.VpcId); err != nil {
+		return err
+	}
 	if req.Description == "" {
 		req.Description = req.GroupName
 	}
@@ -147,11 +166,11 @@ func sgCreate(g *globals, args []string) error {
 }
 
 func sgDescribe(g *globals, args []string) error {
-	return describeVerb(g, "sg describe", "/v1/security-groups", "GroupId", args, &api.DescribeSecurityGroupsResponse{})
+	return describeVerb(g, "sg describe", "/v1/security-groups", api.GroupID, args, &api.DescribeSecurityGroupsResponse{})
 }
 
 func sgDelete(g *globals, args []string) error {
-	return deleteVerb(g, "sg delete", "/v1/security-groups/", args)
+	return deleteVerb(g, "sg delete", "/v1/security-groups/", api.GroupID, args)
 }
 
 // sgRules is `sg authorize` and `sg revoke`.
@@ -171,6 +190,9 @@ func sgRules(verb string) func(*globals, []string) error {
 		}
 		if req.GroupId == "" {
 			return api.Errorf(api.CodeMissingParameter, "--group is required")
+		}
+		if err := api.GroupID.Check(req.GroupId); err != nil {
+			return err
 		}
 		if req.IpPermissions, err = rule.permissions(); err != nil {
 			return err
@@ -196,6 +218,12 @@ func instanceSetGroups(g *globals, args []string) error {
 	if err := parseNoArgs(fs, args[1:]); err != nil {
 		return err
 	}
+	if err := api.InstanceID.Check(args[0]); err != nil {
+		return err
+	}
+	if err := api.GroupID.Check(groups...); err != nil {
+		return err
+	}
 	var out api.ReturnResponse
 	req := api.SetGroupsRequest{Groups: groups}
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/"+url.PathEscape(args[0])+"/groups", req, &out); err != nil {
@@ -213,6 +241,9 @@ func naclCreate(g *globals, args []string) error {
 	}
 	if req.VpcId == "" {
 		return api.Errorf(api.CodeMissingParameter, "--vpc is required")
+	}
+	if err := api.VpcID.Check(req.VpcId); err != nil {
+		return err
 	}
 	var out api.CreateNetworkAclResponse
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/network-acls", req, &out); err != nil {
@@ -236,6 +267,9 @@ func (r *ruleFlags) entryRequest(req *api.NetworkAclEntryRequest, number string)
 	}
 	if req.NetworkAclId == "" || number == "" {
 		return api.Errorf(api.CodeMissingParameter, "--nacl and --rule-number are required")
+	}
+	if err := api.NetworkAclID.Check(req.NetworkAclId); err != nil {
+		return err
 	}
 	if req.RuleNumber, err = strconv.Atoi(number); err != nil {
 		return api.Errorf(api.CodeInvalidParameterValue, "--rule-number %q is not a number", number)
@@ -265,7 +299,7 @@ func naclEntry(g *globals, args []string) error {
 	p := perms[0]
 	req.Protocol, req.CidrBlock = p.IpProtocol, p.IpRanges[0].CidrIp
 	if p.FromPort != nil && p.ToPort != nil {
-		if proto, err := firewall.ParseProtocol(p.IpProtocol); err == nil && (proto == firewall.ICMP || proto == firewall.ICMPv6) {
+		if isICMP(p.IpProtocol) {
 			req.IcmpTypeCode = &api.IcmpTypeCode{Type: *p.FromPort, Code: *p.ToPort}
 		} else {
 			req.PortRange = &api.PortRange{From: *p.FromPort, To: *p.ToPort}
@@ -307,6 +341,12 @@ func naclAssociate(g *globals, args []string) error {
 	if req.NetworkAclId == "" || req.SubnetId == "" {
 		return api.Errorf(api.CodeMissingParameter, "--nacl and --subnet are required")
 	}
+	if err := api.NetworkAclID.Check(req.NetworkAclId); err != nil {
+		return err
+	}
+	if err := api.SubnetID.Check(req.SubnetId); err != nil {
+		return err
+	}
 	var out api.ReturnResponse
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/network-acls/associate", req, &out); err != nil {
 		return err
@@ -315,5 +355,5 @@ func naclAssociate(g *globals, args []string) error {
 }
 
 func naclDescribe(g *globals, args []string) error {
-	return describeVerb(g, "nacl describe", "/v1/network-acls", "NetworkAclId", args, &api.DescribeNetworkAclsResponse{})
+	return describeVerb(g, "nacl describe", "/v1/network-acls", api.NetworkAclID, args, &api.DescribeNetworkAclsResponse{})
 }

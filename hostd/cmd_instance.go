@@ -38,16 +38,29 @@ func instanceRun(g *globals, args []string) error {
 		return err
 	}
 	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes, SecurityGroupIds: groups}
+	if *subnet != "" {
+		if err := api.SubnetID.Check(*subnet); err != nil {
+			return err
+		}
+	}
+	if err := api.GroupID.Check(groups...); err != nil {
+		return err
+	}
+	for _, v := range volumes {
+		if err := api.VolumeID.Check(v.VolumeId); err != nil {
+			return err
+		}
+	}
 	var err error
 	if *ram != "" {
-		n, err := api.ParseSize(*ram)
+		n, err := api.ParseSizeFlag("--ram", *ram)
 		if err != nil {
 			return err
 		}
 		req.RamBytes = &n
 	}
 	if *memory != "" {
-		if req.Limits.MemoryBytes, err = api.ParseSize(*memory); err != nil {
+		if req.Limits.MemoryBytes, err = api.ParseSizeFlag("--memory", *memory); err != nil {
 			return err
 		}
 	}
@@ -83,6 +96,9 @@ func instanceExec(g *globals, args []string) error {
 	if len(cmd) == 0 {
 		return api.Errorf(api.CodeMissingParameter, "a command is required: hostd instance exec ID -- CMD [ARG...]")
 	}
+	if err := api.InstanceID.Check(id); err != nil {
+		return err
+	}
 	var target api.ExecTarget
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/"+url.PathEscape(id)+"/exec", nil, &target); err != nil {
 		// The instance's init owns its control socket and outlives the daemon: with the daemon
@@ -103,9 +119,9 @@ func instanceExec(g *globals, args []string) error {
 }
 
 // controlSocketWithoutDaemon finds id's control socket in the state dir when err says the daemon
-// cannot be reached.
+// cannot be reached. id has been checked: it is safe as a file name.
 func controlSocketWithoutDaemon(err error, id string) (string, bool) {
-	if api.AsError(err).Code != api.CodeDaemonUnavailable || !guest.ValidInstanceID(id) {
+	if api.AsError(err).Code != api.CodeDaemonUnavailable {
 		return "", false
 	}
 	l := guest.Launcher{RunDir: filepath.Join(defaultStateDir(), "instances")}
@@ -117,7 +133,7 @@ func controlSocketWithoutDaemon(err error, id string) (string, bool) {
 }
 
 func instanceDescribe(g *globals, args []string) error {
-	return describeVerb(g, "instance describe", "/v1/instances", "InstanceId", args, &api.DescribeInstancesResponse{})
+	return describeVerb(g, "instance describe", "/v1/instances", api.InstanceID, args, &api.DescribeInstancesResponse{})
 }
 
 func instanceModify(g *globals, args []string) error {
@@ -129,6 +145,9 @@ func instanceModify(g *globals, args []string) error {
 	}
 	ids := args[:1]
 	if err := parseNoArgs(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := api.InstanceID.Check(ids[0]); err != nil {
 		return err
 	}
 	var req api.ModifyInstanceRequest
@@ -153,6 +172,9 @@ func instanceTerminate(g *globals, args []string) error {
 	}
 	if fs.NArg() == 0 {
 		return usagef("usage: hostd instance terminate ID...")
+	}
+	if err := api.InstanceID.Check(fs.Args()...); err != nil {
+		return err
 	}
 	var out api.TerminateInstancesResponse
 	req := api.TerminateInstancesRequest{InstanceIds: fs.Args()}

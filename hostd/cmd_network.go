@@ -40,11 +40,11 @@ func vpcCreate(g *globals, args []string) error {
 }
 
 func vpcDescribe(g *globals, args []string) error {
-	return describeVerb(g, "vpc describe", "/v1/vpcs", "VpcId", args, &api.DescribeVpcsResponse{})
+	return describeVerb(g, "vpc describe", "/v1/vpcs", api.VpcID, args, &api.DescribeVpcsResponse{})
 }
 
 func vpcDelete(g *globals, args []string) error {
-	return deleteVerb(g, "vpc delete", "/v1/vpcs/", args)
+	return deleteVerb(g, "vpc delete", "/v1/vpcs/", api.VpcID, args)
 }
 
 func subnetCreate(g *globals, args []string) error {
@@ -58,6 +58,9 @@ func subnetCreate(g *globals, args []string) error {
 	if req.VpcId == "" || req.CidrBlock == "" {
 		return api.Errorf(api.CodeMissingParameter, "--vpc and --cidr are required")
 	}
+	if err := api.VpcID.Check(req.VpcId); err != nil {
+		return err
+	}
 	var out api.Subnet
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/subnets", req, &out); err != nil {
 		return err
@@ -67,11 +70,11 @@ func subnetCreate(g *globals, args []string) error {
 }
 
 func subnetDescribe(g *globals, args []string) error {
-	return describeVerb(g, "subnet describe", "/v1/subnets", "SubnetId", args, &api.DescribeSubnetsResponse{})
+	return describeVerb(g, "subnet describe", "/v1/subnets", api.SubnetID, args, &api.DescribeSubnetsResponse{})
 }
 
 func subnetDelete(g *globals, args []string) error {
-	return deleteVerb(g, "subnet delete", "/v1/subnets/", args)
+	return deleteVerb(g, "subnet delete", "/v1/subnets/", api.SubnetID, args)
 }
 
 // runVerb dispatches RESOURCE VERB to its function.
@@ -86,15 +89,18 @@ func runVerb(g *globals, resource string, args []string, verbs map[string]func(*
 	return verb(g, args[1:])
 }
 
-// describeVerb lists resources, all or the ids given, into out and prints it.
-func describeVerb(g *globals, name, path, idParam string, args []string, out any) error {
+// describeVerb lists resources of a kind, all or the ids given, into out and prints it.
+func describeVerb(g *globals, name, path string, kind api.IDKind, args []string, out any) error {
 	fs := newFlags(name)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := kind.Check(fs.Args()...); err != nil {
+		return err
+	}
 	q := url.Values{}
 	for _, id := range fs.Args() {
-		q.Add(idParam, id)
+		q.Add(kind.Field, id)
 	}
 	if err := client(g).Call(context.Background(), http.MethodGet, path+"?"+q.Encode(), nil, out); err != nil {
 		return err
@@ -102,14 +108,17 @@ func describeVerb(g *globals, name, path, idParam string, args []string, out any
 	return g.print(out)
 }
 
-// deleteVerb deletes the one resource named.
-func deleteVerb(g *globals, name, path string, args []string) error {
+// deleteVerb deletes the one resource of a kind named.
+func deleteVerb(g *globals, name, path string, kind api.IDKind, args []string) error {
 	fs := newFlags(name)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("usage: hostd %s ID", name)
+	}
+	if err := kind.Check(fs.Arg(0)); err != nil {
+		return err
 	}
 	var out api.ReturnResponse
 	if err := client(g).Call(context.Background(), http.MethodDelete, path+url.PathEscape(fs.Arg(0)), nil, &out); err != nil {

@@ -33,17 +33,17 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 		return cfg, err
 	}
 	var err error
-	if cfg.RAMPoolBytes, err = api.ParseSize(*ramPool); err != nil {
+	if cfg.RAMPoolBytes, err = api.ParseSizeFlag("--ram-pool", *ramPool); err != nil {
 		return cfg, err
 	}
-	if cfg.ScrubRate, err = api.ParseSize(*scrubRate); err != nil {
+	if cfg.ScrubRate, err = api.ParseSizeFlag("--scrub-rate", *scrubRate); err != nil {
 		return cfg, err
 	}
 	if *scrub != "on" && *scrub != "off" {
 		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--scrub takes on or off, not %q", *scrub)
 	}
 	cfg.Scrub = *scrub == "on"
-	if cfg.DiskSize, err = api.ParseSize(*diskSize); err != nil {
+	if cfg.DiskSize, err = api.ParseSizeFlag("--disk-size", *diskSize); err != nil {
 		return cfg, err
 	}
 	if *wipe != "fast" && *wipe != "overwrite" {

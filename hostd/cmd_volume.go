@@ -26,7 +26,7 @@ func volumeCreate(g *globals, args []string) error {
 	if *size == "" {
 		return api.Errorf(api.CodeMissingParameter, "--size is required")
 	}
-	n, err := api.ParseSize(*size)
+	n, err := api.ParseSizeFlag("--size", *size)
 	if err != nil {
 		return err
 	}
@@ -38,11 +38,11 @@ func volumeCreate(g *globals, args []string) error {
 }
 
 func volumeDescribe(g *globals, args []string) error {
-	return describeVerb(g, "volume describe", "/v1/volumes", "VolumeId", args, &api.DescribeVolumesResponse{})
+	return describeVerb(g, "volume describe", "/v1/volumes", api.VolumeID, args, &api.DescribeVolumesResponse{})
 }
 
 func volumeDelete(g *globals, args []string) error {
-	return deleteVerb(g, "volume delete", "/v1/volumes/", args)
+	return deleteVerb(g, "volume delete", "/v1/volumes/", api.VolumeID, args)
 }
 
 func volumeAttach(g *globals, args []string) error {
@@ -54,6 +54,15 @@ func volumeAttach(g *globals, args []string) error {
 	fs.StringVar(&req.InstanceId, "instance", "", "the running instance")
 	fs.StringVar(&req.Device, "device", "/dev/xvdf", "the device path in the instance")
 	if err := parseNoArgs(fs, args[1:]); err != nil {
+		return err
+	}
+	if req.InstanceId == "" {
+		return api.Errorf(api.CodeMissingParameter, "--instance is required")
+	}
+	if err := api.VolumeID.Check(args[0]); err != nil {
+		return err
+	}
+	if err := api.InstanceID.Check(req.InstanceId); err != nil {
 		return err
 	}
 	var out api.VolumeAttachment
@@ -70,6 +79,9 @@ func volumeDetach(g *globals, args []string) error {
 	}
 	if fs.NArg() != 1 {
 		return usagef("usage: hostd volume detach VOL")
+	}
+	if err := api.VolumeID.Check(fs.Arg(0)); err != nil {
+		return err
 	}
 	var out api.ReturnResponse
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/volumes/"+url.PathEscape(fs.Arg(0))+"/detach", nil, &out); err != nil {

@@ -18,6 +18,8 @@ const (
 	CodeIncorrectInstanceState   = "IncorrectInstanceState"
 	CodeInsufficientCapacity     = "InsufficientInstanceCapacity"
 	CodeInternalError            = "InternalError"
+	// EC2's answer to an action it does not know: here, a path or method the daemon has no route for.
+	CodeInvalidAction = "InvalidAction"
 	// Not EC2's: the client could not reach a daemon at all.
 	CodeDaemonUnavailable = "DaemonUnavailable"
 	// Not EC2's: the command line itself is wrong (exit status 2).

@@ -7,10 +7,23 @@ import (
 	"strings"
 )
 
+// SizeForms says what a SIZE may look like, for messages that ask for one.
+const SizeForms = "give bytes or a number with K, M, G or T, as 512M, 512MiB, 1G, 1GiB or 4096 (binary units: 1M = 1MiB = 1048576 bytes)"
+
 // ParseSize reads a SIZE as SPEC.md defines it: plain bytes, or a number with K, M, G or T,
 // optionally followed by "iB" or "B". Units are binary (1M = 1MiB = 1048576), as the kernel's
 // cgroup files and `free` count. Fractions are allowed ("1.5G").
-func ParseSize(s string) (int64, error) {
+func ParseSize(s string) (int64, error) { return parseSize("size", s) }
+
+// ParseSizeFlag is ParseSize for the value of a command-line flag such as "--memory": its error
+// names the flag and the forms a SIZE takes.
+func ParseSizeFlag(flag, s string) (int64, error) { return parseSize(flag, s) }
+
+// parseSize reads s; what names it in errors.
+func parseSize(what, s string) (int64, error) {
+	bad := func(why string) error {
+		return Errorf(CodeInvalidParameterValue, "%s %q %s: %s", what, s, why, SizeForms)
+	}
 	t := strings.TrimSpace(s)
 	num := strings.TrimRight(t, "KMGTiBkmgtb")
 	unit := strings.ToUpper(t[len(num):])
@@ -19,18 +32,21 @@ func ParseSize(s string) (int64, error) {
 		"G": 30, "GB": 30, "GIB": 30, "T": 40, "TB": 40, "TIB": 40}
 	sh, ok := shift[unit]
 	if !ok || num == "" {
-		return 0, Errorf(CodeInvalidParameterValue, "size %q is not understood: use bytes or a number with K, M, G or T (512M, 1GiB)", s)
+		return 0, bad("is not a size")
 	}
 	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, Errorf(CodeInvalidParameterValue, "size %q is not a non-negative number", s)
+	switch {
+	case err != nil || math.IsNaN(v) || math.IsInf(v, 0):
+		return 0, bad("is not a size")
+	case v < 0:
+		return 0, bad("is negative")
 	}
 	bytes := v * float64(uint64(1)<<sh)
 	if bytes >= math.MaxInt64 {
-		return 0, Errorf(CodeInvalidParameterValue, "size %q is too large", s)
+		return 0, Errorf(CodeInvalidParameterValue, "%s %q is too large", what, s)
 	}
 	if bytes != math.Trunc(bytes) {
-		return 0, Errorf(CodeInvalidParameterValue, "size %q is not a whole number of bytes", s)
+		return 0, bad("is not a whole number of bytes")
 	}
 	return int64(bytes), nil
 }

@@ -25,6 +25,20 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+// A bad SIZE flag names the flag and the forms a SIZE takes.
+func TestParseSizeFlagNamesFlagAndForms(t *testing.T) {
+	for _, in := range []string{"banana", "-5M", "1.3", "12Q", ""} {
+		_, err := ParseSizeFlag("--memory", in)
+		require.Error(t, err, in)
+		e := AsError(err)
+		assert.Equal(t, CodeInvalidParameterValue, e.Code, in)
+		assert.Contains(t, e.Message, `--memory "`+in+`"`)
+		for _, form := range []string{"512M", "512MiB", "1G", "1GiB", "bytes"} {
+			assert.Contains(t, e.Message, form, in)
+		}
+	}
+}
+
 func TestFormatSizeRoundTrips(t *testing.T) {
 	for _, n := range []int64{0, 1, 1023, 1024, 512 << 20, 1 << 30, 3 << 29, 5 << 40} {
 		got, err := ParseSize(FormatSize(n))

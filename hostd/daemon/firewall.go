@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,17 +23,12 @@ import (
 // and retires the old sets: no packet ever sees a half-applied change, and a refused change
 // leaves nothing behind.
 
-var (
-	groupIDPattern = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
-	aclIDPattern   = regexp.MustCompile(`^acl-[0-9a-f]{8,17}$`)
-)
-
 func (d *Daemon) lookupGroupLocked(id string) (*state.SecurityGroup, error) {
-	return lookupID(d.groups, id, resourceKind{"security group ID", "sg-", groupIDPattern.MatchString, api.CodeInvalidGroupMalformed, api.CodeInvalidGroupNotFound})
+	return lookupID(d.groups, id, api.GroupID)
 }
 
 func (d *Daemon) lookupACLLocked(id string) (*state.NetworkACL, error) {
-	return lookupID(d.acls, id, resourceKind{"network ACL ID", "acl-", aclIDPattern.MatchString, api.CodeInvalidNetworkAclMalformed, api.CodeInvalidNetworkAclNotFound})
+	return lookupID(d.acls, id, api.NetworkAclID)
 }
 
 func allTraffic() firewall.Rule {

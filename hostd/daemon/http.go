@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/hostd/hostd/hostd/api"
@@ -17,7 +18,7 @@ func (d *Daemon) routes() http.Handler {
 	pathID := func(r *http.Request) string { return r.PathValue("id") }
 
 	mux.HandleFunc("POST /v1/instances", withBody(d, d.RunInstance))
-	mux.HandleFunc("GET /v1/instances", noBody(d, ids("InstanceId"), d.DescribeInstances))
+	mux.HandleFunc("GET /v1/instances", noBody(d, ids(api.InstanceID.Field), d.DescribeInstances))
 	mux.HandleFunc("POST /v1/instances/terminate", withBody(d, func(req api.TerminateInstancesRequest) (api.TerminateInstancesResponse, error) {
 		return d.TerminateInstances(req.InstanceIds)
 	}))
@@ -29,28 +30,28 @@ func (d *Daemon) routes() http.Handler {
 	})
 
 	mux.HandleFunc("POST /v1/vpcs", withBody(d, d.CreateVpc))
-	mux.HandleFunc("GET /v1/vpcs", noBody(d, ids("VpcId"), d.DescribeVpcs))
+	mux.HandleFunc("GET /v1/vpcs", noBody(d, ids(api.VpcID.Field), d.DescribeVpcs))
 	mux.HandleFunc("DELETE /v1/vpcs/{id}", noBody(d, pathID, d.DeleteVpc))
 	mux.HandleFunc("POST /v1/subnets", withBody(d, d.CreateSubnet))
-	mux.HandleFunc("GET /v1/subnets", noBody(d, ids("SubnetId"), d.DescribeSubnets))
+	mux.HandleFunc("GET /v1/subnets", noBody(d, ids(api.SubnetID.Field), d.DescribeSubnets))
 	mux.HandleFunc("DELETE /v1/subnets/{id}", noBody(d, pathID, d.DeleteSubnet))
 
 	mux.HandleFunc("POST /v1/instances/{id}/groups", func(w http.ResponseWriter, r *http.Request) {
 		withBody(d, func(req api.SetGroupsRequest) (api.ReturnResponse, error) { return d.SetGroups(pathID(r), req) })(w, r)
 	})
 	mux.HandleFunc("POST /v1/security-groups", withBody(d, d.CreateSecurityGroup))
-	mux.HandleFunc("GET /v1/security-groups", noBody(d, ids("GroupId"), d.DescribeSecurityGroups))
+	mux.HandleFunc("GET /v1/security-groups", noBody(d, ids(api.GroupID.Field), d.DescribeSecurityGroups))
 	mux.HandleFunc("DELETE /v1/security-groups/{id}", noBody(d, pathID, d.DeleteSecurityGroup))
 	mux.HandleFunc("POST /v1/security-groups/authorize", withBody(d, d.AuthorizeSecurityGroup))
 	mux.HandleFunc("POST /v1/security-groups/revoke", withBody(d, d.RevokeSecurityGroup))
 	mux.HandleFunc("POST /v1/network-acls", withBody(d, d.CreateNetworkAcl))
-	mux.HandleFunc("GET /v1/network-acls", noBody(d, ids("NetworkAclId"), d.DescribeNetworkAcls))
+	mux.HandleFunc("GET /v1/network-acls", noBody(d, ids(api.NetworkAclID.Field), d.DescribeNetworkAcls))
 	mux.HandleFunc("POST /v1/network-acls/entries", withBody(d, d.CreateNetworkAclEntry))
 	mux.HandleFunc("POST /v1/network-acls/entries/delete", withBody(d, d.DeleteNetworkAclEntry))
 	mux.HandleFunc("POST /v1/network-acls/associate", withBody(d, d.AssociateNetworkAcl))
 
 	mux.HandleFunc("POST /v1/volumes", withBody(d, d.CreateVolume))
-	mux.HandleFunc("GET /v1/volumes", noBody(d, ids("VolumeId"), d.DescribeVolumes))
+	mux.HandleFunc("GET /v1/volumes", noBody(d, ids(api.VolumeID.Field), d.DescribeVolumes))
 	mux.HandleFunc("DELETE /v1/volumes/{id}", noBody(d, pathID, d.DeleteVolume))
 	mux.HandleFunc("POST /v1/volumes/{id}/attach", func(w http.ResponseWriter, r *http.Request) {
 		withBody(d, func(req api.AttachVolumeRequest) (api.VolumeAttachment, error) { return d.AttachVolume(pathID(r), req) })(w, r)
@@ -58,8 +59,44 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/volumes/{id}/detach", noBody(d, pathID, d.DetachVolume))
 	mux.HandleFunc("GET /v1/pool", noBody(d, func(*http.Request) struct{} { return struct{}{} },
 		func(struct{}) (api.PoolDescription, error) { return d.DescribePool() }))
-	return mux
+	return jsonErrors(mux)
 }
+
+// jsonErrors answers what mux has no route for with EC2's error document, as it answers
+// everything else, instead of Go's plain-text "404 page not found": InvalidAction, status 404 for
+// an unknown path and 405 (with Allow) for a known path asked with another method.
+func jsonErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // it sets the path values the handlers read
+			return
+		}
+		// The mux's own answer tells which of the two it is, and which methods the path takes.
+		probe := &headerRecorder{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		msg := fmt.Sprintf("%s %s is not an action of hostd's API", r.Method, r.URL.Path)
+		status := http.StatusNotFound
+		if allow := probe.header.Get("Allow"); probe.status == http.StatusMethodNotAllowed {
+			status = probe.status
+			w.Header().Set("Allow", allow)
+			msg += fmt.Sprintf(" (that path takes %s)", allow)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(api.ErrorDocument{Error: api.Errorf(api.CodeInvalidAction, "%s", msg)})
+	})
+}
+
+// headerRecorder keeps the status and headers a handler writes, and drops its body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
 
 // withBody adapts a call that takes a JSON request body.
 func withBody[Req, Resp any](d *Daemon, call func(Req) (Resp, error)) http.HandlerFunc {

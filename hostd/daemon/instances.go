@@ -301,24 +301,17 @@ func (d *Daemon) ExecTarget(id string) (api.ExecTarget, error) {
 }
 
 func (d *Daemon) lookupLocked(id string) (*instance, error) {
-	return lookupID(d.instances, id, resourceKind{"instance ID", "i-", guest.ValidInstanceID, api.CodeInvalidInstanceMalformed, api.CodeInvalidInstanceNotFound})
-}
-
-// resourceKind is how ids of one kind of resource look, and EC2's codes for a bad one.
-type resourceKind struct {
-	name, prefix        string
-	valid               func(string) bool
-	malformed, notFound string
+	return lookupID(d.instances, id, api.InstanceID)
 }
 
 // lookupID finds id in m, with EC2's error for a malformed or an unknown id.
-func lookupID[T any](m map[string]*T, id string, k resourceKind) (*T, error) {
-	if !k.valid(id) {
-		return nil, api.Errorf(k.malformed, "invalid id: %q (expecting \"%s...\")", id, k.prefix)
+func lookupID[T any](m map[string]*T, id string, k api.IDKind) (*T, error) {
+	if err := k.Check(id); err != nil {
+		return nil, err
 	}
 	v, ok := m[id]
 	if !ok {
-		return nil, api.Errorf(k.notFound, "the %s '%s' does not exist", k.name, id)
+		return nil, k.NotFoundError(id)
 	}
 	return v, nil
 }

@@ -6,18 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
 	"slices"
 	"time"
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/state"
 	"github.com/hostd/hostd/vnet"
-)
-
-var (
-	vpcIDPattern    = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
-	subnetIDPattern = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
 )
 
 // networkError maps the address model's errors to EC2's codes.
@@ -336,11 +330,11 @@ func (d *Daemon) describeNetworkLocked(out *api.Instance) {
 }
 
 func (d *Daemon) lookupVpcLocked(id string) (*state.VPC, error) {
-	return lookupID(d.vpcs, id, resourceKind{"vpc ID", "vpc-", vpcIDPattern.MatchString, api.CodeInvalidVpcMalformed, api.CodeInvalidVpcNotFound})
+	return lookupID(d.vpcs, id, api.VpcID)
 }
 
 func (d *Daemon) lookupSubnetLocked(id string) (*state.Subnet, error) {
-	return lookupID(d.subnets, id, resourceKind{"subnet ID", "subnet-", subnetIDPattern.MatchString, api.CodeInvalidSubnetMalformed, api.CodeInvalidSubnetNotFound})
+	return lookupID(d.subnets, id, api.SubnetID)
 }
 
 // pick returns the records named by ids (all of them, by id, when ids is empty); an

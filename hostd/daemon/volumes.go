@@ -18,8 +18,7 @@ import (
 )
 
 var (
-	volumeIDPattern = regexp.MustCompile(`^vol-[0-9a-f]{8,17}$`)
-	devicePattern   = regexp.MustCompile(`^/dev/[a-z][a-z0-9]{0,14}$`)
+	devicePattern = regexp.MustCompile(`^/dev/[a-z][a-z0-9]{0,14}$`)
 	// Names of the guest's own /dev, which a volume may not take.
 	reservedDevices = map[string]bool{"/dev/null": true, "/dev/zero": true, "/dev/full": true, "/dev/random": true,
 		"/dev/urandom": true, "/dev/tty": true, "/dev/ptmx": true, "/dev/pts": true, "/dev/shm": true, "/dev/fd": true,
@@ -351,5 +350,5 @@ func (d *Daemon) detachVolumeLocked(v *state.Volume) {
 }
 
 func (d *Daemon) lookupVolumeLocked(id string) (*state.Volume, error) {
-	return lookupID(d.volumes, id, resourceKind{"volume", "vol-", volumeIDPattern.MatchString, api.CodeInvalidVolumeMalformed, api.CodeInvalidVolumeNotFound})
+	return lookupID(d.volumes, id, api.VolumeID)
 }

@@ -7,16 +7,7 @@
 // listens for exec requests on the control socket it inherits as fd 4.
 package guest
 
-import (
-	"os"
-	"regexp"
-)
-
-var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
-
-// ValidInstanceID tells whether id is shaped like an instance id ("i-" and hex digits), which also
-// makes it safe as a file name.
-func ValidInstanceID(id string) bool { return instanceIDPattern.MatchString(id) }
+import "os"
 
 // initConfig is what the daemon tells an instance's init once the init sits in its cgroup.
 type initConfig struct {
