@@ -22,6 +22,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseIpPermissions -fuzztime 20s ./firewall
 	$(GO) test -run '^$$' -fuzz FuzzDatapathMatchesOracle -fuzztime 20s ./vnet
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s ./hostd/sigv4
+	$(GO) test -run '^$$' -fuzz FuzzPolicy -fuzztime 20s ./hostd/iam
 
 bench: build
 	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md
