@@ -127,7 +127,7 @@ func (v *Verifier) Verify(r *Request) (account.Identity, error) {
 	key, err := v.cfg.Keys(auth.accessKeyID)
 	known := err == nil && key.Active
 	if err != nil && !errors.Is(err, ErrUnknownKey) {
-		return account.Identity{}, api.Errorf(api.CodeInternalError, "looking up access key %s: %v", auth.accessKeyID, err)
+		return account.Identity{}, api.Errorf(api.CodeInternalError, "looking up access key %s: %v", truncate(auth.accessKeyID), err)
 	}
 	cacheID := auth.accessKeyID
 	if !known {
@@ -141,7 +141,7 @@ func (v *Verifier) Verify(r *Request) (account.Identity, error) {
 	writeStringToSign(mac, auth, canonical)
 	tokenOK := hmac.Equal([]byte(auth.sessionToken), []byte(key.SessionToken))
 	if !hmac.Equal(mac.Sum(nil), auth.signature[:]) || !known || !tokenOK {
-		return account.Identity{}, errAuthFailure
+		return account.Identity{}, authFailure()
 	}
 	return key.Identity, nil
 }
@@ -165,9 +165,12 @@ func ClaimedAccessKeyID(r *Request) string {
 // with it verifies, because such a key is refused whatever the signature.
 const unknownKeySecret = "hostd-no-such-access-key-00000000000000000"
 
-var errAuthFailure = api.Errorf(api.CodeAuthFailure,
-	"the request's signature does not verify with the access key it names: check the access key id and secret "+
-		"(the key must exist and be Active), and that nothing was changed after signing")
+// authFailure is the one answer to an unknown key, an inactive key and a wrong signature.
+func authFailure() error {
+	return api.Errorf(api.CodeAuthFailure,
+		"the request's signature does not verify with the access key it names: check the access key id and secret "+
+			"(the key must exist and be Active), and that nothing was changed after signing")
+}
 
 func (v *Verifier) checkScope(a *authorization) error {
 	switch {
