@@ -336,6 +336,21 @@ func TestVerifyNamesTheSpot(t *testing.T) {
 	assert.Equal(t, Problem{File: logs[0], Line: 1, What: p.What}, *p)
 }
 
+// An idle trail rotates when the hour turns, without waiting for the next append.
+func TestIdleRotation(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: time.Date(2026, 3, 1, 10, 59, 0, 0, time.UTC)}
+	tr, err := Open(dir, key, Options{Now: c.Now, tick: 10 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, tr.Append(record("111122223333", "RunInstances", 1)))
+	c.advance(time.Minute)
+	require.Eventually(t, func() bool {
+		sum, err := Verify(dir, pub(key))
+		return err == nil && sum.Digests == 1 && sum.Current == ""
+	}, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, tr.Close())
+}
+
 // A crash in the middle of a write leaves a torn last line: Verify does not count it (it was
 // never acknowledged), and Open cuts it off, signs the file's digest, and goes on.
 func TestTornLastLine(t *testing.T) {

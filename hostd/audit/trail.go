@@ -51,6 +51,9 @@ type Options struct {
 	Now func() time.Time
 	// Logf reports what Open repaired (a torn last record after a crash); nil discards it.
 	Logf func(format string, args ...any)
+	// tick is how often an idle trail checks whether the hour has turned (a minute; tests
+	// make it shorter).
+	tick time.Duration
 }
 
 // Trail is an open audit trail. Append is safe for concurrent use.
@@ -96,6 +99,9 @@ func Open(dir string, key ed25519.PrivateKey, opts Options) (*Trail, error) {
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
+	}
+	if opts.tick == 0 {
+		opts.tick = time.Minute
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -214,7 +220,7 @@ func (t *Trail) Close() error {
 // records with one write and one fsync, and answers them all.
 func (t *Trail) commit() {
 	defer close(t.done)
-	ticker := time.NewTicker(time.Minute)
+	ticker := time.NewTicker(t.opts.tick)
 	defer ticker.Stop()
 	reqs := make([]*request, 0, maxBatch)
 	for {
