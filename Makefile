@@ -13,7 +13,7 @@ build:
 
 test: build
 	$(GO) test $(TESTFLAGS) ./...
-	$(GO) test -race -count=1 ./memscrub ./hostd/guest
+	$(GO) test -race -count=1 ./memscrub ./hostd/guest ./hostd/audit ./hostd/sigv4
 
 # Short fuzzing runs of every parser, and of the datapath against the oracle; `go test -fuzz` runs them for as long as you like.
 fuzz:
@@ -24,6 +24,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDatapathMatchesOracle -fuzztime 20s ./vnet
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./hostd/ec2query
 	$(GO) test -run '^$$' -fuzz FuzzParseFilters -fuzztime 20s ./hostd/ec2query
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s ./hostd/sigv4
+	$(GO) test -run '^$$' -fuzz FuzzPolicy -fuzztime 20s ./hostd/iam
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s -fuzzminimizetime 3s ./hostd/audit
 
 bench: build
 	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md

@@ -20,6 +20,14 @@ const (
 	CodeInternalError            = "InternalError"
 	// EC2's answer to an action it does not know: here, a path or method the daemon has no route for.
 	CodeInvalidAction = "InvalidAction"
+	// Authentication of signed requests (the TCP listener) and authorisation by IAM policy.
+	CodeAuthFailure                = "AuthFailure"
+	CodeRequestExpired             = "RequestExpired"
+	CodeIncompleteSignature        = "IncompleteSignature"
+	CodeMissingAuthenticationToken = "MissingAuthenticationToken"
+	CodeMalformedQueryString       = "MalformedQueryString"
+	CodeMalformedPolicyDocument    = "MalformedPolicyDocument"
+	CodeUnauthorizedOperation      = "UnauthorizedOperation"
 	// Not EC2's: the client could not reach a daemon at all.
 	CodeDaemonUnavailable = "DaemonUnavailable"
 	// Not EC2's: the command line itself is wrong (exit status 2).
@@ -65,6 +73,12 @@ func HTTPStatus(code string) int {
 		return http.StatusNotFound
 	case CodeIncorrectInstanceState:
 		return http.StatusConflict
+	case CodeAuthFailure:
+		return http.StatusUnauthorized
+	case CodeMissingAuthenticationToken, CodeUnauthorizedOperation:
+		return http.StatusForbidden
+	case CodeMalformedQueryString: // AWS's own choice for this code
+		return http.StatusNotFound
 	default:
 		return http.StatusBadRequest
 	}

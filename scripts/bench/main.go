@@ -28,7 +28,7 @@ func main() {
 	bin := flag.String("hostd", "bin/hostd", "hostd binary")
 	out := flag.String("out", "BENCHMARKS.md", "report to write")
 	n := flag.Int("n", 50, "sequential launches per measurement")
-	only := flag.String("only", "", "run only these sections (comma-separated: launch, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe)")
+	only := flag.String("only", "", "run only these sections (comma-separated: launch, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench needs root")
@@ -59,6 +59,7 @@ func main() {
 		{"scrub", func() error { return benchScrub(&report) }},
 		{"ramlaunch", func() error { return benchRAMLaunch(&report, d) }},
 		{"wipe", func() error { return benchWipe(&report) }},
+		{"controlplane", func() error { return benchControlPlane(&report) }},
 	}
 	for _, s := range sections {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.name) {
