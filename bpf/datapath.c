@@ -7,57 +7,36 @@
  * from_guest (TCX ingress) sees every frame a guest sends. It drops what the guest may not send
  * (another source MAC or IP, ARP for addresses not its own, DHCP server replies, broadcast,
  * VLAN, IPv6), answers ARP itself (every subnet address resolves to the router's MAC, as in a
- * VPC), applies the firewall (firewall.h: network ACLs, security groups, conntrack), and forwards IPv4 to the interface that owns the destination in the same VPC with
- * bpf_redirect_peer, straight into that guest. No bridge, no kernel route, no flooding: a guest
- * receives only what is addressed to it, whatever mode its interface is in.
+ * VPC), applies the network ACLs and security groups (sg_nacl.h, with conntrack.h), and forwards
+ * IPv4 to the interface that owns the destination in the same VPC with bpf_redirect_peer,
+ * straight into that guest. No bridge, no kernel route, no flooding: a guest receives only what
+ * is addressed to it, whatever mode its interface is in.
  *
  * to_guest (TCX egress) guards anything else on its way to the guest: only frames addressed to
  * its MAC (and IP) pass.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
-#include <linux/ip.h>
 #include <linux/in.h>
-#include <linux/udp.h>
+#include <linux/ip.h>
 #include <linux/pkt_cls.h>
-#include <bpf/bpf_helpers.h>
+#include <linux/udp.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 
 #include "datapath.h"
+#include "fabric.h"
+#include "sg_nacl.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Puts enum drop_reason in the BTF, so bpf2go gives Go the same reason numbers. */
+/* Put the enums shared with Go in the BTF, so that bpf2go gives Go the same numbers. */
 const enum drop_reason *unused_drop_reason __attribute__((unused));
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct iface);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ifaces SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct endpoint_key);
-	__type(value, struct endpoint);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} endpoints SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct drop_key);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} drops SEC(".maps");
-
-#define IP_MF 0x2000
-#define IP_OFFSET 0x1FFF
-
-#include "firewall.h"
+const enum iface_flag *unused_iface_flag __attribute__((unused));
+const enum rule_peer *unused_rule_peer __attribute__((unused));
+const enum rule_protocol *unused_rule_protocol __attribute__((unused));
+const enum verdict *unused_verdict __attribute__((unused));
+const enum ct_count_index *unused_ct_count_index __attribute__((unused));
 
 /* The VPC router's MAC: the answer to every ARP, the source of every forwarded frame. */
 static const __u8 router_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
@@ -76,19 +55,7 @@ struct arp_eth {
 
 #define ARP_REQUEST 1
 #define ARP_REPLY 2
-#define ETH_P_8021AD_ 0x88A8
 #define DHCP_SERVER_PORT 67
-
-static __always_inline int drop(__u32 ifindex, __u32 reason)
-{
-	struct drop_key key = {.ifindex = ifindex, .reason = reason};
-	__u64 one = 1, *count = bpf_map_lookup_elem(&drops, &key);
-	if (count)
-		*count += 1; /* per-CPU: no atomics needed */
-	else
-		bpf_map_update_elem(&drops, &key, &one, BPF_NOEXIST);
-	return TC_ACT_SHOT;
-}
 
 static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 {
@@ -156,7 +123,7 @@ int from_guest(struct __sk_buff *skb)
 	case bpf_htons(ETH_P_IP):
 		break;
 	case bpf_htons(ETH_P_8021Q):
-	case bpf_htons(ETH_P_8021AD_):
+	case bpf_htons(ETH_P_8021AD):
 		return drop(ifindex, DROP_VLAN);
 	case bpf_htons(ETH_P_IPV6):
 		return drop(ifindex, DROP_IPV6);

@@ -1,12 +1,17 @@
-/* Shared between the datapath and its Go side (bpf2go generates Go types from these). */
+/*
+ * The datapath's types and constants, shared with its Go side: bpf2go generates a Go type for
+ * each struct and enum listed in gen.go, so that C and Go never keep a number twice.
+ */
 #ifndef HOSTD_DATAPATH_H
 #define HOSTD_DATAPATH_H
 
 #include <linux/types.h>
 
 /* iface.flags */
-#define IFACE_SRC_DST_CHECK 0x1 /* source/destination check (EC2's, on by default) */
-#define IFACE_CHECKS_OFF    0x2 /* test-only: lift every from-guest check, for negative controls */
+enum iface_flag {
+	IFACE_SRC_DST_CHECK = 0x1, /* source/destination check (EC2's, on by default) */
+	IFACE_CHECKS_OFF    = 0x2, /* test-only: lift every from-guest check, for negative controls */
+};
 
 /* One instance interface, keyed by the ifindex of its host end in the fabric namespace. */
 struct iface {
@@ -15,7 +20,7 @@ struct iface {
 	__be32 net;    /* its subnet, network address */
 	__be32 mask;   /* its subnet, mask */
 	__u8 mac[6];   /* the guest's MAC */
-	__u16 flags;
+	__u16 flags;   /* enum iface_flag */
 	__u32 subnet;  /* the subnet's number: its network ACL is subnet_acls[subnet] */
 	__u32 policy;  /* the rule set compiled from the union of its security groups */
 };
@@ -26,7 +31,7 @@ struct endpoint_key {
 	__be32 ip;
 };
 
-#define MAX_GROUPS 5 /* security groups per interface, as in EC2 */
+enum { MAX_GROUPS = 5 }; /* security groups per interface, as in EC2 */
 
 struct endpoint {
 	__u32 ifindex; /* host end in the fabric: bpf_redirect_peer delivers to its guest end */
@@ -38,9 +43,9 @@ struct endpoint {
 };
 
 /*
- * Compiled rules (vnet/rules.go compiles them; a rule set is never changed in place: a new one is
- * written and interfaces are switched to it with one map update each, so that no packet sees a
- * half-applied rule set).
+ * Compiled rules (vnet/compile.go compiles them; a rule set is never changed in place: a new one
+ * is written and interfaces are switched to it with one map update each, so that no packet sees
+ * a half-applied rule set).
  *
  * rule_addrs, a hash, maps (rule set, direction, CIDR) to the CIDR's class; rule_lengths lists
  * the prefix lengths a set's CIDRs have, longest first, so that probing the address masked to
@@ -52,9 +57,15 @@ struct endpoint {
  * or UDP destination port, or ICMP type << 8 | code). Protocol PROTO_ANY stands for protocols
  * the set names no rule for. Hash lookups cost the same however many rules there are.
  */
-#define PEER_EGRESS 0x80000000
-#define PEER_GROUP  0x40000000
-#define PROTO_ANY   256
+enum rule_peer {
+	PEER_EGRESS = 0x80000000, /* the rule set's outbound half; without it, inbound */
+	PEER_GROUP  = 0x40000000, /* the peer is a group, by number; without it, an address class */
+};
+
+/* A rule_proto_key protocol beyond IP's: protocols the set names no rule for. */
+enum rule_protocol {
+	PROTO_ANY = 256,
+};
 
 struct rule_addr_key {
 	__u32 set;
@@ -69,7 +80,7 @@ struct rule_lengths_key {
 	__u32 dir;
 };
 
-#define MAX_PREFIX_LENGTHS 33
+enum { MAX_PREFIX_LENGTHS = 33 };
 
 struct prefix_lengths {
 	__u8 count;
@@ -84,8 +95,13 @@ struct rule_proto_key {
 	__u16 pad;
 };
 
+enum verdict {
+	VERDICT_DENY  = 0,
+	VERDICT_ALLOW = 1,
+};
+
 struct rule_proto {
-	__u8 verdict;    /* for ports without a bucket, or protocols without ports */
+	__u8 verdict;    /* enum verdict: for ports without a bucket, or protocols without ports */
 	__u8 buckets;    /* rule_buckets holds blocks of this protocol's ports */
 	__u16 pad;
 };
@@ -102,9 +118,6 @@ struct rule_bucket {
 	__u64 allow[4];  /* bit (port & 255): 1 allows */
 };
 
-#define VERDICT_DENY  0
-#define VERDICT_ALLOW 1
-
 /* A tracked flow, keyed as its first packet went: (VPC, protocol, initiator, responder). */
 struct ct_key {
 	__u32 vpc;
@@ -116,15 +129,25 @@ struct ct_key {
 	__u8 pad[3];
 };
 
-#define CT_REPLIED     0x1
-#define CT_ESTABLISHED 0x2
-#define CT_FIN_FWD     0x4 /* the initiator sent a FIN */
-#define CT_FIN_REV     0x8 /* the responder sent a FIN */
+enum ct_flag {
+	CT_REPLIED     = 0x1,
+	CT_ESTABLISHED = 0x2,
+	CT_FIN_FWD     = 0x4, /* the initiator sent a FIN */
+	CT_FIN_REV     = 0x8, /* the responder sent a FIN */
+};
 
 struct ct_entry {
 	__u64 expires; /* in datapath_now() nanoseconds */
-	__u32 flags;
+	__u32 flags;   /* enum ct_flag */
 	__u32 pad;
+};
+
+/* Entries in ct_count: [CT_COUNT_DATAPATH] counts what the datapath added and removed
+ * (atomically), [CT_COUNT_COLLECTED] what the daemon's collector removed (it alone writes it).
+ * The table holds the difference. */
+enum ct_count_index {
+	CT_COUNT_DATAPATH  = 0,
+	CT_COUNT_COLLECTED = 1,
 };
 
 /* A first fragment's verdict, for the fragments after it. */
@@ -144,7 +167,7 @@ struct config {
 	__u32 pad;
 };
 
-/* Why a frame was dropped. Keep in step with vnet's reason names. */
+/* Why a frame was dropped. vnet names each (DropReasons). */
 enum drop_reason {
 	DROP_MALFORMED = 1,    /* truncated or inconsistent headers */
 	DROP_SPOOF_MAC,        /* source MAC is not the interface's */
@@ -170,7 +193,7 @@ enum drop_reason {
 
 struct drop_key {
 	__u32 ifindex;
-	__u32 reason;
+	__u32 reason;        /* enum drop_reason */
 };
 
 #endif

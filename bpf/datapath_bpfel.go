@@ -20,6 +20,13 @@ type DatapathConfig struct {
 	Pad       uint32
 }
 
+type DatapathCtCountIndex uint32
+
+const (
+	DatapathCtCountIndexCT_COUNT_DATAPATH  DatapathCtCountIndex = 0
+	DatapathCtCountIndexCT_COUNT_COLLECTED DatapathCtCountIndex = 1
+)
+
 type DatapathCtEntry struct {
 	_       structs.HostLayout
 	Expires uint64
@@ -107,6 +114,13 @@ type DatapathIface struct {
 	Policy uint32
 }
 
+type DatapathIfaceFlag uint32
+
+const (
+	DatapathIfaceFlagIFACE_SRC_DST_CHECK DatapathIfaceFlag = 1
+	DatapathIfaceFlagIFACE_CHECKS_OFF    DatapathIfaceFlag = 2
+)
+
 type DatapathPrefixLengths struct {
 	_     structs.HostLayout
 	Count uint8
@@ -143,6 +157,13 @@ type DatapathRuleLengthsKey struct {
 	Dir uint32
 }
 
+type DatapathRulePeer uint32
+
+const (
+	DatapathRulePeerPEER_EGRESS DatapathRulePeer = 2147483648
+	DatapathRulePeerPEER_GROUP  DatapathRulePeer = 1073741824
+)
+
 type DatapathRuleProto struct {
 	_       structs.HostLayout
 	Verdict uint8
@@ -158,25 +179,43 @@ type DatapathRuleProtoKey struct {
 	Pad   uint16
 }
 
+type DatapathRuleProtocol uint32
+
+const (
+	DatapathRuleProtocolPROTO_ANY DatapathRuleProtocol = 256
+)
+
+type DatapathVerdict uint32
+
+const (
+	DatapathVerdictVERDICT_DENY  DatapathVerdict = 0
+	DatapathVerdictVERDICT_ALLOW DatapathVerdict = 1
+)
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	DatapathMapConntrack        = "conntrack"
-	DatapathMapCtCount          = "ct_count"
-	DatapathMapDrops            = "drops"
-	DatapathMapEndpoints        = "endpoints"
-	DatapathMapFrags            = "frags"
-	DatapathMapIfaces           = "ifaces"
-	DatapathMapRuleAddrs        = "rule_addrs"
-	DatapathMapRuleBuckets      = "rule_buckets"
-	DatapathMapRuleLengths      = "rule_lengths"
-	DatapathMapRuleProtos       = "rule_protos"
-	DatapathMapSettings         = "settings"
-	DatapathMapSubnetAcls       = "subnet_acls"
-	DatapathProgFromGuest       = "from_guest"
-	DatapathProgToGuest         = "to_guest"
-	DatapathVarUnusedDropReason = "unused_drop_reason"
+	DatapathMapConntrack          = "conntrack"
+	DatapathMapCtCount            = "ct_count"
+	DatapathMapDrops              = "drops"
+	DatapathMapEndpoints          = "endpoints"
+	DatapathMapFrags              = "frags"
+	DatapathMapIfaces             = "ifaces"
+	DatapathMapRuleAddrs          = "rule_addrs"
+	DatapathMapRuleBuckets        = "rule_buckets"
+	DatapathMapRuleLengths        = "rule_lengths"
+	DatapathMapRuleProtos         = "rule_protos"
+	DatapathMapSettings           = "settings"
+	DatapathMapSubnetAcls         = "subnet_acls"
+	DatapathProgFromGuest         = "from_guest"
+	DatapathProgToGuest           = "to_guest"
+	DatapathVarUnusedCtCountIndex = "unused_ct_count_index"
+	DatapathVarUnusedDropReason   = "unused_drop_reason"
+	DatapathVarUnusedIfaceFlag    = "unused_iface_flag"
+	DatapathVarUnusedRulePeer     = "unused_rule_peer"
+	DatapathVarUnusedRuleProtocol = "unused_rule_protocol"
+	DatapathVarUnusedVerdict      = "unused_verdict"
 )
 
 // LoadDatapath returns the embedded CollectionSpec for Datapath.
@@ -247,7 +286,12 @@ type DatapathMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DatapathVariableSpecs struct {
-	UnusedDropReason *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
+	UnusedCtCountIndex *ebpf.VariableSpec `ebpf:"unused_ct_count_index"`
+	UnusedDropReason   *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
+	UnusedIfaceFlag    *ebpf.VariableSpec `ebpf:"unused_iface_flag"`
+	UnusedRulePeer     *ebpf.VariableSpec `ebpf:"unused_rule_peer"`
+	UnusedRuleProtocol *ebpf.VariableSpec `ebpf:"unused_rule_protocol"`
+	UnusedVerdict      *ebpf.VariableSpec `ebpf:"unused_verdict"`
 }
 
 // DatapathObjects contains all objects after they have been loaded into the kernel.
@@ -305,7 +349,12 @@ func (m *DatapathMaps) Close() error {
 //
 // It can be passed to LoadDatapathObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DatapathVariables struct {
-	UnusedDropReason *ebpf.Variable `ebpf:"unused_drop_reason"`
+	UnusedCtCountIndex *ebpf.Variable `ebpf:"unused_ct_count_index"`
+	UnusedDropReason   *ebpf.Variable `ebpf:"unused_drop_reason"`
+	UnusedIfaceFlag    *ebpf.Variable `ebpf:"unused_iface_flag"`
+	UnusedRulePeer     *ebpf.Variable `ebpf:"unused_rule_peer"`
+	UnusedRuleProtocol *ebpf.Variable `ebpf:"unused_rule_protocol"`
+	UnusedVerdict      *ebpf.Variable `ebpf:"unused_verdict"`
 }
 
 // DatapathPrograms contains all programs after they have been loaded into the kernel.

@@ -104,7 +104,7 @@ func liftChecks(t *testing.T, d *hostdtest.Daemon, mac string) {
 	var val bpf.DatapathIface
 	for it := m.Iterate(); it.Next(&key, &val); {
 		if net.HardwareAddr(val.Mac[:]).String() == want.String() {
-			val.Flags |= 2
+			val.Flags |= uint16(bpf.DatapathIfaceFlagIFACE_CHECKS_OFF)
 			require.NoError(t, m.Put(key, val))
 			return
 		}

@@ -136,10 +136,10 @@ type Interface struct {
 func (dp *Datapath) SetInterface(ifindex int, in Interface) error {
 	var flags uint16
 	if in.SourceDestCheck {
-		flags |= 1 // IFACE_SRC_DST_CHECK
+		flags |= uint16(bpf.DatapathIfaceFlagIFACE_SRC_DST_CHECK)
 	}
 	if in.ChecksOff {
-		flags |= 2 // IFACE_CHECKS_OFF
+		flags |= uint16(bpf.DatapathIfaceFlagIFACE_CHECKS_OFF)
 	}
 	if len(in.Groups) > len(bpf.DatapathEndpoint{}.Groups) {
 		return fmt.Errorf("an interface is in at most %d groups", len(bpf.DatapathEndpoint{}.Groups))

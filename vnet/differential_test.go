@@ -413,7 +413,7 @@ func TestPortVerdictsCoverEveryPort(t *testing.T) {
 		rs.portVerdicts(1, 2, firewall.TCP, merged)
 		proto := rs.protos[bpf.DatapathRuleProtoKey{Set: 1, Peer: 2, Proto: firewall.TCP}]
 		for port := range 0x10000 {
-			want := uint8(verdictDeny)
+			want := verdictDeny
 			for _, a := range allow {
 				if a[0] <= port && port <= a[1] {
 					want = verdictAllow

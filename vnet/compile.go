@@ -9,16 +9,13 @@ import (
 	"github.com/hostd/hostd/firewall"
 )
 
-// The rule maps' peer field and protocol (datapath.h).
+// The rule maps' peer field, protocol and verdicts (datapath.h).
 const (
-	peerEgress = 0x80000000
-	peerGroup  = 0x40000000
-	protoAny   = 256
-)
-
-const (
-	verdictDeny  = 0
-	verdictAllow = 1
+	peerEgress   = uint32(bpf.DatapathRulePeerPEER_EGRESS)
+	peerGroup    = uint32(bpf.DatapathRulePeerPEER_GROUP)
+	protoAny     = int(bpf.DatapathRuleProtocolPROTO_ANY)
+	verdictDeny  = uint8(bpf.DatapathVerdictVERDICT_DENY)
+	verdictAllow = uint8(bpf.DatapathVerdictVERDICT_ALLOW)
 )
 
 // ruleSet is a compiled rule set: the entries of its four maps (datapath.h, "Compiled rules").
@@ -82,7 +79,7 @@ func (rs *ruleSet) portVerdicts(set, peer uint32, proto int, allow [][2]int) {
 		}
 		allowed += a[1] - a[0] + 1
 	}
-	common := uint8(verdictDeny)
+	common := verdictDeny
 	fill := uint64(0)
 	if allowed > 0x8000 {
 		common, fill = verdictAllow, ^uint64(0)

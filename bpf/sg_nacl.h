@@ -1,7 +1,7 @@
 /*
- * The firewall: security groups (stateful, allow-only) and network ACLs (stateless, ordered),
+ * Security groups (stateful, allow-only) and network ACLs (stateless, ordered) in the datapath,
  * with EC2's semantics as firewall/oracle.go states them; the differential test holds this code
- * to that oracle. Included by datapath.c only.
+ * to that oracle.
  *
  * Order, for a packet from one interface (me) to another (dst):
  *   later fragment      -> the verdict its first fragment got
@@ -11,6 +11,25 @@
  *   entering a subnet   -> the receiver's subnet ACL, inbound
  *   not tracked         -> the receiver's groups, inbound; then the flow is tracked
  */
+#ifndef HOSTD_SG_NACL_H
+#define HOSTD_SG_NACL_H
+
+#include <linux/bpf.h>
+/* linux/icmp.h includes linux/if.h for one interface name, and that pulls in the C library's
+ * socket headers, which do not build for BPF: skip it, and give icmp.h the one size it wants. */
+#define _LINUX_IF_H
+#define IFNAMSIZ 16
+#include <linux/icmp.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "datapath.h"
+#include "fabric.h"
+#include "conntrack.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -56,76 +75,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_buckets SEC(".maps");
 
-/* Twice the largest ct_limit the daemon sets: the count, not eviction, bounds the table, so an
- * established flow is never pushed out by new ones. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1 << 18);
-	__type(key, struct ct_key);
-	__type(value, struct ct_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} conntrack SEC(".maps");
-
-/* Entries in conntrack: [0] counts what the datapath added and removed (atomically), [1] what
- * the daemon's collector removed (it alone writes it). The table holds [0] - [1]. */
-#define CT_COUNT_DATAPATH  0
-#define CT_COUNT_COLLECTED 1
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ct_count SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct frag_key);
-	__type(value, __u32); /* 0 delivered, else the drop reason */
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} frags SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct config);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} settings SEC(".maps");
-
-#define NSEC 1000000000ULL
-/* EC2's conntrack timeouts. */
-#define TCP_ESTABLISHED_TIMEOUT (432000 * NSEC)
-#define TCP_OPENING_TIMEOUT     (120 * NSEC)
-#define TCP_CLOSING_TIMEOUT     (10 * NSEC) /* once both sides sent a FIN */
-#define UDP_TIMEOUT             (30 * NSEC)
-#define UDP_STREAM_TIMEOUT      (180 * NSEC)
-#define ICMP_TIMEOUT            (30 * NSEC)
-
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
-
-#define ICMP_DEST_UNREACH_ 3
-#define ICMP_TIME_EXCEEDED_ 11
-
-/* What the firewall needs of a packet. */
-struct flow {
-	__u8 proto;
-	__u8 tcp_flags;
-	__u8 related; /* an ICMP error whose embedded packet was read into inner */
-	__be32 src, dst;
-	__be16 sport, dport;
-	__u16 port;   /* what rules match: the destination port, or ICMP type << 8 | code */
-	struct ct_key inner;
-};
-
-static __always_inline __u64 datapath_now(struct config *cfg)
-{
-	return bpf_ktime_get_ns() + (cfg ? cfg->clock_skew : 0);
-}
+#define IP_MF     0x2000
+#define IP_OFFSET 0x1FFF
 
 static __always_inline __u32 rule_verdict(__u32 set, __u32 peer, struct flow *f)
 {
@@ -200,123 +151,11 @@ static __always_inline int sg_allows(__u32 policy, __u32 dir, __be32 addr, __u32
 	return 0;
 }
 
-/* ct_refresh notes what f says of its flow and pushes the flow's expiry out. The entry is written
- * only when something changes (a flag, an expiry brought in, or pushed out by a second or more),
- * so that the packets of a busy flow do not all dirty its cache line on every CPU. */
-static __always_inline void ct_refresh(struct ct_entry *e, struct flow *f, int reply, __u64 now)
-{
-	__u32 flags = e->flags;
-	__u64 expires;
-	if (reply)
-		flags |= CT_REPLIED;
-	switch (f->proto) {
-	case IPPROTO_TCP:
-		if (reply && (f->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
-			flags |= CT_ESTABLISHED;
-		if (f->tcp_flags & TCP_FIN)
-			flags |= reply ? CT_FIN_REV : CT_FIN_FWD;
-		if (f->tcp_flags & TCP_RST)
-			expires = now; /* gone: expired from the next packet on */
-		else if ((flags & (CT_FIN_FWD | CT_FIN_REV)) == (CT_FIN_FWD | CT_FIN_REV))
-			expires = now + TCP_CLOSING_TIMEOUT;
-		else
-			expires = now + ((flags & CT_ESTABLISHED) ? TCP_ESTABLISHED_TIMEOUT : TCP_OPENING_TIMEOUT);
-		break;
-	case IPPROTO_UDP:
-		expires = now + ((flags & CT_REPLIED) ? UDP_STREAM_TIMEOUT : UDP_TIMEOUT);
-		break;
-	default:
-		expires = now + ICMP_TIMEOUT;
-	}
-	if (flags != e->flags)
-		e->flags = flags;
-	if (expires < e->expires || expires - e->expires >= NSEC)
-		e->expires = expires;
-}
-
-static __always_inline void ct_count_add(__s64 n)
-{
-	__u32 key = CT_COUNT_DATAPATH;
-	__u64 *count = bpf_map_lookup_elem(&ct_count, &key);
-	if (count)
-		__sync_fetch_and_add(count, n);
-}
-
-/* ct_find looks key up; an expired entry is removed on the way (and no longer counted). */
-static __always_inline struct ct_entry *ct_find(struct ct_key *key, __u64 now)
-{
-	struct ct_entry *e = bpf_map_lookup_elem(&conntrack, key);
-	if (e && now >= e->expires) {
-		if (bpf_map_delete_elem(&conntrack, key) == 0)
-			ct_count_add(-1);
-		return 0;
-	}
-	return e;
-}
-
-static __always_inline void ct_reverse(struct ct_key *rev, struct ct_key *fwd)
-{
-	*rev = *fwd;
-	rev->src = fwd->dst;
-	rev->dst = fwd->src;
-	rev->sport = fwd->dport;
-	rev->dport = fwd->sport;
-}
-
-/* ct_lookup tells whether f belongs to a tracked flow, either way, and refreshes that flow. An
- * ICMP error about a tracked flow is related to it (and refreshes nothing). */
-static __always_inline int ct_lookup(struct ct_key *fwd, struct flow *f, __u64 now)
-{
-	struct ct_key rev;
-	if (f->related) {
-		ct_reverse(&rev, &f->inner);
-		struct ct_entry *e = bpf_map_lookup_elem(&conntrack, &f->inner);
-		if (e && now < e->expires)
-			return 1;
-		e = bpf_map_lookup_elem(&conntrack, &rev);
-		return e && now < e->expires;
-	}
-	struct ct_entry *e = ct_find(fwd, now);
-	if (e) {
-		ct_refresh(e, f, 0, now);
-		return 1;
-	}
-	ct_reverse(&rev, fwd);
-	e = ct_find(&rev, now);
-	if (e) {
-		ct_refresh(e, f, 1, now);
-		return 1;
-	}
-	return 0;
-}
-
-/* ct_track starts tracking a new flow the rules allowed; it fails when the table is full. A TCP
- * packet other than a SYN opens nothing: it passes (a rule allowed it) untracked. */
-static __always_inline int ct_track(struct ct_key *fwd, struct flow *f, struct config *cfg, __u64 now)
-{
-	if (f->proto == IPPROTO_TCP && (f->tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
-		return 1;
-	__u32 key = CT_COUNT_DATAPATH, ckey = CT_COUNT_COLLECTED;
-	__u64 *count = bpf_map_lookup_elem(&ct_count, &key);
-	__u64 *collected = bpf_map_lookup_elem(&ct_count, &ckey);
-	if (!count || !collected || !cfg || *count - *collected >= cfg->ct_limit)
-		return 0;
-	struct ct_entry e = {};
-	ct_refresh(&e, f, 0, now);
-	if (bpf_map_update_elem(&conntrack, fwd, &e, BPF_NOEXIST) == 0)
-		__sync_fetch_and_add(count, 1);
-	else /* an expired entry left by a lookup that does not remove (an ICMP error's): replace it */
-		bpf_map_update_elem(&conntrack, fwd, &e, BPF_EXIST);
-	return 1;
-}
-
 /* denied is why a packet no rule allows is dropped: a TCP packet that opens no connection and
  * belongs to none is invalid before it is unwanted. */
 static __always_inline __u32 denied(struct flow *f, __u32 reason)
 {
-	if (f->proto == IPPROTO_TCP && (f->tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
-		return DROP_CT_INVALID;
-	return reason;
+	return opens(f) ? reason : DROP_CT_INVALID;
 }
 
 /* judge returns 0 to deliver f, else the drop reason; *at is the interface to count it on. */
@@ -357,12 +196,15 @@ static __always_inline __u32 read_ports(struct iphdr *ip, void *end, struct flow
 	void *l4 = (void *)ip + ip->ihl * 4;
 	switch (ip->protocol) {
 	case IPPROTO_TCP: {
-		__u8 *tcp = l4;
-		if ((void *)(tcp + 14) > end)
+		struct tcphdr *tcp = l4;
+		if ((void *)(tcp + 1) > end)
 			return DROP_MALFORMED;
-		f->sport = *(__be16 *)tcp;
-		f->dport = *(__be16 *)(tcp + 2);
-		f->tcp_flags = tcp[13];
+		f->sport = tcp->source;
+		f->dport = tcp->dest;
+		f->syn = tcp->syn;
+		f->ack = tcp->ack;
+		f->fin = tcp->fin;
+		f->rst = tcp->rst;
 		f->port = bpf_ntohs(f->dport);
 		return 0;
 	}
@@ -376,26 +218,26 @@ static __always_inline __u32 read_ports(struct iphdr *ip, void *end, struct flow
 		return 0;
 	}
 	case IPPROTO_ICMP: {
-		__u8 *icmp = l4;
-		if ((void *)(icmp + 8) > end)
+		struct icmphdr *icmp = l4;
+		if ((void *)(icmp + 1) > end)
 			return DROP_MALFORMED;
-		f->port = (__u16)icmp[0] << 8 | icmp[1];
-		if (icmp[0] != ICMP_DEST_UNREACH_ && icmp[0] != ICMP_TIME_EXCEEDED_)
+		f->port = (__u16)icmp->type << 8 | icmp->code;
+		if (icmp->type != ICMP_DEST_UNREACH && icmp->type != ICMP_TIME_EXCEEDED)
 			return 0;
 		/* An error carries the IP header and first 8 bytes of the packet it reports on. */
-		struct iphdr *inner = (void *)(icmp + 8);
+		struct iphdr *inner = (void *)(icmp + 1);
 		if ((void *)(inner + 1) > end || inner->ihl != 5)
 			return 0; /* nothing to relate it to: judged as any ICMP */
-		__u8 *ports = (void *)(inner + 1);
-		if ((void *)(ports + 4) > end)
+		struct udphdr *ports = (void *)(inner + 1); /* TCP's ports are where UDP's are */
+		if ((void *)(ports + 1) > end)
 			return 0;
 		f->inner.vpc = 0; /* set by the caller */
 		f->inner.src = inner->saddr;
 		f->inner.dst = inner->daddr;
 		f->inner.proto = inner->protocol;
 		if (inner->protocol == IPPROTO_TCP || inner->protocol == IPPROTO_UDP) {
-			f->inner.sport = *(__be16 *)ports;
-			f->inner.dport = *(__be16 *)(ports + 2);
+			f->inner.sport = ports->source;
+			f->inner.dport = ports->dest;
 		}
 		f->related = 1;
 		return 0;
@@ -423,3 +265,5 @@ static __always_inline __u32 firewall(struct iface *me, struct endpoint *dst, st
 		bpf_map_update_elem(&frags, &fk, &reason, BPF_ANY);
 	return reason;
 }
+
+#endif
