@@ -53,6 +53,7 @@ struct {
 struct flow {
 	__u8 proto;
 	__u8 syn, ack, fin, rst; /* TCP's flags */
+	__u8 icmp_error; /* destination unreachable or time exceeded: opens no flow */
 	__u8 related; /* an ICMP error whose embedded packet was read into inner */
 	__be32 src, dst;
 	__be16 sport, dport;
@@ -108,6 +109,22 @@ static __always_inline void ct_count_add(__s64 n)
 		__sync_fetch_and_add(count, n);
 }
 
+/* ct_key_of fills in the key of the flow a packet from (src, sport) to (dst, dport) belongs to,
+ * and returns whether its sender is the key's first end. */
+static __always_inline int ct_key_of(struct ct_key *key, __u32 vpc, __u8 proto, __be32 src, __be32 dst, __be16 sport, __be16 dport)
+{
+	int lo = src < dst || (src == dst && sport <= dport);
+	*key = (struct ct_key){.vpc = vpc, .proto = proto};
+	if (lo) {
+		key->addr[0] = src, key->addr[1] = dst;
+		key->port[0] = sport, key->port[1] = dport;
+	} else {
+		key->addr[0] = dst, key->addr[1] = src;
+		key->port[0] = dport, key->port[1] = sport;
+	}
+	return lo;
+}
+
 /* ct_find looks key up; an expired entry is removed on the way (and no longer counted). */
 static __always_inline struct ct_entry *ct_find(struct ct_key *key, __u64 now)
 {
@@ -120,59 +137,40 @@ static __always_inline struct ct_entry *ct_find(struct ct_key *key, __u64 now)
 	return e;
 }
 
-static __always_inline void ct_reverse(struct ct_key *rev, struct ct_key *fwd)
+/* ct_lookup tells whether f (whose sender is the key's first end if from_lo) belongs to a tracked
+ * flow, and refreshes that flow. An ICMP error about a tracked flow is related to it (and
+ * refreshes nothing). */
+static __always_inline int ct_lookup(struct ct_key *key, int from_lo, struct flow *f, __u64 now)
 {
-	*rev = *fwd;
-	rev->src = fwd->dst;
-	rev->dst = fwd->src;
-	rev->sport = fwd->dport;
-	rev->dport = fwd->sport;
-}
-
-/* ct_lookup tells whether f belongs to a tracked flow, either way, and refreshes that flow. An
- * ICMP error about a tracked flow is related to it (and refreshes nothing). */
-static __always_inline int ct_lookup(struct ct_key *fwd, struct flow *f, __u64 now)
-{
-	struct ct_key rev;
 	if (f->related) {
-		ct_reverse(&rev, &f->inner);
 		struct ct_entry *e = bpf_map_lookup_elem(&conntrack, &f->inner);
-		if (e && now < e->expires)
-			return 1;
-		e = bpf_map_lookup_elem(&conntrack, &rev);
 		return e && now < e->expires;
 	}
-	struct ct_entry *e = ct_find(fwd, now);
-	if (e) {
-		ct_refresh(e, f, 0, now);
-		return 1;
-	}
-	ct_reverse(&rev, fwd);
-	e = ct_find(&rev, now);
-	if (e) {
-		ct_refresh(e, f, 1, now);
-		return 1;
-	}
-	return 0;
+	struct ct_entry *e = ct_find(key, now);
+	if (!e)
+		return 0;
+	ct_refresh(e, f, from_lo != !!(e->flags & CT_INITIATOR_LO), now);
+	return 1;
 }
 
 /* ct_track starts tracking a new flow the rules allowed; it fails when the table is full. A TCP
- * packet other than a SYN opens nothing: it passes (a rule allowed it) untracked. */
-static __always_inline int ct_track(struct ct_key *fwd, struct flow *f, struct config *cfg, __u64 now)
+ * packet other than a SYN, or an ICMP error, opens nothing: it passes (a rule allowed it)
+ * untracked. */
+static __always_inline int ct_track(struct ct_key *key, int from_lo, struct flow *f, struct config *cfg, __u64 now)
 {
-	if (!opens(f))
+	if (!opens(f) || f->icmp_error)
 		return 1;
-	__u32 key = CT_COUNT_DATAPATH, ckey = CT_COUNT_COLLECTED;
-	__u64 *count = bpf_map_lookup_elem(&ct_count, &key);
+	__u32 dkey = CT_COUNT_DATAPATH, ckey = CT_COUNT_COLLECTED;
+	__u64 *count = bpf_map_lookup_elem(&ct_count, &dkey);
 	__u64 *collected = bpf_map_lookup_elem(&ct_count, &ckey);
 	if (!count || !collected || !cfg || *count - *collected >= cfg->ct_limit)
 		return 0;
-	struct ct_entry e = {};
+	struct ct_entry e = {.flags = from_lo ? CT_INITIATOR_LO : 0};
 	ct_refresh(&e, f, 0, now);
-	if (bpf_map_update_elem(&conntrack, fwd, &e, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&conntrack, key, &e, BPF_NOEXIST) == 0)
 		__sync_fetch_and_add(count, 1);
 	else /* an expired entry left by a lookup that does not remove (an ICMP error's): replace it */
-		bpf_map_update_elem(&conntrack, fwd, &e, BPF_EXIST);
+		bpf_map_update_elem(&conntrack, key, &e, BPF_EXIST);
 	return 1;
 }
 

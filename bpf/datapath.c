@@ -33,9 +33,10 @@ char LICENSE[] SEC("license") = "GPL";
 /* Put the enums shared with Go in the BTF, so that bpf2go gives Go the same numbers. */
 const enum drop_reason *unused_drop_reason __attribute__((unused));
 const enum iface_flag *unused_iface_flag __attribute__((unused));
-const enum rule_peer *unused_rule_peer __attribute__((unused));
+const enum rule_set_bits *unused_rule_set_bits __attribute__((unused));
+const enum rule_peer_bits *unused_rule_peer_bits __attribute__((unused));
 const enum rule_protocol *unused_rule_protocol __attribute__((unused));
-const enum verdict *unused_verdict __attribute__((unused));
+const enum rule_block *unused_rule_block __attribute__((unused));
 const enum ct_count_index *unused_ct_count_index __attribute__((unused));
 
 /* The VPC router's MAC: the answer to every ARP, the source of every forwarded frame. */

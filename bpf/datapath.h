@@ -15,14 +15,15 @@ enum iface_flag {
 
 /* One instance interface, keyed by the ifindex of its host end in the fabric namespace. */
 struct iface {
-	__u32 vpc;     /* the VPC's number: lookups never cross VPCs, even with the same CIDR */
-	__be32 ip;     /* the interface's private IPv4 address */
-	__be32 net;    /* its subnet, network address */
-	__be32 mask;   /* its subnet, mask */
-	__u8 mac[6];   /* the guest's MAC */
-	__u16 flags;   /* enum iface_flag */
-	__u32 subnet;  /* the subnet's number: its network ACL is subnet_acls[subnet] */
-	__u32 policy;  /* the rule set compiled from the union of its security groups */
+	__u32 vpc;      /* the VPC's number: lookups never cross VPCs, even with the same CIDR */
+	__be32 ip;      /* the interface's private IPv4 address */
+	__be32 net;     /* its subnet, network address */
+	__be32 mask;    /* its subnet, mask */
+	__u8 mac[6];    /* the guest's MAC */
+	__u16 flags;    /* enum iface_flag */
+	__u32 subnet;   /* the subnet's number: its network ACL is subnet_acls[subnet] */
+	__u32 policy;   /* the rule set compiled from the union of its security groups (a handle) */
+	__u32 identity; /* its combination of groups: what rules naming one of them match */
 };
 
 /* Where a (VPC, IP) lives. */
@@ -34,106 +35,91 @@ struct endpoint_key {
 enum { MAX_GROUPS = 5 }; /* security groups per interface, as in EC2 */
 
 struct endpoint {
-	__u32 ifindex; /* host end in the fabric: bpf_redirect_peer delivers to its guest end */
+	__u32 ifindex;  /* host end in the fabric: bpf_redirect_peer delivers to its guest end */
 	__u8 mac[6];
 	__u16 pad;
-	__u32 subnet;  /* as in its iface entry */
-	__u32 policy;  /* as in its iface entry */
-	__u32 groups[MAX_GROUPS]; /* numbers of the groups it is in (0 ends the list): what rules naming a group match */
+	__u32 subnet;   /* as in its iface entry */
+	__u32 policy;   /* as in its iface entry */
+	__u32 identity; /* as in its iface entry */
+	__u32 groups[MAX_GROUPS]; /* the numbers of its groups, sorted (0 ends the list): what its identity stands for */
 };
 
 /*
- * Compiled rules (vnet/compile.go compiles them; a rule set is never changed in place: a new one
- * is written and interfaces are switched to it with one map update each, so that no packet sees
- * a half-applied rule set).
+ * Compiled rules (vnet/compile.go compiles them). A rule set is never changed in place: a new one
+ * is written and interfaces and subnets are switched to it with one map update each, so that no
+ * packet sees a half-applied change. (The one addition in place, the rows of a new identity, is
+ * written before any endpoint carries that identity.)
  *
- * rule_addrs, a hash, maps (rule set, direction, CIDR) to the CIDR's class; rule_lengths lists
- * the prefix lengths a set's CIDRs have, longest first, so that probing the address masked to
- * each in turn finds the most specific CIDR containing it: as many lookups as there are distinct
- * lengths (at most 33), however many rules there are. Rules of less specific CIDRs are copied
- * into the classes they contain. A peer is such a class, or a group (PEER_GROUP). rule_protos, a hash,
- * gives for (rule set, peer, protocol) a verdict, and whether some ports differ from it; then
- * rule_buckets, a hash, holds the verdict of each port of one block of 256 (the port being a TCP
- * or UDP destination port, or ICMP type << 8 | code). Protocol PROTO_ANY stands for protocols
- * the set names no rule for. Hash lookups cost the same however many rules there are.
+ * A packet's peer (its destination outbound, its source inbound) is found in two ways, and the
+ * rules of both are unioned: by address, one longest-prefix lookup in rule_classes gives the class
+ * of the most specific CIDR of the set containing it (a class holds the rules of every CIDR that
+ * contains it); by identity, the combination of groups the peer's interface is in (an identity
+ * holds the rules naming any of its groups). rule_ports then gives, for (set, peer, protocol,
+ * block of 256 ports), the verdict of each port of the block (a TCP or UDP destination port, or
+ * ICMP type << 8 | code); block BLOCK_ALL gives the verdict of a protocol's other ports, and
+ * protocol PROTO_ANY that of protocols with no row of their own. A row is written only where it
+ * differs from the row looked up after it, and a missing PROTO_ANY row denies: at most three hash
+ * lookups, however many rules there are.
+ *
+ * A rule set is known by its handle: its number, and whether it admits everything one way
+ * (SET_ALLOWS_IN, SET_ALLOWS_OUT: a group's "all traffic to 0.0.0.0/0", the default ACL), in which
+ * case that way needs no lookup at all.
  */
-enum rule_peer {
-	PEER_EGRESS = 0x80000000, /* the rule set's outbound half; without it, inbound */
-	PEER_GROUP  = 0x40000000, /* the peer is a group, by number; without it, an address class */
+enum rule_set_bits {
+	SET_ALLOWS_IN  = 0x80000000, /* in a handle: every packet in is allowed */
+	SET_ALLOWS_OUT = 0x40000000, /* in a handle: every packet out is allowed */
+	SET_EGRESS     = 0x20000000, /* in a key: the set's outbound half; without it, inbound */
+	SET_NUMBER     = 0x0fffffff, /* the set's number, in a handle and in every key */
 };
 
-/* A rule_proto_key protocol beyond IP's: protocols the set names no rule for. */
+enum rule_peer_bits {
+	PEER_IDENTITY    = 0x80000000, /* in a rule_ports key: the peer is an identity; without it, a class */
+	CLASS_ALLOWS_ALL = 0x40000000, /* in a rule_classes value: the class admits every packet */
+	CLASS_NUMBER     = 0x0fffffff,
+};
+
+/* rule_port_key.proto beyond IP's: protocols the set names no rule for. */
 enum rule_protocol {
 	PROTO_ANY = 256,
 };
 
-struct rule_addr_key {
-	__u32 set;
-	__u32 dir;       /* 0 or PEER_EGRESS */
+/* rule_port_key.block beyond a port's high byte: the protocol's ports without a block row. */
+enum rule_block {
+	BLOCK_ALL = 256,
+};
+
+struct rule_class_key {
+	__u32 prefixlen; /* 32 (the set) + the CIDR's length */
+	__u32 set;       /* number | SET_EGRESS */
 	__be32 addr;     /* the CIDR's network address */
-	__u8 len;        /* its prefix length */
-	__u8 pad[3];
 };
 
-struct rule_lengths_key {
-	__u32 set;
-	__u32 dir;
-};
-
-enum { MAX_PREFIX_LENGTHS = 33 };
-
-struct prefix_lengths {
-	__u8 count;
-	__u8 len[MAX_PREFIX_LENGTHS]; /* longest first */
-	__u16 pad;
-};
-
-struct rule_proto_key {
-	__u32 set;
-	__u32 peer;      /* direction | PEER_GROUP | group number, or direction | address class */
+struct rule_port_key {
+	__u32 set;       /* number | SET_EGRESS */
+	__u32 peer;      /* a class number, or PEER_IDENTITY | an identity */
 	__u16 proto;     /* an IP protocol, or PROTO_ANY */
-	__u16 pad;
+	__u16 block;     /* port >> 8, or BLOCK_ALL */
 };
 
-enum verdict {
-	VERDICT_DENY  = 0,
-	VERDICT_ALLOW = 1,
+struct rule_port_bits {
+	__u64 allow[4];  /* bit (port & 255): 1 allows; a BLOCK_ALL row has every bit alike */
 };
 
-struct rule_proto {
-	__u8 verdict;    /* enum verdict: for ports without a bucket, or protocols without ports */
-	__u8 buckets;    /* rule_buckets holds blocks of this protocol's ports */
-	__u16 pad;
-};
-
-struct rule_bucket_key {
-	__u32 set;
-	__u32 peer;
-	__u16 proto;
-	__u8 block;      /* port >> 8 */
-	__u8 pad;
-};
-
-struct rule_bucket {
-	__u64 allow[4];  /* bit (port & 255): 1 allows */
-};
-
-/* A tracked flow, keyed as its first packet went: (VPC, protocol, initiator, responder). */
+/* A tracked flow, keyed the same whichever way its packets go: its two ends, the lower first. */
 struct ct_key {
 	__u32 vpc;
-	__be32 src;
-	__be32 dst;
-	__be16 sport;
-	__be16 dport;
+	__be32 addr[2];
+	__be16 port[2];
 	__u8 proto;
 	__u8 pad[3];
 };
 
 enum ct_flag {
-	CT_REPLIED     = 0x1,
-	CT_ESTABLISHED = 0x2,
-	CT_FIN_FWD     = 0x4, /* the initiator sent a FIN */
-	CT_FIN_REV     = 0x8, /* the responder sent a FIN */
+	CT_REPLIED      = 0x1,
+	CT_ESTABLISHED  = 0x2,
+	CT_FIN_FWD      = 0x4,  /* the initiator sent a FIN */
+	CT_FIN_REV      = 0x8,  /* the responder sent a FIN */
+	CT_INITIATOR_LO = 0x10, /* the initiator is the key's first end */
 };
 
 struct ct_entry {

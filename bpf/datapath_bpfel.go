@@ -37,10 +37,8 @@ type DatapathCtEntry struct {
 type DatapathCtKey struct {
 	_     structs.HostLayout
 	Vpc   uint32
-	Src   uint32
-	Dst   uint32
-	Sport uint16
-	Dport uint16
+	Addr  [2]uint32
+	Port  [2]uint16
 	Proto uint8
 	Pad   [3]uint8
 }
@@ -77,13 +75,14 @@ const (
 )
 
 type DatapathEndpoint struct {
-	_       structs.HostLayout
-	Ifindex uint32
-	Mac     [6]uint8
-	Pad     uint16
-	Subnet  uint32
-	Policy  uint32
-	Groups  [5]uint32
+	_        structs.HostLayout
+	Ifindex  uint32
+	Mac      [6]uint8
+	Pad      uint16
+	Subnet   uint32
+	Policy   uint32
+	Identity uint32
+	Groups   [5]uint32
 }
 
 type DatapathEndpointKey struct {
@@ -103,15 +102,16 @@ type DatapathFragKey struct {
 }
 
 type DatapathIface struct {
-	_      structs.HostLayout
-	Vpc    uint32
-	Ip     uint32
-	Net    uint32
-	Mask   uint32
-	Mac    [6]uint8
-	Flags  uint16
-	Subnet uint32
-	Policy uint32
+	_        structs.HostLayout
+	Vpc      uint32
+	Ip       uint32
+	Net      uint32
+	Mask     uint32
+	Mac      [6]uint8
+	Flags    uint16
+	Subnet   uint32
+	Policy   uint32
+	Identity uint32
 }
 
 type DatapathIfaceFlag uint32
@@ -121,62 +121,38 @@ const (
 	DatapathIfaceFlagIFACE_CHECKS_OFF    DatapathIfaceFlag = 2
 )
 
-type DatapathPrefixLengths struct {
-	_     structs.HostLayout
-	Count uint8
-	Len   [33]uint8
-	Pad   uint16
+type DatapathRuleBlock uint32
+
+const (
+	DatapathRuleBlockBLOCK_ALL DatapathRuleBlock = 256
+)
+
+type DatapathRuleClassKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Set       uint32
+	Addr      uint32
 }
 
-type DatapathRuleAddrKey struct {
-	_    structs.HostLayout
-	Set  uint32
-	Dir  uint32
-	Addr uint32
-	Len  uint8
-	Pad  [3]uint8
-}
+type DatapathRulePeerBits uint32
 
-type DatapathRuleBucket struct {
+const (
+	DatapathRulePeerBitsPEER_IDENTITY    DatapathRulePeerBits = 2147483648
+	DatapathRulePeerBitsCLASS_ALLOWS_ALL DatapathRulePeerBits = 1073741824
+	DatapathRulePeerBitsCLASS_NUMBER     DatapathRulePeerBits = 268435455
+)
+
+type DatapathRulePortBits struct {
 	_     structs.HostLayout
 	Allow [4]uint64
 }
 
-type DatapathRuleBucketKey struct {
+type DatapathRulePortKey struct {
 	_     structs.HostLayout
 	Set   uint32
 	Peer  uint32
 	Proto uint16
-	Block uint8
-	Pad   uint8
-}
-
-type DatapathRuleLengthsKey struct {
-	_   structs.HostLayout
-	Set uint32
-	Dir uint32
-}
-
-type DatapathRulePeer uint32
-
-const (
-	DatapathRulePeerPEER_EGRESS DatapathRulePeer = 2147483648
-	DatapathRulePeerPEER_GROUP  DatapathRulePeer = 1073741824
-)
-
-type DatapathRuleProto struct {
-	_       structs.HostLayout
-	Verdict uint8
-	Buckets uint8
-	Pad     uint16
-}
-
-type DatapathRuleProtoKey struct {
-	_     structs.HostLayout
-	Set   uint32
-	Peer  uint32
-	Proto uint16
-	Pad   uint16
+	Block uint16
 }
 
 type DatapathRuleProtocol uint32
@@ -185,11 +161,13 @@ const (
 	DatapathRuleProtocolPROTO_ANY DatapathRuleProtocol = 256
 )
 
-type DatapathVerdict uint32
+type DatapathRuleSetBits uint32
 
 const (
-	DatapathVerdictVERDICT_DENY  DatapathVerdict = 0
-	DatapathVerdictVERDICT_ALLOW DatapathVerdict = 1
+	DatapathRuleSetBitsSET_ALLOWS_IN  DatapathRuleSetBits = 2147483648
+	DatapathRuleSetBitsSET_ALLOWS_OUT DatapathRuleSetBits = 1073741824
+	DatapathRuleSetBitsSET_EGRESS     DatapathRuleSetBits = 536870912
+	DatapathRuleSetBitsSET_NUMBER     DatapathRuleSetBits = 268435455
 )
 
 // Names of all BPF objects in the ELF.
@@ -202,10 +180,8 @@ const (
 	DatapathMapEndpoints          = "endpoints"
 	DatapathMapFrags              = "frags"
 	DatapathMapIfaces             = "ifaces"
-	DatapathMapRuleAddrs          = "rule_addrs"
-	DatapathMapRuleBuckets        = "rule_buckets"
-	DatapathMapRuleLengths        = "rule_lengths"
-	DatapathMapRuleProtos         = "rule_protos"
+	DatapathMapRuleClasses        = "rule_classes"
+	DatapathMapRulePorts          = "rule_ports"
 	DatapathMapSettings           = "settings"
 	DatapathMapSubnetAcls         = "subnet_acls"
 	DatapathProgFromGuest         = "from_guest"
@@ -213,9 +189,10 @@ const (
 	DatapathVarUnusedCtCountIndex = "unused_ct_count_index"
 	DatapathVarUnusedDropReason   = "unused_drop_reason"
 	DatapathVarUnusedIfaceFlag    = "unused_iface_flag"
-	DatapathVarUnusedRulePeer     = "unused_rule_peer"
+	DatapathVarUnusedRuleBlock    = "unused_rule_block"
+	DatapathVarUnusedRulePeerBits = "unused_rule_peer_bits"
 	DatapathVarUnusedRuleProtocol = "unused_rule_protocol"
-	DatapathVarUnusedVerdict      = "unused_verdict"
+	DatapathVarUnusedRuleSetBits  = "unused_rule_set_bits"
 )
 
 // LoadDatapath returns the embedded CollectionSpec for Datapath.
@@ -274,10 +251,8 @@ type DatapathMapSpecs struct {
 	Endpoints   *ebpf.MapSpec `ebpf:"endpoints"`
 	Frags       *ebpf.MapSpec `ebpf:"frags"`
 	Ifaces      *ebpf.MapSpec `ebpf:"ifaces"`
-	RuleAddrs   *ebpf.MapSpec `ebpf:"rule_addrs"`
-	RuleBuckets *ebpf.MapSpec `ebpf:"rule_buckets"`
-	RuleLengths *ebpf.MapSpec `ebpf:"rule_lengths"`
-	RuleProtos  *ebpf.MapSpec `ebpf:"rule_protos"`
+	RuleClasses *ebpf.MapSpec `ebpf:"rule_classes"`
+	RulePorts   *ebpf.MapSpec `ebpf:"rule_ports"`
 	Settings    *ebpf.MapSpec `ebpf:"settings"`
 	SubnetAcls  *ebpf.MapSpec `ebpf:"subnet_acls"`
 }
@@ -289,9 +264,10 @@ type DatapathVariableSpecs struct {
 	UnusedCtCountIndex *ebpf.VariableSpec `ebpf:"unused_ct_count_index"`
 	UnusedDropReason   *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
 	UnusedIfaceFlag    *ebpf.VariableSpec `ebpf:"unused_iface_flag"`
-	UnusedRulePeer     *ebpf.VariableSpec `ebpf:"unused_rule_peer"`
+	UnusedRuleBlock    *ebpf.VariableSpec `ebpf:"unused_rule_block"`
+	UnusedRulePeerBits *ebpf.VariableSpec `ebpf:"unused_rule_peer_bits"`
 	UnusedRuleProtocol *ebpf.VariableSpec `ebpf:"unused_rule_protocol"`
-	UnusedVerdict      *ebpf.VariableSpec `ebpf:"unused_verdict"`
+	UnusedRuleSetBits  *ebpf.VariableSpec `ebpf:"unused_rule_set_bits"`
 }
 
 // DatapathObjects contains all objects after they have been loaded into the kernel.
@@ -320,10 +296,8 @@ type DatapathMaps struct {
 	Endpoints   *ebpf.Map `ebpf:"endpoints"`
 	Frags       *ebpf.Map `ebpf:"frags"`
 	Ifaces      *ebpf.Map `ebpf:"ifaces"`
-	RuleAddrs   *ebpf.Map `ebpf:"rule_addrs"`
-	RuleBuckets *ebpf.Map `ebpf:"rule_buckets"`
-	RuleLengths *ebpf.Map `ebpf:"rule_lengths"`
-	RuleProtos  *ebpf.Map `ebpf:"rule_protos"`
+	RuleClasses *ebpf.Map `ebpf:"rule_classes"`
+	RulePorts   *ebpf.Map `ebpf:"rule_ports"`
 	Settings    *ebpf.Map `ebpf:"settings"`
 	SubnetAcls  *ebpf.Map `ebpf:"subnet_acls"`
 }
@@ -336,10 +310,8 @@ func (m *DatapathMaps) Close() error {
 		m.Endpoints,
 		m.Frags,
 		m.Ifaces,
-		m.RuleAddrs,
-		m.RuleBuckets,
-		m.RuleLengths,
-		m.RuleProtos,
+		m.RuleClasses,
+		m.RulePorts,
 		m.Settings,
 		m.SubnetAcls,
 	)
@@ -352,9 +324,10 @@ type DatapathVariables struct {
 	UnusedCtCountIndex *ebpf.Variable `ebpf:"unused_ct_count_index"`
 	UnusedDropReason   *ebpf.Variable `ebpf:"unused_drop_reason"`
 	UnusedIfaceFlag    *ebpf.Variable `ebpf:"unused_iface_flag"`
-	UnusedRulePeer     *ebpf.Variable `ebpf:"unused_rule_peer"`
+	UnusedRuleBlock    *ebpf.Variable `ebpf:"unused_rule_block"`
+	UnusedRulePeerBits *ebpf.Variable `ebpf:"unused_rule_peer_bits"`
 	UnusedRuleProtocol *ebpf.Variable `ebpf:"unused_rule_protocol"`
-	UnusedVerdict      *ebpf.Variable `ebpf:"unused_verdict"`
+	UnusedRuleSetBits  *ebpf.Variable `ebpf:"unused_rule_set_bits"`
 }
 
 // DatapathPrograms contains all programs after they have been loaded into the kernel.

@@ -31,124 +31,108 @@
 #include "fabric.h"
 #include "conntrack.h"
 
+/* Subnet numbers are below 65536 (vnet refuses others): an array, read without hashing. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 65536);
 	__type(key, __u32);   /* subnet number */
-	__type(value, __u32); /* rule set of its network ACL */
+	__type(value, __u32); /* handle of its network ACL's rule set; 0: none, which denies */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } subnet_acls SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 1 << 20);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct rule_addr_key);
-	__type(value, __u32); /* address class */
+	__type(key, struct rule_class_key);
+	__type(value, __u32); /* class number | CLASS_ALLOWS_ALL */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rule_addrs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 18);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct rule_lengths_key);
-	__type(value, struct prefix_lengths);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rule_lengths SEC(".maps");
+} rule_classes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 20);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct rule_proto_key);
-	__type(value, struct rule_proto);
+	__type(key, struct rule_port_key);
+	__type(value, struct rule_port_bits);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rule_protos SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 20);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct rule_bucket_key);
-	__type(value, struct rule_bucket);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rule_buckets SEC(".maps");
+} rule_ports SEC(".maps");
 
 #define IP_MF     0x2000
 #define IP_OFFSET 0x1FFF
 
-static __always_inline __u32 rule_verdict(__u32 set, __u32 peer, struct flow *f)
+/* has_ports tells whether the rules of f's protocol name ports (ICMP: type and code). */
+static __always_inline int has_ports(struct flow *f)
 {
-	struct rule_proto_key key = {.set = set, .peer = peer, .proto = f->proto};
-	struct rule_proto *p = bpf_map_lookup_elem(&rule_protos, &key);
-	if (!p) {
-		key.proto = PROTO_ANY;
-		p = bpf_map_lookup_elem(&rule_protos, &key);
-		return p ? p->verdict : VERDICT_DENY;
-	}
-	if (p->buckets) {
-		struct rule_bucket_key bkey = {.set = set, .peer = peer, .proto = f->proto, .block = f->port >> 8};
-		struct rule_bucket *b = bpf_map_lookup_elem(&rule_buckets, &bkey);
-		if (b) {
-			__u8 low = f->port & 0xff;
-			return (b->allow[low >> 6] >> (low & 63)) & 1;
-		}
-	}
-	return p->verdict;
+	return f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP || f->proto == IPPROTO_ICMP;
 }
 
-/* addr_class returns the class of the most specific CIDR of the set that contains addr. */
-static __always_inline __u32 *addr_class(__u32 set, __u32 dir, __be32 addr)
+/* port_allowed tells whether the rules of peer in set (a key's set: number | direction) admit f:
+ * its port's block row, else its protocol's BLOCK_ALL row, else the PROTO_ANY row, else no. */
+static __always_inline int port_allowed(__u32 set, __u32 peer, struct flow *f)
 {
-	struct rule_lengths_key lkey = {.set = set, .dir = dir};
-	struct prefix_lengths *lengths = bpf_map_lookup_elem(&rule_lengths, &lkey);
-	if (!lengths)
-		return 0;
-	struct rule_addr_key key = {.set = set, .dir = dir};
-	for (int i = 0; i < MAX_PREFIX_LENGTHS; i++) {
-		if (i >= lengths->count)
-			break;
-		__u8 len = lengths->len[i];
-		key.len = len;
-		key.addr = len ? addr & bpf_htonl(~0U << (32 - len)) : 0;
-		__u32 *class = bpf_map_lookup_elem(&rule_addrs, &key);
-		if (class)
-			return class;
+	struct rule_port_key key = {.set = set, .peer = peer, .proto = f->proto, .block = BLOCK_ALL};
+	struct rule_port_bits *row = 0;
+	if (has_ports(f)) {
+		key.block = f->port >> 8;
+		row = bpf_map_lookup_elem(&rule_ports, &key);
+		key.block = BLOCK_ALL;
 	}
-	return 0;
+	if (!row)
+		row = bpf_map_lookup_elem(&rule_ports, &key);
+	if (!row) {
+		key.proto = PROTO_ANY;
+		row = bpf_map_lookup_elem(&rule_ports, &key);
+	}
+	if (!row)
+		return 0;
+	__u8 low = f->port & 0xff;
+	return (row->allow[low >> 6] >> (low & 63)) & 1;
+}
+
+/* class_allows tells whether the rules of addr's class in set (number | direction) admit f. */
+static __always_inline int class_allows(__u32 set, __be32 addr, struct flow *f)
+{
+	struct rule_class_key key = {.prefixlen = 64, .set = set, .addr = addr};
+	__u32 *class = bpf_map_lookup_elem(&rule_classes, &key);
+	if (!class)
+		return 0;
+	return (*class & CLASS_ALLOWS_ALL) || port_allowed(set, *class & CLASS_NUMBER, f);
+}
+
+/* set_key is the key's set of a rule set's handle, one way. */
+static __always_inline __u32 set_key(__u32 handle, int egress)
+{
+	return (handle & SET_NUMBER) | (egress ? SET_EGRESS : 0);
+}
+
+static __always_inline int allows_all(__u32 handle, int egress)
+{
+	return handle & (egress ? SET_ALLOWS_OUT : SET_ALLOWS_IN);
 }
 
 /* acl_allows applies a subnet's ACL to f: outbound the peer is the destination, inbound the
  * source. No ACL, or no entry matching, denies. */
-static __always_inline int acl_allows(__u32 subnet, __u32 dir, struct flow *f)
+static __always_inline int acl_allows(__u32 subnet, int egress, struct flow *f)
 {
-	__u32 *set = bpf_map_lookup_elem(&subnet_acls, &subnet);
-	if (!set)
+	__u32 *acl = bpf_map_lookup_elem(&subnet_acls, &subnet);
+	if (!acl || !*acl)
 		return 0;
-	__u32 *class = addr_class(*set, dir, dir ? f->dst : f->src);
-	if (!class)
-		return 0;
-	return rule_verdict(*set, dir | *class, f) == VERDICT_ALLOW;
+	if (allows_all(*acl, egress))
+		return 1;
+	return class_allows(set_key(*acl, egress), egress ? f->dst : f->src, f);
 }
 
 /* sg_allows tells whether a rule of a policy (the union of an interface's groups) admits f, from
- * or to a peer with address addr in the groups listed. */
-static __always_inline int sg_allows(__u32 policy, __u32 dir, __be32 addr, __u32 *groups, struct flow *f)
+ * or to a peer with address addr and identity. */
+static __always_inline int sg_allows(__u32 policy, int egress, __be32 addr, __u32 identity, struct flow *f)
 {
-	__u32 *class = addr_class(policy, dir, addr);
-	if (class && rule_verdict(policy, dir | *class, f) == VERDICT_ALLOW)
+	if (allows_all(policy, egress))
 		return 1;
-	if (!groups)
-		return 0;
-#pragma unroll
-	for (int i = 0; i < MAX_GROUPS; i++) {
-		if (!groups[i])
-			return 0;
-		if (rule_verdict(policy, dir | PEER_GROUP | groups[i], f) == VERDICT_ALLOW)
-			return 1;
-	}
-	return 0;
+	__u32 set = set_key(policy, egress);
+	if (class_allows(set, addr, f))
+		return 1;
+	return identity && port_allowed(set, PEER_IDENTITY | identity, f);
 }
 
 /* denied is why a packet no rule allows is dropped: a TCP packet that opens no connection and
@@ -156,6 +140,17 @@ static __always_inline int sg_allows(__u32 policy, __u32 dir, __be32 addr, __u32
 static __always_inline __u32 denied(struct flow *f, __u32 reason)
 {
 	return opens(f) ? reason : DROP_CT_INVALID;
+}
+
+/* identity_of returns the identity of whoever owns addr, the source of a packet me sent: me,
+ * unless its source/dest check is off and it sent as someone else. */
+static __always_inline __u32 identity_of(struct iface *me, __be32 addr)
+{
+	if (addr == me->ip)
+		return me->identity;
+	struct endpoint_key key = {.vpc = me->vpc, .ip = addr};
+	struct endpoint *owner = bpf_map_lookup_elem(&endpoints, &key);
+	return owner ? owner->identity : 0;
 }
 
 /* judge returns 0 to deliver f, else the drop reason; *at is the interface to count it on. */
@@ -166,25 +161,21 @@ static __always_inline __u32 judge(struct iface *me, struct endpoint *dst, struc
 	__u64 now = datapath_now(cfg);
 	int crossing = me->subnet != dst->subnet;
 
-	if (crossing && !acl_allows(me->subnet, PEER_EGRESS, f))
+	if (crossing && !acl_allows(me->subnet, 1, f))
 		return DROP_NACL_OUT;
-	struct ct_key key = {
-		.vpc = me->vpc, .src = f->src, .dst = f->dst, .sport = f->sport, .dport = f->dport, .proto = f->proto,
-	};
-	int tracked = ct_lookup(&key, f, now);
-	if (!tracked && !sg_allows(me->policy, PEER_EGRESS, f->dst, dst->groups, f))
+	struct ct_key key;
+	int from_lo = ct_key_of(&key, me->vpc, f->proto, f->src, f->dst, f->sport, f->dport);
+	int tracked = ct_lookup(&key, from_lo, f, now);
+	if (!tracked && !sg_allows(me->policy, 1, f->dst, dst->identity, f))
 		return denied(f, DROP_SG_EGRESS);
 	*at = dst->ifindex;
 	if (crossing && !acl_allows(dst->subnet, 0, f))
 		return DROP_NACL_IN;
 	if (tracked)
 		return 0;
-	/* The source's groups are those of whoever owns the source address. */
-	struct endpoint_key src_key = {.vpc = me->vpc, .ip = f->src};
-	struct endpoint *src = bpf_map_lookup_elem(&endpoints, &src_key);
-	if (!sg_allows(dst->policy, 0, f->src, src ? src->groups : 0, f))
+	if (!sg_allows(dst->policy, 0, f->src, identity_of(me, f->src), f))
 		return denied(f, DROP_SG_INGRESS);
-	if (!ct_track(&key, f, cfg, now))
+	if (!ct_track(&key, from_lo, f, cfg, now))
 		return DROP_CT_FULL;
 	return 0;
 }
@@ -224,6 +215,7 @@ static __always_inline __u32 read_ports(struct iphdr *ip, void *end, struct flow
 		f->port = (__u16)icmp->type << 8 | icmp->code;
 		if (icmp->type != ICMP_DEST_UNREACH && icmp->type != ICMP_TIME_EXCEEDED)
 			return 0;
+		f->icmp_error = 1;
 		/* An error carries the IP header and first 8 bytes of the packet it reports on. */
 		struct iphdr *inner = (void *)(icmp + 1);
 		if ((void *)(inner + 1) > end || inner->ihl != 5)
@@ -231,14 +223,12 @@ static __always_inline __u32 read_ports(struct iphdr *ip, void *end, struct flow
 		struct udphdr *ports = (void *)(inner + 1); /* TCP's ports are where UDP's are */
 		if ((void *)(ports + 1) > end)
 			return 0;
-		f->inner.vpc = 0; /* set by the caller */
-		f->inner.src = inner->saddr;
-		f->inner.dst = inner->daddr;
-		f->inner.proto = inner->protocol;
+		__be16 sport = 0, dport = 0;
 		if (inner->protocol == IPPROTO_TCP || inner->protocol == IPPROTO_UDP) {
-			f->inner.sport = ports->source;
-			f->inner.dport = ports->dest;
+			sport = ports->source;
+			dport = ports->dest;
 		}
+		ct_key_of(&f->inner, 0 /* set by the caller */, inner->protocol, inner->saddr, inner->daddr, sport, dport);
 		f->related = 1;
 		return 0;
 	}

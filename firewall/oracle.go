@@ -318,10 +318,12 @@ func (e *Evaluator) refresh(f *flow, p Packet, reply bool) {
 	}
 }
 
-// track starts tracking a new allowed flow; it fails when the table is full.
+// track starts tracking a new allowed flow; it fails when the table is full. A TCP packet that
+// opens no connection, or an ICMP error (whose flow, keyed the datapath's way, would be the one it
+// reports on), passes untracked.
 func (e *Evaluator) track(p Packet) bool {
-	if p.Protocol == TCP && !(p.SYN && !p.ACK) {
-		return true // allowed by a rule without opening a connection: nothing to track
+	if p.Protocol == TCP && !(p.SYN && !p.ACK) || p.Protocol == ICMP && (p.ICMPType == 3 || p.ICMPType == 11) {
+		return true // allowed by a rule without opening anything: nothing to track
 	}
 	if len(e.flows) >= e.MaxFlows {
 		return false

@@ -303,16 +303,16 @@ func TestFirewallAcrossDaemonRestart(t *testing.T) {
 	assert.Less(t, ruleSets(t, d), 8, "rule sets of the dead daemon were left behind")
 }
 
-// ruleSets counts the distinct rule sets in the daemon's pinned address map.
+// ruleSets counts the distinct rule sets in the daemon's pinned verdict map.
 func ruleSets(t *testing.T, d *hostdtest.Daemon) int {
-	m, err := ebpf.LoadPinnedMap(filepath.Join("/sys/fs/bpf/hostd", d.Fabric, "rule_addrs"), nil)
+	m, err := ebpf.LoadPinnedMap(filepath.Join("/sys/fs/bpf/hostd", d.Fabric, "rule_ports"), nil)
 	require.NoError(t, err)
 	defer m.Close()
 	sets := map[uint32]bool{}
-	var key bpf.DatapathRuleAddrKey
-	var class uint32
-	for it := m.Iterate(); it.Next(&key, &class); {
-		sets[key.Set] = true
+	var key bpf.DatapathRulePortKey
+	var row bpf.DatapathRulePortBits
+	for it := m.Iterate(); it.Next(&key, &row); {
+		sets[key.Set&uint32(bpf.DatapathRuleSetBitsSET_NUMBER)] = true
 	}
 	return len(sets)
 }

@@ -9,163 +9,247 @@ import (
 	"github.com/hostd/hostd/firewall"
 )
 
-// The rule maps' peer field, protocol and verdicts (datapath.h).
+// The bits of rule set handles and of the rule maps' keys (datapath.h, "Compiled rules").
 const (
-	peerEgress   = uint32(bpf.DatapathRulePeerPEER_EGRESS)
-	peerGroup    = uint32(bpf.DatapathRulePeerPEER_GROUP)
-	protoAny     = int(bpf.DatapathRuleProtocolPROTO_ANY)
-	verdictDeny  = uint8(bpf.DatapathVerdictVERDICT_DENY)
-	verdictAllow = uint8(bpf.DatapathVerdictVERDICT_ALLOW)
+	setAllowsIn    = uint32(bpf.DatapathRuleSetBitsSET_ALLOWS_IN)
+	setAllowsOut   = uint32(bpf.DatapathRuleSetBitsSET_ALLOWS_OUT)
+	setEgress      = uint32(bpf.DatapathRuleSetBitsSET_EGRESS)
+	setNumber      = uint32(bpf.DatapathRuleSetBitsSET_NUMBER)
+	peerIdentity   = uint32(bpf.DatapathRulePeerBitsPEER_IDENTITY)
+	classAllowsAll = uint32(bpf.DatapathRulePeerBitsCLASS_ALLOWS_ALL)
+	protoAny       = uint16(bpf.DatapathRuleProtocolPROTO_ANY)
+	blockAll       = uint16(bpf.DatapathRuleBlockBLOCK_ALL)
 )
 
-// ruleSet is a compiled rule set: the entries of its four maps (datapath.h, "Compiled rules").
-// For each peer (address class or group) it has a verdict per protocol it names, and for
-// protocols with ports, the blocks of 256 ports whose verdicts are not all that one.
+// ruleSet is a compiled rule set: its handle and its rows in rule_classes and rule_ports.
 type ruleSet struct {
-	addrs   map[bpf.DatapathRuleAddrKey]uint32
-	lengths map[bpf.DatapathRuleLengthsKey]bpf.DatapathPrefixLengths
-	protos  map[bpf.DatapathRuleProtoKey]bpf.DatapathRuleProto
-	buckets map[bpf.DatapathRuleBucketKey]bpf.DatapathRuleBucket
+	handle  uint32
+	vpc     uint32
+	classes map[bpf.DatapathRuleClassKey]uint32
+	ports   map[bpf.DatapathRulePortKey]bpf.DatapathRulePortBits
+	// byGroup holds a policy's rules naming each group (by number), inbound [0] and outbound
+	// [1]: what the rows of an identity, a combination of groups, are made of.
+	byGroup [2]map[uint32][]firewall.Rule
+	// identityRows lists the rows written for each identity, to delete them when it goes.
+	identityRows map[uint32][]bpf.DatapathRulePortKey
 }
 
-func newRuleSet() *ruleSet {
+func newRuleSet(number uint32) *ruleSet {
 	return &ruleSet{
-		addrs:   map[bpf.DatapathRuleAddrKey]uint32{},
-		lengths: map[bpf.DatapathRuleLengthsKey]bpf.DatapathPrefixLengths{},
-		protos:  map[bpf.DatapathRuleProtoKey]bpf.DatapathRuleProto{},
-		buckets: map[bpf.DatapathRuleBucketKey]bpf.DatapathRuleBucket{},
+		handle:       number,
+		classes:      map[bpf.DatapathRuleClassKey]uint32{},
+		ports:        map[bpf.DatapathRulePortKey]bpf.DatapathRulePortBits{},
+		byGroup:      [2]map[uint32][]firewall.Rule{{}, {}},
+		identityRows: map[uint32][]bpf.DatapathRulePortKey{},
 	}
 }
 
-func (rs *ruleSet) size() int {
-	return len(rs.addrs) + len(rs.lengths) + len(rs.protos) + len(rs.buckets)
+func (rs *ruleSet) number() uint32 { return rs.handle & setNumber }
+
+func (rs *ruleSet) size() int { return len(rs.classes) + len(rs.ports) }
+
+// keySet is the set field of rs's keys, inbound or outbound.
+func (rs *ruleSet) keySet(egress bool) uint32 {
+	if egress {
+		return rs.number() | setEgress
+	}
+	return rs.number()
 }
 
-// classes gives each CIDR of prefixes a class (1, 2, ...) in the set and direction, and records
-// the prefix lengths to probe, longest first.
-func (rs *ruleSet) classes(set, dir uint32, prefixes []netip.Prefix) {
-	var lengths []int
-	for i, p := range prefixes {
-		rs.addrs[bpf.DatapathRuleAddrKey{Set: set, Dir: dir, Addr: ipKey(p.Addr().AsSlice()), Len: uint8(p.Bits())}] = uint32(i + 1)
-		lengths = append(lengths, p.Bits())
+// allowsAllBit is the handle's bit saying the set admits every packet one way.
+func allowsAllBit(egress bool) uint32 {
+	if egress {
+		return setAllowsOut
 	}
-	if len(lengths) == 0 {
-		return
-	}
-	slices.Sort(lengths)
-	lengths = slices.Compact(lengths)
-	slices.Reverse(lengths)
-	var l bpf.DatapathPrefixLengths
-	l.Count = uint8(len(lengths))
-	for i, n := range lengths {
-		l.Len[i] = uint8(n)
-	}
-	rs.lengths[bpf.DatapathRuleLengthsKey{Set: set, Dir: dir}] = l
+	return setAllowsIn
 }
 
-// verdict records the verdict of every port of proto (or of protocols named nowhere: protoAny).
-func (rs *ruleSet) verdict(set, peer uint32, proto int, v uint8) {
-	rs.protos[bpf.DatapathRuleProtoKey{Set: set, Peer: peer, Proto: uint16(proto)}] = bpf.DatapathRuleProto{Verdict: v}
-}
+var directions = []bool{false, true} // inbound, outbound
 
-// portVerdicts records proto's ports: those in allow (sorted, disjoint spans) are allowed, the
-// others denied. The commoner verdict goes in rule_protos, the blocks that differ in rule_buckets.
-func (rs *ruleSet) portVerdicts(set, peer uint32, proto int, allow [][2]int) {
-	var bits [1024]uint64 // one per 64 ports
-	allowed := 0
-	for _, a := range allow {
-		for p := a[0]; p <= a[1]; p++ {
-			bits[p/64] |= 1 << (p % 64)
-		}
-		allowed += a[1] - a[0] + 1
-	}
-	common := verdictDeny
-	fill := uint64(0)
-	if allowed > 0x8000 {
-		common, fill = verdictAllow, ^uint64(0)
-	}
-	buckets := false
-	for block := range 256 {
-		var b bpf.DatapathRuleBucket
-		copy(b.Allow[:], bits[block*4:block*4+4])
-		if b.Allow == [4]uint64{fill, fill, fill, fill} {
-			continue
-		}
-		rs.buckets[bpf.DatapathRuleBucketKey{Set: set, Peer: peer, Proto: uint16(proto), Block: uint8(block)}] = b
-		buckets = true
-	}
-	key := bpf.DatapathRuleProtoKey{Set: set, Peer: peer, Proto: uint16(proto)}
-	rs.protos[key] = bpf.DatapathRuleProto{Verdict: common, Buckets: boolByte(buckets)}
-}
-
-func boolByte(b bool) uint8 {
-	if b {
+func dirIndex(egress bool) int {
+	if egress {
 		return 1
 	}
 	return 0
 }
 
+// addClasses gives each CIDR of prefixes a class (1, 2, ...) in set, whose value is its number,
+// with CLASS_ALLOWS_ALL where allowsAll says the class admits everything.
+func (rs *ruleSet) addClasses(set uint32, prefixes []netip.Prefix, allowsAll func(class int) bool) {
+	for i, p := range prefixes {
+		v := uint32(i + 1)
+		if allowsAll(i) {
+			v |= classAllowsAll
+		}
+		rs.classes[bpf.DatapathRuleClassKey{Prefixlen: 32 + uint32(p.Bits()), Set: set, Addr: ipKey(p.Addr().AsSlice())}] = v
+	}
+}
+
+// uniformRow is a rule_ports row with every bit alike: a BLOCK_ALL or PROTO_ANY row.
+func uniformRow(allow bool) bpf.DatapathRulePortBits {
+	if !allow {
+		return bpf.DatapathRulePortBits{}
+	}
+	all := ^uint64(0)
+	return bpf.DatapathRulePortBits{Allow: [4]uint64{all, all, all, all}}
+}
+
+// peerRows are the rule_ports rows of one peer (a class, or an identity) of a set.
+type peerRows struct {
+	rs        *ruleSet
+	set, peer uint32
+	written   []bpf.DatapathRulePortKey
+}
+
+func (p *peerRows) put(proto, block uint16, row bpf.DatapathRulePortBits) {
+	key := bpf.DatapathRulePortKey{Set: p.set, Peer: p.peer, Proto: proto, Block: block}
+	p.rs.ports[key] = row
+	p.written = append(p.written, key)
+}
+
+// anyProto writes what protocols without a row of their own get; a missing row denies.
+func (p *peerRows) anyProto(allow bool) {
+	if allow {
+		p.put(protoAny, blockAll, uniformRow(true))
+	}
+}
+
+// protocol writes the verdict of a protocol without ports, where it differs from anyAllows.
+func (p *peerRows) protocol(proto int, allow, anyAllows bool) {
+	if allow != anyAllows {
+		p.put(uint16(proto), blockAll, uniformRow(allow))
+	}
+}
+
+// ports writes the verdicts of proto's ports: those in allow (sorted, disjoint spans) are
+// allowed, the others denied. The commoner verdict goes in the BLOCK_ALL row (none where it is
+// anyAllows, which the datapath falls back to), and the blocks of 256 ports that differ from it
+// in rows of their own.
+func (p *peerRows) ports(proto int, allow [][2]int, anyAllows bool) {
+	var bits [1024]uint64 // one per 64 ports
+	allowed := 0
+	for _, a := range allow {
+		for port := a[0]; port <= a[1]; port++ {
+			bits[port/64] |= 1 << (port % 64)
+		}
+		allowed += a[1] - a[0] + 1
+	}
+	common := allowed > 0x8000
+	fill := uniformRow(common).Allow
+	for block := range 256 {
+		var row bpf.DatapathRulePortBits
+		copy(row.Allow[:], bits[block*4:block*4+4])
+		if row.Allow != fill {
+			p.put(uint16(proto), uint16(block), row)
+		}
+	}
+	p.protocol(proto, common, anyAllows)
+}
+
+// hasPorts tells whether rules of proto name ports (for ICMP, type and code).
+func hasPorts(proto int) bool {
+	_, _, ok := portSpan(firewall.Rule{Protocol: proto})
+	return ok
+}
+
 // GroupNumber gives the datapath number of a security group id (never 0).
 type GroupNumber func(id string) uint32
 
-// compilePolicy compiles the union of groups' rules (an interface's policy) as rule set set.
-func compilePolicy(set uint32, groups []*firewall.SecurityGroup, number GroupNumber) *ruleSet {
-	rs := newRuleSet()
-	for _, dir := range []uint32{0, peerEgress} {
+// compilePolicy compiles the union of groups' rules (an interface's policy), numbered number.
+// Its rows for the identities of its VPC are added by the caller (identityRows).
+func compilePolicy(number uint32, groups []*firewall.SecurityGroup, groupNumber GroupNumber) *ruleSet {
+	rs := newRuleSet(number)
+	for _, egress := range directions {
 		byCIDR := map[netip.Prefix][]firewall.Rule{}
-		byGroup := map[uint32][]firewall.Rule{}
+		byGroup := rs.byGroup[dirIndex(egress)]
 		for _, g := range groups {
 			rules := g.Ingress
-			if dir == peerEgress {
+			if egress {
 				rules = g.Egress
 			}
 			for _, r := range rules {
 				switch {
 				case r.Group != "":
-					n := number(r.Group)
+					n := groupNumber(r.Group)
 					byGroup[n] = append(byGroup[n], r)
 				case r.CIDR.Addr().Is4():
 					byCIDR[r.CIDR] = append(byCIDR[r.CIDR], r)
 				}
 			}
 		}
-		for n, rules := range byGroup {
-			rs.allow(set, dir|peerGroup|n, rules)
+		if admitsAll(byCIDR[netip.MustParsePrefix("0.0.0.0/0")]) {
+			rs.handle |= allowsAllBit(egress)
+			continue
 		}
 		// Each CIDR is a class; an address takes the class of its most specific CIDR, so the
 		// class holds its own rules and those of every CIDR containing it.
+		set := rs.keySet(egress)
 		prefixes := sortedPrefixes(byCIDR)
-		rs.classes(set, dir, prefixes)
+		classRules := make([][]firewall.Rule, len(prefixes))
 		for class, prefix := range prefixes {
-			var rules []firewall.Rule
 			for _, outer := range containing(prefix, byCIDR) {
-				rules = append(rules, byCIDR[outer]...)
+				classRules[class] = append(classRules[class], byCIDR[outer]...)
 			}
-			rs.allow(set, dir|uint32(class+1), rules)
+			if !admitsAll(classRules[class]) {
+				rs.allow(set, uint32(class+1), classRules[class])
+			}
 		}
+		rs.addClasses(set, prefixes, func(class int) bool { return admitsAll(classRules[class]) })
 	}
 	return rs
 }
 
-// allow records what rules admit from (or to) peer. Rules are allow-only and unioned: an
+// admitsAll tells whether one of rules admits every protocol.
+func admitsAll(rules []firewall.Rule) bool {
+	return slices.ContainsFunc(rules, func(r firewall.Rule) bool { return r.Protocol == firewall.AllProtocols })
+}
+
+// allow writes what rules admit from (or to) peer. Rules are allow-only and unioned: an
 // all-protocols rule admits everything, and a protocol's port ranges merge.
-func (rs *ruleSet) allow(set, peer uint32, rules []firewall.Rule) {
-	if slices.ContainsFunc(rules, func(r firewall.Rule) bool { return r.Protocol == firewall.AllProtocols }) {
-		rs.verdict(set, peer, protoAny, verdictAllow)
-		return
+func (rs *ruleSet) allow(set, peer uint32, rules []firewall.Rule) []bpf.DatapathRulePortKey {
+	p := &peerRows{rs: rs, set: set, peer: peer}
+	if admitsAll(rules) {
+		p.anyProto(true)
+		return p.written
 	}
 	spans := map[int][][2]int{}
+	whole := map[int]bool{} // protocols without ports
 	for _, r := range rules {
-		lo, hi, ok := portSpan(r)
-		if !ok {
-			rs.verdict(set, peer, r.Protocol, verdictAllow)
-			continue
+		if lo, hi, ok := portSpan(r); ok {
+			spans[r.Protocol] = append(spans[r.Protocol], [2]int{lo, hi})
+		} else {
+			whole[r.Protocol] = true
 		}
-		spans[r.Protocol] = append(spans[r.Protocol], [2]int{lo, hi})
+	}
+	for proto := range whole {
+		p.protocol(proto, true, false)
 	}
 	for proto, ss := range spans {
-		rs.portVerdicts(set, peer, proto, mergeSpans(ss))
+		p.ports(proto, mergeSpans(ss), false)
 	}
+	return p.written
+}
+
+// addIdentity writes the rows of an identity (a combination of groups) into a policy: what the
+// policy's rules naming any of those groups admit, each way. It returns the rows written.
+func (rs *ruleSet) addIdentity(identity uint32, groups []uint32) []bpf.DatapathRulePortKey {
+	var written []bpf.DatapathRulePortKey
+	for _, egress := range directions {
+		if rs.handle&allowsAllBit(egress) != 0 {
+			continue
+		}
+		var rules []firewall.Rule
+		for _, g := range groups {
+			rules = append(rules, rs.byGroup[dirIndex(egress)][g]...)
+		}
+		if len(rules) > 0 {
+			written = append(written, rs.allow(rs.keySet(egress), peerIdentity|identity, rules)...)
+		}
+	}
+	if len(written) > 0 {
+		rs.identityRows[identity] = written
+	}
+	return written
 }
 
 // mergeSpans sorts spans and joins those that overlap or touch.
@@ -184,38 +268,67 @@ func mergeSpans(ss [][2]int) [][2]int {
 	return merged
 }
 
-// compileACL compiles a network ACL as rule set set: first match by rule number, then deny.
-func compileACL(set uint32, acl *firewall.NetworkACL) *ruleSet {
-	rs := newRuleSet()
+// compileACL compiles a network ACL, numbered number: first match by rule number, then deny.
+func compileACL(number uint32, acl *firewall.NetworkACL) *ruleSet {
+	rs := newRuleSet(number)
 	entries := slices.Clone(acl.Entries)
 	slices.SortStableFunc(entries, func(a, b firewall.ACLEntry) int { return cmp.Compare(a.Number, b.Number) })
-	for _, dir := range []uint32{0, peerEgress} {
-		byCIDR := map[netip.Prefix][]firewall.Rule{}
+	for _, egress := range directions {
+		var ours []firewall.ACLEntry // this direction's IPv4 entries, in order
 		for _, e := range entries {
-			if e.Egress == (dir == peerEgress) && e.Rule.CIDR.Addr().Is4() {
-				byCIDR[e.Rule.CIDR] = nil
+			if e.Egress == egress && e.Rule.CIDR.Addr().Is4() {
+				ours = append(ours, e)
 			}
 		}
+		if allowsEverything(ours, func(e firewall.ACLEntry) bool { return e.Rule.CIDR.Bits() == 0 }) {
+			rs.handle |= allowsAllBit(egress)
+			continue
+		}
+		byCIDR := map[netip.Prefix]bool{}
+		for _, e := range ours {
+			byCIDR[e.Rule.CIDR] = true
+		}
+		set := rs.keySet(egress)
 		prefixes := sortedPrefixes(byCIDR)
-		rs.classes(set, dir, prefixes)
+		applying := make([][]firewall.ACLEntry, len(prefixes))
 		for class, prefix := range prefixes {
 			// The entries that apply to this class, in order.
-			var apply []firewall.ACLEntry
-			for _, e := range entries {
-				if e.Egress == (dir == peerEgress) && e.Rule.CIDR.Bits() <= prefix.Bits() && e.Rule.CIDR.Contains(prefix.Addr()) {
-					apply = append(apply, e)
+			for _, e := range ours {
+				if e.Rule.CIDR.Bits() <= prefix.Bits() && e.Rule.CIDR.Contains(prefix.Addr()) {
+					applying[class] = append(applying[class], e)
 				}
 			}
-			rs.aclClass(set, dir|uint32(class+1), apply)
+			if !allowsEverything(applying[class], func(firewall.ACLEntry) bool { return true }) {
+				rs.aclClass(set, uint32(class+1), applying[class])
+			}
 		}
+		rs.addClasses(set, prefixes, func(class int) bool {
+			return allowsEverything(applying[class], func(firewall.ACLEntry) bool { return true })
+		})
 	}
 	return rs
 }
 
+// allowsEverything tells whether ordered entries allow every packet of the addresses for which
+// covers holds: an all-protocols allow covering them, and no deny before it.
+func allowsEverything(entries []firewall.ACLEntry, covers func(firewall.ACLEntry) bool) bool {
+	for _, e := range entries {
+		if !e.Allow {
+			return false
+		}
+		if e.Rule.Protocol == firewall.AllProtocols && covers(e) {
+			return true
+		}
+	}
+	return false
+}
+
 // aclClass writes the verdicts of one address class, whose entries are apply in order.
 func (rs *ruleSet) aclClass(set, peer uint32, apply []firewall.ACLEntry) {
+	p := &peerRows{rs: rs, set: set, peer: peer}
 	// Protocols named by no entry: the first all-protocols entry decides.
-	rs.verdict(set, peer, protoAny, firstVerdict(apply, func(r firewall.Rule) bool { return r.Protocol == firewall.AllProtocols }))
+	anyAllows := firstAllows(apply, func(r firewall.Rule) bool { return r.Protocol == firewall.AllProtocols })
+	p.anyProto(anyAllows)
 	protos := map[int]bool{}
 	for _, e := range apply {
 		if e.Rule.Protocol != firewall.AllProtocols {
@@ -224,8 +337,8 @@ func (rs *ruleSet) aclClass(set, peer uint32, apply []firewall.ACLEntry) {
 	}
 	for proto := range protos {
 		relevant := func(r firewall.Rule) bool { return r.Protocol == firewall.AllProtocols || r.Protocol == proto }
-		if _, _, ok := portSpan(firewall.Rule{Protocol: proto}); !ok {
-			rs.verdict(set, peer, proto, firstVerdict(apply, relevant))
+		if !hasPorts(proto) {
+			p.protocol(proto, firstAllows(apply, relevant), anyAllows)
 			continue
 		}
 		// Cut the port space where any entry starts or ends; each piece has one verdict.
@@ -241,28 +354,25 @@ func (rs *ruleSet) aclClass(set, peer uint32, apply []firewall.ACLEntry) {
 		var allow [][2]int
 		for i := 0; i+1 < len(cuts); i++ {
 			lo, hi := cuts[i], cuts[i+1]-1
-			v := firstVerdict(apply, func(r firewall.Rule) bool {
+			if firstAllows(apply, func(r firewall.Rule) bool {
 				rlo, rhi := fullSpan(r)
 				return relevant(r) && rlo <= lo && hi <= rhi
-			})
-			if v == verdictAllow {
+			}) {
 				allow = append(allow, [2]int{lo, hi})
 			}
 		}
-		rs.portVerdicts(set, peer, proto, allow)
+		p.ports(proto, allow, anyAllows)
 	}
 }
 
-func firstVerdict(entries []firewall.ACLEntry, match func(firewall.Rule) bool) uint8 {
+// firstAllows tells whether the first of entries whose rule matches allows; none matching denies.
+func firstAllows(entries []firewall.ACLEntry, match func(firewall.Rule) bool) bool {
 	for _, e := range entries {
 		if match(e.Rule) {
-			if e.Allow {
-				return verdictAllow
-			}
-			return verdictDeny
+			return e.Allow
 		}
 	}
-	return verdictDeny
+	return false
 }
 
 // portSpan is the part of the datapath's 16-bit port field a rule admits: TCP and UDP

@@ -141,34 +141,44 @@ func (dp *Datapath) SetInterface(ifindex int, in Interface) error {
 	if in.ChecksOff {
 		flags |= uint16(bpf.DatapathIfaceFlagIFACE_CHECKS_OFF)
 	}
-	if len(in.Groups) > len(bpf.DatapathEndpoint{}.Groups) {
-		return fmt.Errorf("an interface is in at most %d groups", len(bpf.DatapathEndpoint{}.Groups))
+	key, identity, err := dp.identityFor(ifindex, in.VPC, in.Groups)
+	if err != nil {
+		return err
 	}
 	entry := bpf.DatapathIface{
 		Vpc: in.VPC, Ip: ipKey(in.IP), Net: ipKey(in.Subnet.IP), Mask: ipKey(net.IP(in.Subnet.Mask)), Flags: flags,
-		Subnet: in.SubnetNumber, Policy: in.Policy,
+		Subnet: in.SubnetNumber, Policy: in.Policy, Identity: identity,
 	}
 	copy(entry.Mac[:], in.MAC)
 	// The endpoint first: by the time a guest can send, everything it may reach is in place.
-	ep := bpf.DatapathEndpoint{Ifindex: uint32(ifindex), Subnet: in.SubnetNumber, Policy: in.Policy}
+	ep := bpf.DatapathEndpoint{Ifindex: uint32(ifindex), Subnet: in.SubnetNumber, Policy: in.Policy, Identity: identity, Groups: key.groups}
 	copy(ep.Mac[:], in.MAC)
-	copy(ep.Groups[:], in.Groups)
 	if err := dp.maps.Endpoints.Put(bpf.DatapathEndpointKey{Vpc: in.VPC, Ip: ipKey(in.IP)}, ep); err != nil {
+		dp.abandonIdentity(ifindex, key)
 		return fmt.Errorf("datapath endpoint: %w", err)
 	}
 	if err := dp.maps.Ifaces.Put(uint32(ifindex), entry); err != nil {
+		dp.abandonIdentity(ifindex, key)
 		return fmt.Errorf("datapath interface: %w", err)
 	}
+	dp.settleIdentity(ifindex, key)
 	return nil
 }
 
 // DeleteInterface removes the interface's entries and its drop counters.
 func (dp *Datapath) DeleteInterface(ifindex int, vpc uint32, ip net.IP) {
 	_ = dp.maps.Endpoints.Delete(bpf.DatapathEndpointKey{Vpc: vpc, Ip: ipKey(ip)})
-	_ = dp.maps.Ifaces.Delete(uint32(ifindex))
+	dp.forgetInterface(uint32(ifindex))
+}
+
+// forgetInterface removes the interface entry of ifindex, its drop counters and its use of an
+// identity.
+func (dp *Datapath) forgetInterface(ifindex uint32) {
+	_ = dp.maps.Ifaces.Delete(ifindex)
 	for r := range DropReasons {
-		_ = dp.maps.Drops.Delete(bpf.DatapathDropKey{Ifindex: uint32(ifindex), Reason: uint32(r)})
+		_ = dp.maps.Drops.Delete(bpf.DatapathDropKey{Ifindex: ifindex, Reason: uint32(r)})
 	}
+	dp.settleIdentity(int(ifindex), identityKey{})
 }
 
 // IfindexOf returns the host-end ifindex that (vpc, ip) is routed to, or 0.
@@ -193,20 +203,18 @@ func (dp *Datapath) DeleteStale(keep map[int]bool) {
 	}
 	var key bpf.DatapathEndpointKey
 	var ep bpf.DatapathEndpoint
-	var staleEPs []bpf.DatapathEndpointKey
+	staleEPs := map[bpf.DatapathEndpointKey]uint32{}
 	for it := dp.maps.Endpoints.Iterate(); it.Next(&key, &ep); {
 		if !keep[int(ep.Ifindex)] {
-			staleEPs = append(staleEPs, key)
+			staleEPs[key] = ep.Ifindex
 		}
 	}
 	for _, i := range stale {
-		_ = dp.maps.Ifaces.Delete(i)
-		for r := range DropReasons {
-			_ = dp.maps.Drops.Delete(bpf.DatapathDropKey{Ifindex: i, Reason: uint32(r)})
-		}
+		dp.forgetInterface(i)
 	}
-	for _, k := range staleEPs {
+	for k, ifindex := range staleEPs {
 		_ = dp.maps.Endpoints.Delete(k)
+		dp.settleIdentity(int(ifindex), identityKey{})
 	}
 }
 

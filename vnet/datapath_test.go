@@ -48,7 +48,7 @@ func testDatapath(t testing.TB, in Interface) *Datapath {
 	// Everyone in one subnet, in a group that lets everything in and out: these tests are about
 	// what the datapath does before and after the firewall (firewall_test.go is about it).
 	all := []firewall.Rule{{Protocol: firewall.AllProtocols, From: -1, To: -1, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
-	openPolicy, err = dp.LoadPolicy([]*firewall.SecurityGroup{{ID: "sg-open", Ingress: all, Egress: all}}, nil)
+	openPolicy, err = dp.LoadPolicy(7, []*firewall.SecurityGroup{{ID: "sg-open", Ingress: all, Egress: all}}, nil)
 	require.NoError(t, err)
 	in.Policy = openPolicy
 	require.NoError(t, dp.SetInterface(1, in))

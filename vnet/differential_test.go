@@ -127,10 +127,10 @@ func newWorld(t *testing.T, dp *Datapath, r *rand.Rand, vpc uint32) *world {
 	for _, subnet := range []uint32{1, 2} {
 		acl := randomACL(r)
 		w.acls[fmt.Sprint(subnet)] = acl
-		set, err := dp.LoadACL(acl)
+		set, err := dp.LoadACL(vpc, acl)
 		require.NoError(t, err)
 		w.sets = append(w.sets, set)
-		require.NoError(t, dp.SetSubnetACL(vpc*10+subnet, set))
+		require.NoError(t, dp.SetSubnetACL(subnetNumber(vpc, subnet), set))
 	}
 	for i, a := range diffAddrs {
 		subnet := uint32(1 + i/2)
@@ -146,7 +146,7 @@ func newWorld(t *testing.T, dp *Datapath, r *rand.Rand, vpc uint32) *world {
 			numbers = append(numbers, number(sg.ID))
 			w.members[sg.ID][e.Addr] = true
 		}
-		policy, err := dp.LoadPolicy(e.Groups, number)
+		policy, err := dp.LoadPolicy(vpc, e.Groups, number)
 		require.NoError(t, err)
 		w.sets = append(w.sets, policy)
 		require.NoError(t, dp.SetInterface(e.ifindex, e.iface(vpc, policy, numbers)))
@@ -155,12 +155,15 @@ func newWorld(t *testing.T, dp *Datapath, r *rand.Rand, vpc uint32) *world {
 	return w
 }
 
+// subnetNumber numbers a world's two subnets apart from those of the worlds just before it.
+func subnetNumber(vpc, subnet uint32) uint32 { return vpc%30000*2 + subnet }
+
 // iface is the datapath entry of the endpoint (subnet numbers are per VPC here, as the daemon's
 // are unique per host).
 func (e *endpoint) iface(vpc, policy uint32, groups []uint32) Interface {
 	_, subnet, _ := net.ParseCIDR(e.Addr.String() + "/24")
 	return Interface{VPC: vpc, IP: e.Addr.AsSlice(), Subnet: subnet, MAC: e.mac, SourceDestCheck: true,
-		SubnetNumber: vpc*10 + e.subnet, Policy: policy, Groups: groups}
+		SubnetNumber: subnetNumber(vpc, e.subnet), Policy: policy, Groups: groups}
 }
 
 // packetFrame builds the frame of p as the guest of src sends it.
@@ -401,32 +404,45 @@ func FuzzDatapathMatchesOracle(f *testing.F) {
 	})
 }
 
-// portVerdicts stores every port's verdict: the commoner one per protocol, and the blocks of 256
-// that differ from it.
-func TestPortVerdictsCoverEveryPort(t *testing.T) {
-	for _, allow := range [][][2]int{{{0, 65535}}, {{80, 80}}, {{1000, 2999}, {3000, 3000}, {5000, 9000}}, {{1, 65534}}, {}, {{65535, 65535}}} {
-		rs := newRuleSet()
-		merged := allow
-		if len(allow) > 0 {
-			merged = mergeSpans(allow)
-		}
-		rs.portVerdicts(1, 2, firewall.TCP, merged)
-		proto := rs.protos[bpf.DatapathRuleProtoKey{Set: 1, Peer: 2, Proto: firewall.TCP}]
-		for port := range 0x10000 {
-			want := verdictDeny
-			for _, a := range allow {
-				if a[0] <= port && port <= a[1] {
-					want = verdictAllow
+// portAllowed is the datapath's lookup of a port in rule_ports (port_allowed in sg_nacl.h).
+func portAllowed(rs *ruleSet, set, peer uint32, proto uint16, port int) bool {
+	key := bpf.DatapathRulePortKey{Set: set, Peer: peer, Proto: proto, Block: uint16(port >> 8)}
+	row, ok := rs.ports[key]
+	if !ok {
+		key.Block = blockAll
+		row, ok = rs.ports[key]
+	}
+	if !ok {
+		key.Proto, key.Block = protoAny, blockAll
+		row, ok = rs.ports[key]
+	}
+	return ok && row.Allow[(port&255)/64]>>(port%64)&1 == 1
+}
+
+// ports writes every port's verdict: the commoner one per protocol (none where it is what
+// protocols without rows get), and the blocks of 256 that differ from it.
+func TestPortRowsCoverEveryPort(t *testing.T) {
+	for _, anyAllows := range []bool{false, true} {
+		for _, allow := range [][][2]int{{{0, 65535}}, {{80, 80}}, {{1000, 2999}, {3000, 3000}, {5000, 9000}}, {{1, 65534}}, {}, {{65535, 65535}}} {
+			rs := newRuleSet(1)
+			merged := allow
+			if len(allow) > 0 {
+				merged = mergeSpans(allow)
+			}
+			p := &peerRows{rs: rs, set: 1, peer: 2}
+			p.anyProto(anyAllows)
+			p.ports(firewall.TCP, merged, anyAllows)
+			for port := range 0x10000 {
+				want := false
+				for _, a := range allow {
+					if a[0] <= port && port <= a[1] {
+						want = true
+					}
 				}
+				require.Equal(t, want, portAllowed(rs, 1, 2, firewall.TCP, port), "port %d of %v", port, allow)
 			}
-			got := proto.Verdict
-			if b, ok := rs.buckets[bpf.DatapathRuleBucketKey{Set: 1, Peer: 2, Proto: firewall.TCP, Block: uint8(port >> 8)}]; ok {
-				require.Equal(t, uint8(1), proto.Buckets)
-				got = uint8(b.Allow[(port&255)/64] >> (port % 64) & 1)
-			}
-			require.Equal(t, want, got, "port %d of %v", port, allow)
+			assert.LessOrEqual(t, len(rs.ports), 130, "the commoner verdict needs no blocks")
 		}
-		assert.LessOrEqual(t, len(rs.buckets), 128, "the commoner verdict needs no blocks")
 	}
 }
 
@@ -451,7 +467,7 @@ func TestStaleDatapathIsRefused(t *testing.T) {
 func TestRetiredRuleSetGoesAfterAGracePeriod(t *testing.T) {
 	dp := testDatapath(t, guest())
 	rule := firewall.Rule{Protocol: firewall.TCP, From: 80, To: 80, CIDR: netip.MustParsePrefix("10.0.0.0/24")}
-	set, err := dp.LoadPolicy([]*firewall.SecurityGroup{{ID: "sg-1", Ingress: []firewall.Rule{rule}}}, nil)
+	set, err := dp.LoadPolicy(7, []*firewall.SecurityGroup{{ID: "sg-1", Ingress: []firewall.Rule{rule}}}, nil)
 	require.NoError(t, err)
 	entries := func() int {
 		n := 0

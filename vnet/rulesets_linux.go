@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -13,18 +14,43 @@ import (
 	"github.com/hostd/hostd/firewall"
 )
 
-// ruleSets records what each rule set written by this process holds, to delete it by its keys.
+// ruleSets records the rule sets and identities this process wrote, to extend and delete them.
 type ruleSets struct {
 	mu   sync.Mutex
-	next uint32
-	sets map[uint32]*ruleSet
-	// retire queues replaced sets for the retirer, which deletes them once the packets that may
-	// still read them are gone; retired is closed when it has stopped.
-	retire  chan uint32
+	next uint32              // the last rule set number given
+	sets map[uint32]*ruleSet // by number
+	// Identities number the combinations of groups that interfaces are in, per VPC.
+	nextIdentity  uint32
+	identities    map[identityKey]*identity
+	ifaceIdentity map[int]identityKey // by host-end ifindex
+	// retire queues deletions for the retirer, which runs them once the packets that may still
+	// read what they delete are gone; retired is closed when it has stopped.
+	retire  chan func()
 	retired chan struct{}
 	// barrier is a map of maps: updating it returns only after every BPF program running at the
 	// time has returned (the kernel waits for an RCU grace period, maybe_wait_bpf_programs).
 	barrier, barrierInner *ebpf.Map
+}
+
+// identityKey is a combination of groups in a VPC: their numbers, sorted, 0 after the last.
+type identityKey struct {
+	vpc    uint32
+	groups [maxGroups]uint32
+}
+
+const maxGroups = len(bpf.DatapathEndpoint{}.Groups)
+
+func (k identityKey) list() []uint32 {
+	n := slices.Index(k.groups[:], 0)
+	if n < 0 {
+		n = len(k.groups)
+	}
+	return k.groups[:n]
+}
+
+type identity struct {
+	number uint32
+	users  map[int]bool // host-end ifindexes
 }
 
 // waitForPackets returns once every packet the datapath was judging when it was called has been
@@ -33,21 +59,40 @@ func (dp *Datapath) waitForPackets() error {
 	return dp.rules.barrier.Put(uint32(0), dp.rules.barrierInner)
 }
 
-// initFirewall picks rule set numbers above any already in the maps and sets the conntrack
-// limit of a fresh datapath.
+// initFirewall picks rule set numbers above any already in the maps, takes the identities the
+// pinned endpoints carry, and sets the conntrack limit of a fresh datapath.
 func (dp *Datapath) initFirewall() error {
-	dp.rules.sets = map[uint32]*ruleSet{}
+	r := &dp.rules
+	r.sets, r.identities, r.ifaceIdentity = map[uint32]*ruleSet{}, map[identityKey]*identity{}, map[int]identityKey{}
 	inner := &ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
 	var err error
-	if dp.rules.barrierInner, err = ebpf.NewMap(inner); err != nil {
+	if r.barrierInner, err = ebpf.NewMap(inner); err != nil {
 		return fmt.Errorf("creating the datapath's barrier: %w", err)
 	}
-	if dp.rules.barrier, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1, InnerMap: inner}); err != nil {
+	if r.barrier, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1, InnerMap: inner}); err != nil {
 		return fmt.Errorf("creating the datapath's barrier: %w", err)
 	}
-	dp.rules.retire, dp.rules.retired = make(chan uint32, 1024), make(chan struct{})
+	r.retire, r.retired = make(chan func(), 1024), make(chan struct{})
 	go dp.retirer()
-	dp.forEachRuleKey(func(set uint32, _ func() error) { dp.rules.next = max(dp.rules.next, set) })
+	dp.forEachRuleKey(func(set uint32, _ func() error) { r.next = max(r.next, set) })
+	// A restarted daemon's new rule sets name the identities the interfaces already carry, so
+	// that old and new sets agree while interfaces move from one to the other.
+	var key bpf.DatapathEndpointKey
+	var ep bpf.DatapathEndpoint
+	for it := dp.maps.Endpoints.Iterate(); it.Next(&key, &ep); {
+		if ep.Identity == 0 {
+			continue
+		}
+		ik := identityKey{vpc: key.Vpc, groups: ep.Groups}
+		id := r.identities[ik]
+		if id == nil {
+			id = &identity{number: ep.Identity, users: map[int]bool{}}
+			r.identities[ik] = id
+		}
+		id.users[int(ep.Ifindex)] = true
+		r.ifaceIdentity[int(ep.Ifindex)] = ik
+		r.nextIdentity = max(r.nextIdentity, ep.Identity)
+	}
 	var cfg bpf.DatapathConfig
 	if err := dp.maps.Settings.Lookup(uint32(0), &cfg); err != nil {
 		return err
@@ -58,15 +103,16 @@ func (dp *Datapath) initFirewall() error {
 	return nil
 }
 
-// LoadPolicy writes the union of groups' rules as a new rule set and returns its number, for
-// Interface.Policy. Nothing uses it until an interface is set to it.
-func (dp *Datapath) LoadPolicy(groups []*firewall.SecurityGroup, number GroupNumber) (uint32, error) {
-	return dp.load(func(set uint32) *ruleSet { return compilePolicy(set, groups, number) })
+// LoadPolicy writes the union of groups' rules, for interfaces of VPC vpc, as a new rule set
+// and returns its handle, for Interface.Policy. Nothing uses it until an interface is set to it.
+func (dp *Datapath) LoadPolicy(vpc uint32, groups []*firewall.SecurityGroup, number GroupNumber) (uint32, error) {
+	return dp.load(vpc, func(n uint32) *ruleSet { return compilePolicy(n, groups, number) }, true)
 }
 
-// LoadACL writes a network ACL as a new rule set and returns its number, for SetSubnetACL.
-func (dp *Datapath) LoadACL(acl *firewall.NetworkACL) (uint32, error) {
-	return dp.load(func(set uint32) *ruleSet { return compileACL(set, acl) })
+// LoadACL writes a network ACL of VPC vpc as a new rule set and returns its handle, for
+// SetSubnetACL.
+func (dp *Datapath) LoadACL(vpc uint32, acl *firewall.NetworkACL) (uint32, error) {
+	return dp.load(vpc, func(n uint32) *ruleSet { return compileACL(n, acl) }, false)
 }
 
 // MaxRuleSetEntries bounds the map entries of one rule set: the rule maps are shared by every
@@ -77,34 +123,40 @@ const MaxRuleSetEntries = 1 << 18
 // ErrRuleSetTooLarge is a rule set over MaxRuleSetEntries.
 var ErrRuleSetTooLarge = errors.New("the rules compile to more datapath entries than one rule set may have")
 
-func (dp *Datapath) load(compile func(set uint32) *ruleSet) (uint32, error) {
-	dp.rules.mu.Lock()
-	dp.rules.next++
-	set := dp.rules.next
-	dp.rules.mu.Unlock()
-	rs := compile(set)
+func (dp *Datapath) load(vpc uint32, compile func(number uint32) *ruleSet, policy bool) (uint32, error) {
+	r := &dp.rules
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next == setNumber {
+		return 0, fmt.Errorf("no rule set number is left: restart the daemon, which numbers its sets afresh")
+	}
+	r.next++
+	rs := compile(r.next)
+	rs.vpc = vpc
+	if policy {
+		for key, id := range r.identities {
+			if key.vpc == vpc {
+				rs.addIdentity(id.number, key.list())
+			}
+		}
+	}
 	if n := rs.size(); n > MaxRuleSetEntries {
 		return 0, fmt.Errorf("%w (%d, at most %d): use fewer nested CIDRs or fewer, wider port ranges", ErrRuleSetTooLarge, n, MaxRuleSetEntries)
 	}
-	// The blocks and verdicts before the classes that lead to them.
-	err := putAll(dp.maps.RuleBuckets, rs.buckets)
+	// The rows before the classes that lead to them.
+	err := putAll(dp.maps.RulePorts, rs.ports)
 	if err == nil {
-		err = putAll(dp.maps.RuleProtos, rs.protos)
-	}
-	if err == nil {
-		err = putAll(dp.maps.RuleAddrs, rs.addrs)
-	}
-	if err == nil {
-		err = putAll(dp.maps.RuleLengths, rs.lengths)
+		err = putAll(dp.maps.RuleClasses, rs.classes)
 	}
 	if err != nil {
 		dp.deleteEntries(rs)
-		return 0, fmt.Errorf("writing rule set %d: %w", set, err)
+		return 0, fmt.Errorf("writing rule set %d: %w", rs.number(), err)
 	}
-	dp.rules.mu.Lock()
-	dp.rules.sets[set] = rs
-	dp.rules.mu.Unlock()
-	return set, nil
+	if !policy {
+		rs.byGroup = [2]map[uint32][]firewall.Rule{} // an ACL takes no identity rows
+	}
+	r.sets[rs.number()] = rs
+	return rs.handle, nil
 }
 
 func putAll[K comparable, V any](m *ebpf.Map, entries map[K]V) error {
@@ -116,25 +168,124 @@ func putAll[K comparable, V any](m *ebpf.Map, entries map[K]V) error {
 	return nil
 }
 
-// RetireRuleSet deletes a rule set no interface or subnet uses any more, once the packets that
-// may have read its number have been judged. It returns at once; Close waits for it.
-func (dp *Datapath) RetireRuleSet(set uint32) {
-	if set == 0 {
-		return
+// identityFor returns the identity of a combination of groups in vpc for the interface whose host
+// end is ifindex, numbering it (and writing its rows into the VPC's policies) the first time.
+// 0 is no group at all. The interface counts as one of its users from now; settleIdentity ends
+// its use of the one it had before.
+func (dp *Datapath) identityFor(ifindex int, vpc uint32, groups []uint32) (identityKey, uint32, error) {
+	if len(groups) == 0 {
+		return identityKey{}, 0, nil
 	}
-	dp.rules.retire <- set
+	if len(groups) > maxGroups {
+		return identityKey{}, 0, fmt.Errorf("an interface is in at most %d groups", maxGroups)
+	}
+	key := identityKey{vpc: vpc}
+	copy(key.groups[:], groups)
+	slices.Sort(key.groups[:len(groups)])
+	r := &dp.rules
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id := r.identities[key]; id != nil {
+		id.users[ifindex] = true
+		return key, id.number, nil
+	}
+	number := r.nextIdentity + 1
+	var written []*ruleSet
+	for _, rs := range r.sets {
+		if rs.vpc != vpc || rs.byGroup[0] == nil {
+			continue
+		}
+		rows := rs.addIdentity(number, key.list())
+		written = append(written, rs)
+		for _, k := range rows {
+			if err := dp.maps.RulePorts.Put(k, rs.ports[k]); err != nil {
+				for _, w := range written {
+					dp.deleteIdentityRows(w, number)
+				}
+				return identityKey{}, 0, fmt.Errorf("writing the rules of a new combination of groups: %w", err)
+			}
+		}
+	}
+	r.nextIdentity = number
+	r.identities[key] = &identity{number: number, users: map[int]bool{ifindex: true}}
+	return key, number, nil
 }
 
-// retirer deletes retired rule sets in batches, one grace period for all that came meanwhile.
+// settleIdentity records that the interface whose host end is ifindex now has the identity of
+// key (the zero key: none) and ends its use of any other. An identity that no interface uses
+// any more has its rows deleted once no packet can be reading them.
+func (dp *Datapath) settleIdentity(ifindex int, key identityKey) {
+	r := &dp.rules
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old, had := r.ifaceIdentity[ifindex]
+	if key == (identityKey{}) {
+		delete(r.ifaceIdentity, ifindex)
+	} else {
+		r.ifaceIdentity[ifindex] = key
+	}
+	if had && old != key {
+		dp.leaveIdentityLocked(ifindex, old)
+	}
+}
+
+// abandonIdentity undoes identityFor when the interface could not be set to key.
+func (dp *Datapath) abandonIdentity(ifindex int, key identityKey) {
+	r := &dp.rules
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if key != (identityKey{}) && r.ifaceIdentity[ifindex] != key {
+		dp.leaveIdentityLocked(ifindex, key)
+	}
+}
+
+func (dp *Datapath) leaveIdentityLocked(ifindex int, key identityKey) {
+	r := &dp.rules
+	id := r.identities[key]
+	if id == nil {
+		return
+	}
+	delete(id.users, ifindex)
+	if len(id.users) > 0 {
+		return
+	}
+	delete(r.identities, key)
+	r.retire <- func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, rs := range r.sets {
+			dp.deleteIdentityRows(rs, id.number)
+		}
+	}
+}
+
+func (dp *Datapath) deleteIdentityRows(rs *ruleSet, identity uint32) {
+	for _, k := range rs.identityRows[identity] {
+		_ = dp.maps.RulePorts.Delete(k)
+		delete(rs.ports, k)
+	}
+	delete(rs.identityRows, identity)
+}
+
+// RetireRuleSet deletes a rule set no interface or subnet uses any more, once the packets that
+// may have read its handle have been judged. It returns at once; Close waits for it.
+func (dp *Datapath) RetireRuleSet(handle uint32) {
+	if handle == 0 {
+		return
+	}
+	dp.rules.retire <- func() { dp.DeleteRuleSet(handle) }
+}
+
+// retirer runs retired deletions in batches, one grace period for all that came meanwhile.
 func (dp *Datapath) retirer() {
 	defer close(dp.rules.retired)
-	for set := range dp.rules.retire {
-		batch := []uint32{set}
+	for del := range dp.rules.retire {
+		batch := []func(){del}
 		for more := true; more; {
 			select {
-			case s, ok := <-dp.rules.retire:
+			case d, ok := <-dp.rules.retire:
 				if ok {
-					batch = append(batch, s)
+					batch = append(batch, d)
 				} else {
 					more = false
 				}
@@ -142,16 +293,17 @@ func (dp *Datapath) retirer() {
 				more = false
 			}
 		}
-		// Without a grace period the sets stay: a restarted daemon drops every set it does not use.
+		// Without a grace period the entries stay: a restarted daemon drops every set it does
+		// not use.
 		if dp.waitForPackets() == nil {
-			for _, s := range batch {
-				dp.DeleteRuleSet(s)
+			for _, d := range batch {
+				d()
 			}
 		}
 	}
 }
 
-// stopRetirer deletes what is queued and stops the retirer.
+// stopRetirer runs what is queued and stops the retirer.
 func (dp *Datapath) stopRetirer() {
 	if dp.rules.retire != nil {
 		close(dp.rules.retire)
@@ -161,10 +313,10 @@ func (dp *Datapath) stopRetirer() {
 }
 
 // DeleteRuleSet deletes a rule set at once.
-func (dp *Datapath) DeleteRuleSet(set uint32) {
+func (dp *Datapath) DeleteRuleSet(handle uint32) {
 	dp.rules.mu.Lock()
-	rs := dp.rules.sets[set]
-	delete(dp.rules.sets, set)
+	rs := dp.rules.sets[handle&setNumber]
+	delete(dp.rules.sets, handle&setNumber)
 	dp.rules.mu.Unlock()
 	if rs != nil {
 		dp.deleteEntries(rs)
@@ -172,10 +324,8 @@ func (dp *Datapath) DeleteRuleSet(set uint32) {
 }
 
 func (dp *Datapath) deleteEntries(rs *ruleSet) {
-	deleteAll(dp.maps.RuleLengths, rs.lengths)
-	deleteAll(dp.maps.RuleAddrs, rs.addrs)
-	deleteAll(dp.maps.RuleProtos, rs.protos)
-	deleteAll(dp.maps.RuleBuckets, rs.buckets)
+	deleteAll(dp.maps.RuleClasses, rs.classes)
+	deleteAll(dp.maps.RulePorts, rs.ports)
 }
 
 func deleteAll[K comparable, V any](m *ebpf.Map, entries map[K]V) {
@@ -184,13 +334,11 @@ func deleteAll[K comparable, V any](m *ebpf.Map, entries map[K]V) {
 	}
 }
 
-// forEachRuleKey calls fn with the rule set of every entry of the four rule maps, and a function
-// that deletes that entry.
+// forEachRuleKey calls fn with the rule set number of every entry of the rule maps, and a
+// function that deletes that entry.
 func (dp *Datapath) forEachRuleKey(fn func(set uint32, del func() error)) {
-	eachKey(dp.maps.RuleLengths, func(k bpf.DatapathRuleLengthsKey, _ bpf.DatapathPrefixLengths) uint32 { return k.Set }, fn)
-	eachKey(dp.maps.RuleAddrs, func(k bpf.DatapathRuleAddrKey, _ uint32) uint32 { return k.Set }, fn)
-	eachKey(dp.maps.RuleProtos, func(k bpf.DatapathRuleProtoKey, _ bpf.DatapathRuleProto) uint32 { return k.Set }, fn)
-	eachKey(dp.maps.RuleBuckets, func(k bpf.DatapathRuleBucketKey, _ bpf.DatapathRuleBucket) uint32 { return k.Set }, fn)
+	eachKey(dp.maps.RuleClasses, func(k bpf.DatapathRuleClassKey, _ uint32) uint32 { return k.Set & setNumber }, fn)
+	eachKey(dp.maps.RulePorts, func(k bpf.DatapathRulePortKey, _ bpf.DatapathRulePortBits) uint32 { return k.Set & setNumber }, fn)
 }
 
 // eachKey collects m's keys first, so that fn may delete them.
@@ -207,31 +355,44 @@ func eachKey[K, V any](m *ebpf.Map, setOf func(K, V) uint32, fn func(set uint32,
 	}
 }
 
-// DeleteRuleSetsExcept deletes every rule set not in keep, also those an earlier daemon wrote:
-// a restarted daemon compiles its rules afresh and drops the rest.
+// DeleteRuleSetsExcept deletes every rule set not in keep (handles), also those an earlier
+// daemon wrote: a restarted daemon compiles its rules afresh and drops the rest.
 func (dp *Datapath) DeleteRuleSetsExcept(keep map[uint32]bool) {
+	numbers := map[uint32]bool{}
+	for h := range keep {
+		numbers[h&setNumber] = true
+	}
 	dp.forEachRuleKey(func(set uint32, del func() error) {
-		if !keep[set] {
+		if !numbers[set] {
 			_ = del()
 		}
 	})
 	dp.rules.mu.Lock()
-	for set := range dp.rules.sets {
-		if !keep[set] {
-			delete(dp.rules.sets, set)
+	for n := range dp.rules.sets {
+		if !numbers[n] {
+			delete(dp.rules.sets, n)
 		}
 	}
 	dp.rules.mu.Unlock()
 }
 
-// SetSubnetACL makes rule set acl the network ACL of subnet number subnet, in one update.
+// MaxSubnets is how many subnets the datapath tells apart: subnet numbers are below it.
+const MaxSubnets = 1 << 16
+
+// SetSubnetACL makes the rule set whose handle is acl the network ACL of subnet number subnet,
+// in one update.
 func (dp *Datapath) SetSubnetACL(subnet, acl uint32) error {
+	if subnet >= MaxSubnets {
+		return fmt.Errorf("subnet number %d: the datapath takes fewer than %d subnets", subnet, MaxSubnets)
+	}
 	return dp.maps.SubnetAcls.Put(subnet, acl)
 }
 
-// DeleteSubnetACL forgets subnet's ACL.
+// DeleteSubnetACL forgets subnet's ACL: its traffic in and out is denied.
 func (dp *Datapath) DeleteSubnetACL(subnet uint32) {
-	_ = dp.maps.SubnetAcls.Delete(subnet)
+	if subnet < MaxSubnets {
+		_ = dp.maps.SubnetAcls.Put(subnet, uint32(0))
+	}
 }
 
 // SetPolicy points the interface whose host end is ifindex at another rule set, keeping the rest
@@ -253,11 +414,12 @@ func (dp *Datapath) SetPolicy(ifindex int, policy uint32) error {
 	return dp.maps.Ifaces.Put(uint32(ifindex), iface)
 }
 
-// PolicyOf returns the rule set the interface whose host end is ifindex points at.
-func (dp *Datapath) PolicyOf(ifindex int) (uint32, error) {
+// PolicyOf returns the VPC of the interface whose host end is ifindex, and the rule set it
+// points at.
+func (dp *Datapath) PolicyOf(ifindex int) (vpc, policy uint32, err error) {
 	var iface bpf.DatapathIface
-	err := dp.maps.Ifaces.Lookup(uint32(ifindex), &iface)
-	return iface.Policy, err
+	err = dp.maps.Ifaces.Lookup(uint32(ifindex), &iface)
+	return iface.Vpc, iface.Policy, err
 }
 
 // IfindexOfMAC returns the host-end ifindex of the interface whose guest has mac, or 0.

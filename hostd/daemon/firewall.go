@@ -84,7 +84,7 @@ func (d *Daemon) createDefaultsLocked(v *state.VPC) error {
 	g := newGroup(v.ID, "default", "default VPC security group", true)
 	g.Number = d.nextGroupNumberLocked()
 	acl := &state.NetworkACL{ID: newID("acl-"), VpcID: v.ID, Default: true, Entries: firewall.DefaultACL().Entries}
-	set, err := d.dp.LoadACL(&firewall.NetworkACL{Entries: acl.Entries})
+	set, err := d.dp.LoadACL(v.Number, &firewall.NetworkACL{Entries: acl.Entries})
 	if err != nil {
 		return err
 	}
@@ -385,7 +385,7 @@ func (d *Daemon) replaceGroupLocked(updated *state.SecurityGroup) error {
 		if !slices.Contains(strings.Split(key, ","), updated.ID) {
 			continue
 		}
-		set, err := d.dp.LoadPolicy(d.groupRulesLocked(strings.Split(key, ",")), d.groupNumber)
+		set, err := d.dp.LoadPolicy(d.groupsVPCLocked(strings.Split(key, ",")), d.groupRulesLocked(strings.Split(key, ",")), d.groupNumber)
 		if err != nil {
 			return abort(err)
 		}
@@ -401,6 +401,18 @@ func (d *Daemon) replaceGroupLocked(updated *state.SecurityGroup) error {
 		d.dp.RetireRuleSet(replaced)
 	}
 	return nil
+}
+
+// groupsVPCLocked is the number of the VPC of the named groups (all in one VPC).
+func (d *Daemon) groupsVPCLocked(ids []string) uint32 {
+	for _, id := range ids {
+		if g := d.groups[id]; g != nil {
+			if v := d.vpcs[g.VpcID]; v != nil {
+				return v.Number
+			}
+		}
+	}
+	return 0
 }
 
 // groupRulesLocked is the firewall model of the named groups.
@@ -443,7 +455,7 @@ func (d *Daemon) policyLocked(groups []string) (uint32, error) {
 	if set, ok := d.policies[key]; ok {
 		return set, nil
 	}
-	set, err := d.dp.LoadPolicy(d.groupRulesLocked(groups), d.groupNumber)
+	set, err := d.dp.LoadPolicy(d.groupsVPCLocked(groups), d.groupRulesLocked(groups), d.groupNumber)
 	if err != nil {
 		return 0, ruleSetError(err)
 	}
@@ -587,7 +599,7 @@ func (d *Daemon) nextSubnetNumberLocked() uint32 {
 func (d *Daemon) rebuildFirewallLocked() error {
 	keep := map[uint32]bool{}
 	for id, a := range d.acls {
-		set, err := d.dp.LoadACL(&firewall.NetworkACL{Entries: a.Entries})
+		set, err := d.dp.LoadACL(d.vpcs[a.VpcID].Number, &firewall.NetworkACL{Entries: a.Entries})
 		if err != nil {
 			return err
 		}

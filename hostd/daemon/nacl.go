@@ -19,7 +19,7 @@ func (d *Daemon) CreateNetworkAcl(req api.CreateNetworkAclRequest) (api.CreateNe
 		return api.CreateNetworkAclResponse{}, err
 	}
 	acl := &state.NetworkACL{ID: newID("acl-"), VpcID: v.ID, Entries: []firewall.ACLEntry{}}
-	set, err := d.dp.LoadACL(&firewall.NetworkACL{})
+	set, err := d.dp.LoadACL(v.Number, &firewall.NetworkACL{})
 	if err != nil {
 		return api.CreateNetworkAclResponse{}, err
 	}
@@ -119,7 +119,7 @@ func (d *Daemon) DeleteNetworkAclEntry(req api.NetworkAclEntryRequest) (api.Retu
 
 // replaceACLLocked compiles updated, records it, and points its subnets at the new rule set.
 func (d *Daemon) replaceACLLocked(updated *state.NetworkACL) error {
-	set, err := d.dp.LoadACL(&firewall.NetworkACL{Entries: updated.Entries})
+	set, err := d.dp.LoadACL(d.vpcs[updated.VpcID].Number, &firewall.NetworkACL{Entries: updated.Entries})
 	if err != nil {
 		return ruleSetError(err)
 	}

@@ -32,7 +32,7 @@ func benchDatapath(name string) (dp *vnet.Datapath, open uint32, remove func(), 
 	}
 	remove = func() { dp.Close(); _ = vnet.DeleteDatapath(fabric) }
 	all := []firewall.Rule{{Protocol: firewall.AllProtocols, From: -1, To: -1, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
-	if open, err = dp.LoadPolicy([]*firewall.SecurityGroup{{ID: "sg-open", Ingress: all, Egress: all}}, nil); err != nil {
+	if open, err = dp.LoadPolicy(1, []*firewall.SecurityGroup{{ID: "sg-open", Ingress: all, Egress: all}}, nil); err != nil {
 		remove()
 		return nil, 0, nil, err
 	}
@@ -81,7 +81,7 @@ func benchRuleScaling(w *bytes.Buffer) error {
 		return err
 	}
 	defer closeDP()
-	acl, err := dp.LoadACL(firewall.DefaultACL())
+	acl, err := dp.LoadACL(1, firewall.DefaultACL())
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func benchRuleScaling(w *bytes.Buffer) error {
 	for _, n := range ruleCounts {
 		groups := syntheticGroups(n, admit)
 		start := time.Now()
-		policy, err := dp.LoadPolicy(groups, groupNumber)
+		policy, err := dp.LoadPolicy(1, groups, groupNumber)
 		if err != nil {
 			return err
 		}
@@ -435,7 +435,7 @@ func benchAgainstNetfilter(w *bytes.Buffer, d *daemon) error {
 	if hostIfindex == 0 {
 		return fmt.Errorf("no datapath entry for %s", b.MacAddress)
 	}
-	restore, err := dp.PolicyOf(hostIfindex)
+	vpcNumber, restore, err := dp.PolicyOf(hostIfindex)
 	if err != nil {
 		return err
 	}
@@ -474,7 +474,7 @@ func benchAgainstNetfilter(w *bytes.Buffer, d *daemon) error {
 	for _, n := range ruleCounts {
 		admitHostd := firewall.Rule{Protocol: firewall.TCP, From: 5201, To: 5201, CIDR: netip.MustParsePrefix(a.PrivateIpAddress + "/32")}
 		admitPlain := firewall.Rule{Protocol: firewall.TCP, From: 5201, To: 5201, CIDR: netip.MustParsePrefix("10.201.0.1/32")}
-		policy, err := dp.LoadPolicy(syntheticGroups(n, &admitHostd), groupNumber)
+		policy, err := dp.LoadPolicy(vpcNumber, syntheticGroups(n, &admitHostd), groupNumber)
 		if err != nil {
 			return err
 		}
