@@ -37,7 +37,7 @@ const enum rule_set_bits *unused_rule_set_bits __attribute__((unused));
 const enum rule_peer_bits *unused_rule_peer_bits __attribute__((unused));
 const enum rule_protocol *unused_rule_protocol __attribute__((unused));
 const enum rule_block *unused_rule_block __attribute__((unused));
-const enum ct_count_index *unused_ct_count_index __attribute__((unused));
+const enum ct_kind *unused_ct_kind __attribute__((unused));
 
 /* The VPC router's MAC: the answer to every ARP, the source of every forwarded frame. */
 static const __u8 router_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
@@ -109,6 +109,10 @@ int from_guest(struct __sk_buff *skb)
 	if (!me)
 		return drop(ifindex, DROP_UNKNOWN_IFACE);
 	int checks = !(me->flags & IFACE_CHECKS_OFF);
+	/* The kernel takes one 802.1Q or 802.1ad tag off into the skb's metadata before this program
+	 * runs; a second tag is still in the frame, and its ethertype is dropped below. */
+	if (checks && skb->vlan_present)
+		return drop(ifindex, DROP_VLAN);
 
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -197,4 +201,17 @@ int to_guest(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	return drop(ifindex, DROP_NOT_FOR_GUEST);
+}
+
+/* ct_collect removes one conntrack entry for the daemon's collector, releasing its charges, if it
+ * has expired by args->now. It returns 1 if it removed it: the datapath's counts are kept by the
+ * datapath's own code, never written from user space. */
+SEC("syscall")
+int ct_collect(struct ct_collect_args *args)
+{
+	struct ct_key key = args->key;
+	struct ct_entry *e = bpf_map_lookup_elem(&conntrack, &key);
+	if (!e || args->now < e->expires)
+		return 0;
+	return ct_remove(&key, e);
 }

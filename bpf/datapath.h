@@ -13,8 +13,13 @@ enum iface_flag {
 	IFACE_CHECKS_OFF    = 0x2, /* test-only: lift every from-guest check, for negative controls */
 };
 
-/* One instance interface, keyed by the ifindex of its host end in the fabric namespace. */
+/*
+ * One instance interface, keyed by the ifindex of its host end in the fabric namespace: its
+ * configuration, which vnet writes. What the datapath counts of it is in the usage map, under the
+ * same key; the daemon never writes there, so that its updates never lose a count.
+ */
 struct iface {
+	__u32 ifindex;  /* its own key: the owner of the flows it opens */
 	__u32 vpc;      /* the VPC's number: lookups never cross VPCs, even with the same CIDR */
 	__be32 ip;      /* the interface's private IPv4 address */
 	__be32 net;     /* its subnet, network address */
@@ -24,6 +29,11 @@ struct iface {
 	__u32 subnet;   /* the subnet's number: its network ACL is subnet_acls[subnet] */
 	__u32 policy;   /* the rule set compiled from the union of its security groups (a handle) */
 	__u32 identity; /* its combination of groups: what rules naming one of them match */
+	__u32 ct_allowance; /* conntrack entries it may open: its share of the table */
+};
+
+struct iface_usage {
+	__s64 tracked;  /* conntrack entries it opened that are in the table (atomic) */
 };
 
 /* Where a (VPC, IP) lives. */
@@ -41,6 +51,7 @@ struct endpoint {
 	__u32 subnet;   /* as in its iface entry */
 	__u32 policy;   /* as in its iface entry */
 	__u32 identity; /* as in its iface entry */
+	__be32 router;  /* its subnet's router address (.1): a router may report errors about its flows */
 	__u32 groups[MAX_GROUPS]; /* the numbers of its groups, sorted (0 ends the list): what its identity stands for */
 };
 
@@ -105,13 +116,25 @@ struct rule_port_bits {
 	__u64 allow[4];  /* bit (port & 255): 1 allows; a BLOCK_ALL row has every bit alike */
 };
 
-/* A tracked flow, keyed the same whichever way its packets go: its two ends, the lower first. */
+/*
+ * Conntrack holds two kinds of entries. A flow (CT_FLOW) is keyed the same whichever way its
+ * packets go: its two ends, the lower first. A first fragment's record (CT_FRAGMENT), which lets
+ * the fragments after it through, is keyed as it was sent: (source, destination, IP id, 0). Each
+ * entry is charged to the interface that opened it, against its allowance, and to the fabric's
+ * table, against ct_limit.
+ */
+enum ct_kind {
+	CT_FLOW     = 0,
+	CT_FRAGMENT = 1,
+};
+
 struct ct_key {
 	__u32 vpc;
 	__be32 addr[2];
 	__be16 port[2];
 	__u8 proto;
-	__u8 pad[3];
+	__u8 kind;     /* enum ct_kind */
+	__u16 pad;
 };
 
 enum ct_flag {
@@ -125,31 +148,20 @@ enum ct_flag {
 struct ct_entry {
 	__u64 expires; /* in datapath_now() nanoseconds */
 	__u32 flags;   /* enum ct_flag */
+	__u32 owner;   /* the iface that opened it: its usage counts it */
+};
+
+/* What the daemon's collector gives ct_collect for one entry. */
+struct ct_collect_args {
+	struct ct_key key;
 	__u32 pad;
-};
-
-/* Entries in ct_count: [CT_COUNT_DATAPATH] counts what the datapath added and removed
- * (atomically), [CT_COUNT_COLLECTED] what the daemon's collector removed (it alone writes it).
- * The table holds the difference. */
-enum ct_count_index {
-	CT_COUNT_DATAPATH  = 0,
-	CT_COUNT_COLLECTED = 1,
-};
-
-/* A first fragment's verdict, for the fragments after it. */
-struct frag_key {
-	__u32 vpc;
-	__be32 src;
-	__be32 dst;
-	__u16 id;
-	__u8 proto;
-	__u8 pad;
+	__u64 now;     /* the datapath's clock as the collector read it; ~0 removes it whatever its expiry */
 };
 
 /* The datapath's settings, one entry. */
 struct config {
 	__u64 clock_skew;    /* added to the clock: tests move time forward to expire flows */
-	__u32 ct_limit;      /* tracked flows at most; a new flow past it is dropped (ct-full) */
+	__u32 ct_limit;      /* conntrack entries at most, all interfaces together; past it, ct-full */
 	__u32 pad;
 };
 
@@ -174,6 +186,7 @@ enum drop_reason {
 	DROP_CT_INVALID,       /* TCP that opens no connection and belongs to no tracked one */
 	DROP_CT_FULL,          /* a new flow while the conntrack table is full */
 	DROP_FRAG,             /* a later fragment whose first was dropped or never seen */
+	DROP_CT_ALLOWANCE,     /* a new flow or first fragment past its interface's conntrack allowance */
 	DROP_REASON_MAX,
 };
 

@@ -20,18 +20,18 @@ type DatapathConfig struct {
 	Pad       uint32
 }
 
-type DatapathCtCountIndex uint32
-
-const (
-	DatapathCtCountIndexCT_COUNT_DATAPATH  DatapathCtCountIndex = 0
-	DatapathCtCountIndexCT_COUNT_COLLECTED DatapathCtCountIndex = 1
-)
+type DatapathCtCollectArgs struct {
+	_   structs.HostLayout
+	Key DatapathCtKey
+	Pad uint32
+	Now uint64
+}
 
 type DatapathCtEntry struct {
 	_       structs.HostLayout
 	Expires uint64
 	Flags   uint32
-	Pad     uint32
+	Owner   uint32
 }
 
 type DatapathCtKey struct {
@@ -40,8 +40,16 @@ type DatapathCtKey struct {
 	Addr  [2]uint32
 	Port  [2]uint16
 	Proto uint8
-	Pad   [3]uint8
+	Kind  uint8
+	Pad   uint16
 }
+
+type DatapathCtKind uint32
+
+const (
+	DatapathCtKindCT_FLOW     DatapathCtKind = 0
+	DatapathCtKindCT_FRAGMENT DatapathCtKind = 1
+)
 
 type DatapathDropKey struct {
 	_       structs.HostLayout
@@ -71,7 +79,8 @@ const (
 	DatapathDropReasonDROP_CT_INVALID    DatapathDropReason = 17
 	DatapathDropReasonDROP_CT_FULL       DatapathDropReason = 18
 	DatapathDropReasonDROP_FRAG          DatapathDropReason = 19
-	DatapathDropReasonDROP_REASON_MAX    DatapathDropReason = 20
+	DatapathDropReasonDROP_CT_ALLOWANCE  DatapathDropReason = 20
+	DatapathDropReasonDROP_REASON_MAX    DatapathDropReason = 21
 )
 
 type DatapathEndpoint struct {
@@ -82,6 +91,7 @@ type DatapathEndpoint struct {
 	Subnet   uint32
 	Policy   uint32
 	Identity uint32
+	Router   uint32
 	Groups   [5]uint32
 }
 
@@ -91,27 +101,19 @@ type DatapathEndpointKey struct {
 	Ip  uint32
 }
 
-type DatapathFragKey struct {
-	_     structs.HostLayout
-	Vpc   uint32
-	Src   uint32
-	Dst   uint32
-	Id    uint16
-	Proto uint8
-	Pad   uint8
-}
-
 type DatapathIface struct {
-	_        structs.HostLayout
-	Vpc      uint32
-	Ip       uint32
-	Net      uint32
-	Mask     uint32
-	Mac      [6]uint8
-	Flags    uint16
-	Subnet   uint32
-	Policy   uint32
-	Identity uint32
+	_           structs.HostLayout
+	Ifindex     uint32
+	Vpc         uint32
+	Ip          uint32
+	Net         uint32
+	Mask        uint32
+	Mac         [6]uint8
+	Flags       uint16
+	Subnet      uint32
+	Policy      uint32
+	Identity    uint32
+	CtAllowance uint32
 }
 
 type DatapathIfaceFlag uint32
@@ -120,6 +122,11 @@ const (
 	DatapathIfaceFlagIFACE_SRC_DST_CHECK DatapathIfaceFlag = 1
 	DatapathIfaceFlagIFACE_CHECKS_OFF    DatapathIfaceFlag = 2
 )
+
+type DatapathIfaceUsage struct {
+	_       structs.HostLayout
+	Tracked int64
+}
 
 type DatapathRuleBlock uint32
 
@@ -178,15 +185,16 @@ const (
 	DatapathMapCtCount            = "ct_count"
 	DatapathMapDrops              = "drops"
 	DatapathMapEndpoints          = "endpoints"
-	DatapathMapFrags              = "frags"
 	DatapathMapIfaces             = "ifaces"
 	DatapathMapRuleClasses        = "rule_classes"
 	DatapathMapRulePorts          = "rule_ports"
 	DatapathMapSettings           = "settings"
 	DatapathMapSubnetAcls         = "subnet_acls"
+	DatapathMapUsage              = "usage"
+	DatapathProgCtCollect         = "ct_collect"
 	DatapathProgFromGuest         = "from_guest"
 	DatapathProgToGuest           = "to_guest"
-	DatapathVarUnusedCtCountIndex = "unused_ct_count_index"
+	DatapathVarUnusedCtKind       = "unused_ct_kind"
 	DatapathVarUnusedDropReason   = "unused_drop_reason"
 	DatapathVarUnusedIfaceFlag    = "unused_iface_flag"
 	DatapathVarUnusedRuleBlock    = "unused_rule_block"
@@ -237,6 +245,7 @@ type DatapathSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DatapathProgramSpecs struct {
+	CtCollect *ebpf.ProgramSpec `ebpf:"ct_collect"`
 	FromGuest *ebpf.ProgramSpec `ebpf:"from_guest"`
 	ToGuest   *ebpf.ProgramSpec `ebpf:"to_guest"`
 }
@@ -249,19 +258,19 @@ type DatapathMapSpecs struct {
 	CtCount     *ebpf.MapSpec `ebpf:"ct_count"`
 	Drops       *ebpf.MapSpec `ebpf:"drops"`
 	Endpoints   *ebpf.MapSpec `ebpf:"endpoints"`
-	Frags       *ebpf.MapSpec `ebpf:"frags"`
 	Ifaces      *ebpf.MapSpec `ebpf:"ifaces"`
 	RuleClasses *ebpf.MapSpec `ebpf:"rule_classes"`
 	RulePorts   *ebpf.MapSpec `ebpf:"rule_ports"`
 	Settings    *ebpf.MapSpec `ebpf:"settings"`
 	SubnetAcls  *ebpf.MapSpec `ebpf:"subnet_acls"`
+	Usage       *ebpf.MapSpec `ebpf:"usage"`
 }
 
 // DatapathVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DatapathVariableSpecs struct {
-	UnusedCtCountIndex *ebpf.VariableSpec `ebpf:"unused_ct_count_index"`
+	UnusedCtKind       *ebpf.VariableSpec `ebpf:"unused_ct_kind"`
 	UnusedDropReason   *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
 	UnusedIfaceFlag    *ebpf.VariableSpec `ebpf:"unused_iface_flag"`
 	UnusedRuleBlock    *ebpf.VariableSpec `ebpf:"unused_rule_block"`
@@ -294,12 +303,12 @@ type DatapathMaps struct {
 	CtCount     *ebpf.Map `ebpf:"ct_count"`
 	Drops       *ebpf.Map `ebpf:"drops"`
 	Endpoints   *ebpf.Map `ebpf:"endpoints"`
-	Frags       *ebpf.Map `ebpf:"frags"`
 	Ifaces      *ebpf.Map `ebpf:"ifaces"`
 	RuleClasses *ebpf.Map `ebpf:"rule_classes"`
 	RulePorts   *ebpf.Map `ebpf:"rule_ports"`
 	Settings    *ebpf.Map `ebpf:"settings"`
 	SubnetAcls  *ebpf.Map `ebpf:"subnet_acls"`
+	Usage       *ebpf.Map `ebpf:"usage"`
 }
 
 func (m *DatapathMaps) Close() error {
@@ -308,12 +317,12 @@ func (m *DatapathMaps) Close() error {
 		m.CtCount,
 		m.Drops,
 		m.Endpoints,
-		m.Frags,
 		m.Ifaces,
 		m.RuleClasses,
 		m.RulePorts,
 		m.Settings,
 		m.SubnetAcls,
+		m.Usage,
 	)
 }
 
@@ -321,7 +330,7 @@ func (m *DatapathMaps) Close() error {
 //
 // It can be passed to LoadDatapathObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DatapathVariables struct {
-	UnusedCtCountIndex *ebpf.Variable `ebpf:"unused_ct_count_index"`
+	UnusedCtKind       *ebpf.Variable `ebpf:"unused_ct_kind"`
 	UnusedDropReason   *ebpf.Variable `ebpf:"unused_drop_reason"`
 	UnusedIfaceFlag    *ebpf.Variable `ebpf:"unused_iface_flag"`
 	UnusedRuleBlock    *ebpf.Variable `ebpf:"unused_rule_block"`
@@ -334,12 +343,14 @@ type DatapathVariables struct {
 //
 // It can be passed to LoadDatapathObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DatapathPrograms struct {
+	CtCollect *ebpf.Program `ebpf:"ct_collect"`
 	FromGuest *ebpf.Program `ebpf:"from_guest"`
 	ToGuest   *ebpf.Program `ebpf:"to_guest"`
 }
 
 func (p *DatapathPrograms) Close() error {
 	return _DatapathClose(
+		p.CtCollect,
 		p.FromGuest,
 		p.ToGuest,
 	)

@@ -1,6 +1,6 @@
 /*
- * What the datapath knows of the fabric: its interfaces, where each (VPC, address) lives, its
- * settings, and the drop counters. Shared by the programs (datapath.c) and the firewall
+ * What the datapath knows of the fabric: its interfaces and what it counts of each, where each
+ * (VPC, address) lives, its settings, and the drop counters. Shared by the programs (datapath.c) and the firewall
  * (conntrack.h, sg_nacl.h).
  */
 #ifndef HOSTD_FABRIC_H
@@ -19,6 +19,15 @@ struct {
 	__type(value, struct iface);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ifaces SEC(".maps");
+
+/* What the datapath counts of each interface, by the same key as ifaces. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct iface_usage);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} usage SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

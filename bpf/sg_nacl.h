@@ -153,19 +153,19 @@ static __always_inline __u32 identity_of(struct iface *me, __be32 addr)
 	return owner ? owner->identity : 0;
 }
 
-/* judge returns 0 to deliver f, else the drop reason; *at is the interface to count it on. */
-static __always_inline __u32 judge(struct iface *me, struct endpoint *dst, struct flow *f, __u32 *at)
+/* judge returns 0 to deliver f, else the drop reason; *at is the interface to count it on (the
+ * sender's, until the packet is past the sender's checks). */
+static __always_inline __u32 judge(struct iface *me, struct endpoint *dst, struct flow *f, struct config *cfg, __u64 now, __u32 *at)
 {
-	__u32 zero = 0;
-	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
-	__u64 now = datapath_now(cfg);
+	__u32 sender = *at;
 	int crossing = me->subnet != dst->subnet;
 
 	if (crossing && !acl_allows(me->subnet, 1, f))
 		return DROP_NACL_OUT;
 	struct ct_key key;
 	int from_lo = ct_key_of(&key, me->vpc, f->proto, f->src, f->dst, f->sport, f->dport);
-	int tracked = ct_lookup(&key, from_lo, f, now);
+	/* An ICMP error belongs to no flow of its own: it is related to one, or judged by the rules. */
+	int tracked = f->icmp_error ? ct_related(f, dst->router, now) : ct_lookup(&key, from_lo, f, now);
 	if (!tracked && !sg_allows(me->policy, 1, f->dst, dst->identity, f))
 		return denied(f, DROP_SG_EGRESS);
 	*at = dst->ifindex;
@@ -175,9 +175,45 @@ static __always_inline __u32 judge(struct iface *me, struct endpoint *dst, struc
 		return 0;
 	if (!sg_allows(dst->policy, 0, f->src, identity_of(me, f->src), f))
 		return denied(f, DROP_SG_INGRESS);
-	if (!ct_track(&key, from_lo, f, cfg, now))
-		return DROP_CT_FULL;
-	return 0;
+	__u32 refused = ct_track(&key, from_lo, f, me, cfg, now);
+	if (refused == DROP_CT_ALLOWANCE)
+		*at = sender; /* the sender's allowance, on the sender's counter */
+	return refused;
+}
+
+/* read_embedded reads the packet an ICMP error quotes (its IP header and 8 bytes more) into f's
+ * inner key, if the quote is whole and consistent (IPv4, header length 5 to 15 words, a total
+ * length covering header and 8 bytes, no later fragment, inside what the error's own header
+ * claims) and of a protocol flows are tracked for: TCP, UDP or ICMP. Otherwise f relates to
+ * nothing. */
+static __always_inline void read_embedded(struct iphdr *ip, struct iphdr *inner, void *end, struct flow *f)
+{
+	if ((void *)(inner + 1) > end || inner->version != 4 || inner->ihl < 5)
+		return;
+	__u32 hlen = inner->ihl * 4;
+	if ((inner->frag_off & bpf_htons(IP_OFFSET)) || bpf_ntohs(inner->tot_len) < hlen + 8)
+		return;
+	if (bpf_ntohs(ip->tot_len) < ip->ihl * 4 + sizeof(struct icmphdr) + hlen + 8)
+		return;
+	struct udphdr *ports = (void *)inner + hlen; /* TCP's ports are where UDP's are */
+	if ((void *)(ports + 1) > end)
+		return;
+	__be16 sport = 0, dport = 0;
+	switch (inner->protocol) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		sport = ports->source;
+		dport = ports->dest;
+		break;
+	case IPPROTO_ICMP: /* keyed by addresses alone */
+		break;
+	default:
+		return;
+	}
+	f->inner_lo = ct_key_of(&f->inner, 0 /* set by the caller */, inner->protocol, inner->saddr, inner->daddr, sport, dport);
+	f->inner_src = inner->saddr;
+	f->inner_dst = inner->daddr;
+	f->related = 1;
 }
 
 /* read_ports fills in the ports (or ICMP type and code) of a first fragment or whole packet.
@@ -213,23 +249,10 @@ static __always_inline __u32 read_ports(struct iphdr *ip, void *end, struct flow
 		if ((void *)(icmp + 1) > end)
 			return DROP_MALFORMED;
 		f->port = (__u16)icmp->type << 8 | icmp->code;
-		if (icmp->type != ICMP_DEST_UNREACH && icmp->type != ICMP_TIME_EXCEEDED)
-			return 0;
-		f->icmp_error = 1;
-		/* An error carries the IP header and first 8 bytes of the packet it reports on. */
-		struct iphdr *inner = (void *)(icmp + 1);
-		if ((void *)(inner + 1) > end || inner->ihl != 5)
-			return 0; /* nothing to relate it to: judged as any ICMP */
-		struct udphdr *ports = (void *)(inner + 1); /* TCP's ports are where UDP's are */
-		if ((void *)(ports + 1) > end)
-			return 0;
-		__be16 sport = 0, dport = 0;
-		if (inner->protocol == IPPROTO_TCP || inner->protocol == IPPROTO_UDP) {
-			sport = ports->source;
-			dport = ports->dest;
+		if (icmp->type == ICMP_DEST_UNREACH || icmp->type == ICMP_TIME_EXCEEDED) {
+			f->icmp_error = 1;
+			read_embedded(ip, (void *)(icmp + 1), end, f);
 		}
-		ct_key_of(&f->inner, 0 /* set by the caller */, inner->protocol, inner->saddr, inner->daddr, sport, dport);
-		f->related = 1;
 		return 0;
 	}
 	}
@@ -239,20 +262,26 @@ static __always_inline __u32 read_ports(struct iphdr *ip, void *end, struct flow
 /* firewall returns 0 to deliver the packet from me to dst, else the drop reason, counted on *at. */
 static __always_inline __u32 firewall(struct iface *me, struct endpoint *dst, struct iphdr *ip, void *end, __u32 *at)
 {
-	struct flow f = {.proto = ip->protocol, .src = ip->saddr, .dst = ip->daddr};
-	struct frag_key fk = {.vpc = me->vpc, .src = ip->saddr, .dst = ip->daddr, .id = ip->id, .proto = ip->protocol};
+	__u32 zero = 0, sender = *at;
+	struct config *cfg = bpf_map_lookup_elem(&settings, &zero);
+	__u64 now = datapath_now(cfg);
+	struct ct_key fragment;
+	fragment_key(&fragment, me->vpc, ip->protocol, ip->saddr, ip->daddr, ip->id);
 
-	if (ip->frag_off & bpf_htons(IP_OFFSET)) {
-		__u32 *v = bpf_map_lookup_elem(&frags, &fk);
-		return v && *v == 0 ? 0 : DROP_FRAG;
-	}
+	/* A later fragment goes where its first went. */
+	if (ip->frag_off & bpf_htons(IP_OFFSET))
+		return ct_find(&fragment, now) ? 0 : DROP_FRAG;
+	struct flow f = {.proto = ip->protocol, .src = ip->saddr, .dst = ip->daddr};
 	__u32 reason = read_ports(ip, end, &f);
 	if (reason)
 		return reason;
 	f.inner.vpc = me->vpc;
-	reason = judge(me, dst, &f, at);
-	if (ip->frag_off & bpf_htons(IP_MF))
-		bpf_map_update_elem(&frags, &fk, &reason, BPF_ANY);
+	reason = judge(me, dst, &f, cfg, now, at);
+	if (reason == 0 && (ip->frag_off & bpf_htons(IP_MF))) {
+		reason = fragment_record(&fragment, me, cfg, now);
+		if (reason == DROP_CT_ALLOWANCE)
+			*at = sender;
+	}
 	return reason;
 }
 

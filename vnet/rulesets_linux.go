@@ -19,6 +19,8 @@ type ruleSets struct {
 	mu   sync.Mutex
 	next uint32              // the last rule set number given
 	sets map[uint32]*ruleSet // by number
+	// entries counts the rule map entries of each VPC's sets, against MaxVPCRuleEntries.
+	entries map[uint32]int
 	// Identities number the combinations of groups that interfaces are in, per VPC.
 	nextIdentity  uint32
 	identities    map[identityKey]*identity
@@ -59,11 +61,12 @@ func (dp *Datapath) waitForPackets() error {
 	return dp.rules.barrier.Put(uint32(0), dp.rules.barrierInner)
 }
 
-// initFirewall picks rule set numbers above any already in the maps, takes the identities the
-// pinned endpoints carry, and sets the conntrack limit of a fresh datapath.
-func (dp *Datapath) initFirewall() error {
+// initRuleSets picks rule set numbers above any already in the maps and takes the identities
+// the pinned endpoints carry.
+func (dp *Datapath) initRuleSets() error {
 	r := &dp.rules
-	r.sets, r.identities, r.ifaceIdentity = map[uint32]*ruleSet{}, map[identityKey]*identity{}, map[int]identityKey{}
+	r.sets, r.entries = map[uint32]*ruleSet{}, map[uint32]int{}
+	r.identities, r.ifaceIdentity = map[identityKey]*identity{}, map[int]identityKey{}
 	inner := &ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
 	var err error
 	if r.barrierInner, err = ebpf.NewMap(inner); err != nil {
@@ -93,13 +96,6 @@ func (dp *Datapath) initFirewall() error {
 		r.ifaceIdentity[int(ep.Ifindex)] = ik
 		r.nextIdentity = max(r.nextIdentity, ep.Identity)
 	}
-	var cfg bpf.DatapathConfig
-	if err := dp.maps.Settings.Lookup(uint32(0), &cfg); err != nil {
-		return err
-	}
-	if cfg.CtLimit == 0 {
-		return dp.SetConntrackLimit(DefaultConntrackLimit)
-	}
 	return nil
 }
 
@@ -115,13 +111,25 @@ func (dp *Datapath) LoadACL(vpc uint32, acl *firewall.NetworkACL) (uint32, error
 	return dp.load(vpc, func(n uint32) *ruleSet { return compileACL(n, acl) }, false)
 }
 
-// MaxRuleSetEntries bounds the map entries of one rule set: the rule maps are shared by every
-// tenant, so that no tenant's rules may fill them. EC2's limits (5 groups of 60 rules per direction)
-// compile to far fewer entries unless CIDRs nest deeply and port ranges are many and ragged.
-const MaxRuleSetEntries = 1 << 18
+// MaxVPCRuleEntries bounds the rule map entries of one VPC's rule sets together (the policies
+// of its interfaces' combinations of groups, with their identities' rows, and its ACLs): the rule
+// maps are shared by every tenant, and no tenant's rules may fill them. EC2's limits (5 groups
+// of 60 rules per direction, 20 ACL entries) compile to a few thousand entries per set unless
+// CIDRs nest deeply and port ranges are many and ragged.
+const MaxVPCRuleEntries = 1 << 17
 
-// ErrRuleSetTooLarge is a rule set over MaxRuleSetEntries.
-var ErrRuleSetTooLarge = errors.New("the rules compile to more datapath entries than one rule set may have")
+// ErrRuleEntriesExceeded refuses rules that would take a VPC past MaxVPCRuleEntries.
+var ErrRuleEntriesExceeded = errors.New("the VPC's security groups and network ACLs would compile to more datapath entries than a VPC may have")
+
+// claimEntries counts n more entries for vpc, or refuses them.
+func (r *ruleSets) claimEntries(vpc uint32, n int) error {
+	if r.entries[vpc]+n > MaxVPCRuleEntries {
+		return fmt.Errorf("%w (%d in use, %d more asked, at most %d): use fewer nested CIDRs, fewer and wider port ranges, or fewer distinct combinations of groups on interfaces",
+			ErrRuleEntriesExceeded, r.entries[vpc], n, MaxVPCRuleEntries)
+	}
+	r.entries[vpc] += n
+	return nil
+}
 
 func (dp *Datapath) load(vpc uint32, compile func(number uint32) *ruleSet, policy bool) (uint32, error) {
 	r := &dp.rules
@@ -140,16 +148,17 @@ func (dp *Datapath) load(vpc uint32, compile func(number uint32) *ruleSet, polic
 			}
 		}
 	}
-	if n := rs.size(); n > MaxRuleSetEntries {
-		return 0, fmt.Errorf("%w (%d, at most %d): use fewer nested CIDRs or fewer, wider port ranges", ErrRuleSetTooLarge, n, MaxRuleSetEntries)
+	if err := r.claimEntries(vpc, rs.size()); err != nil {
+		return 0, err
 	}
 	// The rows before the classes that lead to them.
-	err := putAll(dp.maps.RulePorts, rs.ports)
+	err := putAll(dp, dp.maps.RulePorts, rs.ports)
 	if err == nil {
-		err = putAll(dp.maps.RuleClasses, rs.classes)
+		err = putAll(dp, dp.maps.RuleClasses, rs.classes)
 	}
 	if err != nil {
 		dp.deleteEntries(rs)
+		r.entries[vpc] -= rs.size()
 		return 0, fmt.Errorf("writing rule set %d: %w", rs.number(), err)
 	}
 	if !policy {
@@ -159,9 +168,9 @@ func (dp *Datapath) load(vpc uint32, compile func(number uint32) *ruleSet, polic
 	return rs.handle, nil
 }
 
-func putAll[K comparable, V any](m *ebpf.Map, entries map[K]V) error {
+func putAll[K comparable, V any](dp *Datapath, m *ebpf.Map, entries map[K]V) error {
 	for k, v := range entries {
-		if err := m.Put(k, v); err != nil {
+		if err := dp.put(m, k, v); err != nil {
 			return err
 		}
 	}
@@ -191,18 +200,28 @@ func (dp *Datapath) identityFor(ifindex int, vpc uint32, groups []uint32) (ident
 	}
 	number := r.nextIdentity + 1
 	var written []*ruleSet
+	undo := func(err error) (identityKey, uint32, error) {
+		for _, w := range written {
+			dp.deleteIdentityRows(w, number)
+		}
+		return identityKey{}, 0, err
+	}
 	for _, rs := range r.sets {
 		if rs.vpc != vpc || rs.byGroup[0] == nil {
 			continue
 		}
 		rows := rs.addIdentity(number, key.list())
 		written = append(written, rs)
+		if err := r.claimEntries(vpc, len(rows)); err != nil {
+			delete(rs.identityRows, number)
+			for _, k := range rows {
+				delete(rs.ports, k)
+			}
+			return undo(err)
+		}
 		for _, k := range rows {
-			if err := dp.maps.RulePorts.Put(k, rs.ports[k]); err != nil {
-				for _, w := range written {
-					dp.deleteIdentityRows(w, number)
-				}
-				return identityKey{}, 0, fmt.Errorf("writing the rules of a new combination of groups: %w", err)
+			if err := dp.put(dp.maps.RulePorts, k, rs.ports[k]); err != nil {
+				return undo(fmt.Errorf("writing the rules of a new combination of groups: %w", err))
 			}
 		}
 	}
@@ -259,11 +278,13 @@ func (dp *Datapath) leaveIdentityLocked(ifindex int, key identityKey) {
 	}
 }
 
+// deleteIdentityRows deletes an identity's rows from a set; the caller holds the lock.
 func (dp *Datapath) deleteIdentityRows(rs *ruleSet, identity uint32) {
 	for _, k := range rs.identityRows[identity] {
 		_ = dp.maps.RulePorts.Delete(k)
 		delete(rs.ports, k)
 	}
+	dp.rules.entries[rs.vpc] -= len(rs.identityRows[identity])
 	delete(rs.identityRows, identity)
 }
 
@@ -315,12 +336,14 @@ func (dp *Datapath) stopRetirer() {
 // DeleteRuleSet deletes a rule set at once.
 func (dp *Datapath) DeleteRuleSet(handle uint32) {
 	dp.rules.mu.Lock()
+	defer dp.rules.mu.Unlock()
 	rs := dp.rules.sets[handle&setNumber]
-	delete(dp.rules.sets, handle&setNumber)
-	dp.rules.mu.Unlock()
-	if rs != nil {
-		dp.deleteEntries(rs)
+	if rs == nil {
+		return
 	}
+	delete(dp.rules.sets, handle&setNumber)
+	dp.rules.entries[rs.vpc] -= rs.size()
+	dp.deleteEntries(rs)
 }
 
 func (dp *Datapath) deleteEntries(rs *ruleSet) {
@@ -368,9 +391,10 @@ func (dp *Datapath) DeleteRuleSetsExcept(keep map[uint32]bool) {
 		}
 	})
 	dp.rules.mu.Lock()
-	for n := range dp.rules.sets {
+	for n, rs := range dp.rules.sets {
 		if !numbers[n] {
 			delete(dp.rules.sets, n)
+			dp.rules.entries[rs.vpc] -= rs.size()
 		}
 	}
 	dp.rules.mu.Unlock()
@@ -385,13 +409,13 @@ func (dp *Datapath) SetSubnetACL(subnet, acl uint32) error {
 	if subnet >= MaxSubnets {
 		return fmt.Errorf("subnet number %d: the datapath takes fewer than %d subnets", subnet, MaxSubnets)
 	}
-	return dp.maps.SubnetAcls.Put(subnet, acl)
+	return dp.put(dp.maps.SubnetAcls, subnet, acl)
 }
 
 // DeleteSubnetACL forgets subnet's ACL: its traffic in and out is denied.
 func (dp *Datapath) DeleteSubnetACL(subnet uint32) {
 	if subnet < MaxSubnets {
-		_ = dp.maps.SubnetAcls.Put(subnet, uint32(0))
+		_ = dp.put(dp.maps.SubnetAcls, subnet, uint32(0))
 	}
 }
 
@@ -408,10 +432,10 @@ func (dp *Datapath) SetPolicy(ifindex int, policy uint32) error {
 		return err
 	}
 	ep.Policy, iface.Policy = policy, policy
-	if err := dp.maps.Endpoints.Put(key, ep); err != nil {
+	if err := dp.put(dp.maps.Endpoints, key, ep); err != nil {
 		return err
 	}
-	return dp.maps.Ifaces.Put(uint32(ifindex), iface)
+	return dp.put(dp.maps.Ifaces, uint32(ifindex), iface)
 }
 
 // PolicyOf returns the VPC of the interface whose host end is ifindex, and the rule set it

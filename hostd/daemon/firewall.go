@@ -435,10 +435,10 @@ func (d *Daemon) groupRulesLocked(ids []string) []*firewall.SecurityGroup {
 	return out
 }
 
-// ruleSetError tells the caller when rules compile to more than the datapath takes from one set.
+// ruleSetError tells the caller when rules compile to more than the datapath takes from a VPC.
 func ruleSetError(err error) error {
-	if errors.Is(err, vnet.ErrRuleSetTooLarge) {
-		return api.Errorf(api.CodeInvalidParameterValue, "%v", err)
+	if errors.Is(err, vnet.ErrRuleEntriesExceeded) {
+		return api.Errorf(api.CodeResourceLimitExceeded, "%v", err)
 	}
 	return err
 }
@@ -620,8 +620,8 @@ func (d *Daemon) rebuildFirewallLocked() error {
 }
 
 // firewallHousekeeping collects expired flows every 10 s (the datapath removes one only when a
-// packet of it comes by), says within 2 s when the conntrack table fills up or has room again,
-// and drops unused policies.
+// packet of it comes by), and every 2 s while the table or an interface's share of it is full;
+// says within 2 s when the table fills up or has room again; and drops unused policies.
 func (d *Daemon) firewallHousekeeping(ctx context.Context) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
@@ -632,16 +632,27 @@ func (d *Daemon) firewallHousekeeping(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if n%5 == 0 {
+		pressed, err := d.dp.ConntrackPressed()
+		if err != nil {
+			d.log.Error("reading the conntrack table's counts", "err", err)
+		}
+		if n%5 == 0 || pressed {
 			if _, err := d.dp.CollectConntrack(); err != nil {
 				d.log.Error("collecting expired flows", "err", err)
 			}
+		}
+		if n%5 == 0 {
 			d.mu.Lock()
 			d.prunePoliciesLocked()
 			d.mu.Unlock()
 		}
-		count, limit := d.dp.ConntrackCount(), d.dp.ConntrackLimit()
-		full := count >= uint64(limit)
+		count, err := d.dp.ConntrackCount()
+		limit, lerr := d.dp.ConntrackLimit()
+		if err = errors.Join(err, lerr); err != nil {
+			d.log.Error("reading the conntrack table's count and limit", "err", err)
+			continue
+		}
+		full := count >= int64(limit)
 		switch {
 		case full && !wasFull:
 			d.log.Warn("the conntrack table is full: new flows are dropped (ct-full) until tracked ones end", "flows", count, "limit", limit)
