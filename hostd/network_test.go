@@ -282,3 +282,20 @@ func runIP(t *testing.T, args ...string) (string, string, int) {
 	_ = cmd.Run()
 	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
 }
+
+// A frame with one 802.1Q tag: the kernel moves the tag into the skb's metadata before the
+// datapath runs, so the frame looks like plain IPv4; it is dropped all the same (vlan).
+// Control: with the guest's checks lifted, the same frame reaches the peer, tag and all.
+func TestSingleVLANTagIsDropped(t *testing.T) {
+	d := hostdtest.Start(t)
+	_, subnets := createVpc(t, d, "10.5.0.0/16", "10.5.0.0/24")
+	a, b := launchIn(t, d, subnets[0]), launchIn(t, d, subnets[0]) // the default group: members admit each other
+	tagged := func() {
+		d.MustExec(a.id, "hostd", "probe", "send", "--dst-ip", b.ip, "--proto", "udp", "--dport", "7005", "--vlan", "5", "--count", "3")
+	}
+	assert.False(t, saw(sniffWhile(t, d, b, tagged), a.ip, "UDP"), "a VLAN-tagged frame arrived")
+	assert.Equal(t, uint64(3), drops(t, d, a.id)["vlan"])
+
+	liftChecks(t, d, a.mac)
+	assert.True(t, saw(sniffWhile(t, d, b, tagged), a.ip, "UDP"), "control: with the checks lifted the tagged frame goes through")
+}
