@@ -40,7 +40,7 @@ func benchNetwork(w *bytes.Buffer, d *daemon) error {
 	}
 	defer func() { _, _ = d.cli("instance", "terminate", a.InstanceId, b.InstanceId) }()
 
-	plain, err := newPlainPair()
+	plain, err := newPlainPair("")
 	if err != nil {
 		return err
 	}
@@ -106,11 +106,11 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-// plainPair is two namespaces joined by a veth: the baseline.
+// plainPair is two namespaces joined by a veth: the baseline. tag tells pairs apart.
 type plainPair struct{ a, b string }
 
-func newPlainPair() (*plainPair, error) {
-	p := &plainPair{a: fmt.Sprintf("hostd-bench%d-a", os.Getpid()), b: fmt.Sprintf("hostd-bench%d-b", os.Getpid())}
+func newPlainPair(tag string) (*plainPair, error) {
+	p := &plainPair{a: fmt.Sprintf("hostd-bench%d%s-a", os.Getpid(), tag), b: fmt.Sprintf("hostd-bench%d%s-b", os.Getpid(), tag)}
 	steps := [][]string{
 		{"netns", "add", p.a}, {"netns", "add", p.b},
 		{"-n", p.a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", p.b},
@@ -216,6 +216,7 @@ func benchDatapathCost(w *bytes.Buffer) error {
 	fmt.Fprintf(w, "| forward: (VPC, IP) lookup, conntrack hit, MAC rewrite, `bpf_redirect_peer` | %.0f | %.0f |\n", forward, forward-e)
 	fmt.Fprintf(w, "| drop a spoofed source MAC, with its counter | %.0f | %.0f |\n", drop, drop-e)
 	fmt.Fprintf(w, "| empty program | %.0f | 0 |\n\n", e)
+	fmt.Fprintf(w, "Target (issue 10): an established flow at most 60 ns over the empty program: %s.\n\n", verdict(forward-e <= 60))
 	return nil
 }
 
