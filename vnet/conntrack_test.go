@@ -2,8 +2,10 @@ package vnet
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -140,4 +142,31 @@ func TestRuleEntriesArePerVPC(t *testing.T) {
 	require.NoError(t, err, "another VPC")
 	_, err = dp.LoadPolicy(40, small, nil)
 	require.NoError(t, err, "the refused VPC, within its share")
+}
+
+// A combination of groups gets its identity, and rows in the VPC's policies, when the first
+// interface in it appears; the rows go once the last one leaves it.
+func TestIdentityRowsComeAndGo(t *testing.T) {
+	dp := testDatapath(t, guest())
+	rule := firewall.Rule{Protocol: firewall.TCP, From: 22, To: 22, Group: "sg-5"}
+	number := func(id string) uint32 { return map[string]uint32{"sg-5": 5, "sg-6": 6}[id] }
+	policy, err := dp.LoadPolicy(7, []*firewall.SecurityGroup{{ID: "sg-1", Ingress: []firewall.Rule{rule}}}, number)
+	require.NoError(t, err)
+	identityRows := func() int {
+		n := 0
+		var key bpf.DatapathRulePortKey
+		var row bpf.DatapathRulePortBits
+		for it := dp.maps.RulePorts.Iterate(); it.Next(&key, &row); {
+			if key.Set&setNumber == policy&setNumber && key.Peer&peerIdentity != 0 {
+				n++
+			}
+		}
+		return n
+	}
+	member := Interface{VPC: 7, IP: net.IPv4(10, 0, 0, 50), Subnet: subnet, MAC: net.HardwareAddr{2, 0xaa, 0, 0, 0, 50}, Policy: policy, Groups: []uint32{5}}
+	require.NoError(t, dp.SetInterface(50, member))
+	assert.Positive(t, identityRows(), "the rows of the new identity")
+	member.Groups = []uint32{6}
+	require.NoError(t, dp.SetInterface(50, member))
+	require.Eventually(t, func() bool { return identityRows() == 0 }, 5*time.Second, time.Millisecond, "the rows of the identity nobody has")
 }

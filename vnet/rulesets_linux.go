@@ -236,45 +236,58 @@ func (dp *Datapath) identityFor(ifindex int, vpc uint32, groups []uint32) (ident
 func (dp *Datapath) settleIdentity(ifindex int, key identityKey) {
 	r := &dp.rules
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	old, had := r.ifaceIdentity[ifindex]
 	if key == (identityKey{}) {
 		delete(r.ifaceIdentity, ifindex)
 	} else {
 		r.ifaceIdentity[ifindex] = key
 	}
+	var unused func()
 	if had && old != key {
-		dp.leaveIdentityLocked(ifindex, old)
+		unused = dp.leaveIdentityLocked(ifindex, old)
 	}
+	r.mu.Unlock()
+	dp.retireIdentity(unused)
 }
 
 // abandonIdentity undoes identityFor when the interface could not be set to key.
 func (dp *Datapath) abandonIdentity(ifindex int, key identityKey) {
 	r := &dp.rules
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var unused func()
 	if key != (identityKey{}) && r.ifaceIdentity[ifindex] != key {
-		dp.leaveIdentityLocked(ifindex, key)
+		unused = dp.leaveIdentityLocked(ifindex, key)
 	}
+	r.mu.Unlock()
+	dp.retireIdentity(unused)
 }
 
-func (dp *Datapath) leaveIdentityLocked(ifindex int, key identityKey) {
+// leaveIdentityLocked ends the interface's use of the identity of key. If no interface uses it
+// any more it returns the deletion of its rows, for retireIdentity once the lock is let go (the
+// retirer takes the lock to run it).
+func (dp *Datapath) leaveIdentityLocked(ifindex int, key identityKey) func() {
 	r := &dp.rules
 	id := r.identities[key]
 	if id == nil {
-		return
+		return nil
 	}
 	delete(id.users, ifindex)
 	if len(id.users) > 0 {
-		return
+		return nil
 	}
 	delete(r.identities, key)
-	r.retire <- func() {
+	return func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		for _, rs := range r.sets {
 			dp.deleteIdentityRows(rs, id.number)
 		}
+	}
+}
+
+func (dp *Datapath) retireIdentity(deleteRows func()) {
+	if deleteRows != nil {
+		dp.rules.retire <- deleteRows
 	}
 }
 
