@@ -28,6 +28,7 @@ var ruleCounts = []int{10, 100, 1000, 10000}
 func benchDatapath(name string) (dp *vnet.Datapath, open uint32, remove func(), err error) {
 	fabric := fmt.Sprintf("%s%d", name, os.Getpid())
 	if dp, err = vnet.LoadDatapath(fabric); err != nil {
+		_ = vnet.DeleteDatapath(fabric) // what a load that failed half way pinned
 		return nil, 0, nil, err
 	}
 	remove = func() { dp.Close(); _ = vnet.DeleteDatapath(fabric) }
