@@ -365,8 +365,9 @@ func TestICMPErrorsOfTrackedFlowsAreRelated(t *testing.T) {
 	assert.Contains(t, stderr, "connection refused", "the port unreachable did not come back")
 }
 
-// sniffWhile runs `probe sniff` in inst for 2 s while do runs, and returns the flows it saw.
-func sniffWhile(t *testing.T, d *hostdtest.Daemon, inst netInstance, do func()) []probe.Flow {
+// sniffWhile runs `probe sniff` (promiscuous) in inst for 2 s while do runs, and returns what it
+// saw.
+func sniffWhile(t *testing.T, d *hostdtest.Daemon, inst netInstance, do func()) probe.SniffResult {
 	t.Helper()
 	var res probe.SniffResult
 	var wg sync.WaitGroup
@@ -376,15 +377,15 @@ func sniffWhile(t *testing.T, d *hostdtest.Daemon, inst netInstance, do func()) 
 		out := d.MustExec(inst.id, "hostd", "probe", "sniff", "--seconds", "2")
 		assert.NoError(t, json.Unmarshal([]byte(out), &res))
 	}()
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // the sniffer is up well within this
 	do()
 	wg.Wait()
-	return res.Flows
+	return res
 }
 
-// saw tells whether flows hold one from src of proto.
-func saw(flows []probe.Flow, src, proto string) bool {
-	return slices.ContainsFunc(flows, func(f probe.Flow) bool { return f.Src == src && f.Proto == proto })
+// saw tells whether a sniffer saw a flow from src of proto.
+func saw(res probe.SniffResult, src, proto string) bool {
+	return slices.ContainsFunc(res.Flows, func(f probe.Flow) bool { return f.Src == src && f.Proto == proto })
 }
 
 // setAllowance is a test-only switch of the negative control: it sets the conntrack allowance of

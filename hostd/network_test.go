@@ -208,22 +208,10 @@ func TestARPSpoofingAndSniffing(t *testing.T) {
 	assert.GreaterOrEqual(t, drops(t, d, attacker.id)["spoof-arp"], uint64(4))
 
 	// The attacker sniffs in promiscuous mode while victim and peer talk: it sees none of it.
-	var sniff struct {
-		Promiscuous bool
-		Frames      int
-		Flows       []struct{ Src, Dst string }
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		out := d.MustExec(attacker.id, "hostd", "probe", "sniff", "--seconds", "2")
-		assert.NoError(t, json.Unmarshal([]byte(out), &sniff))
-	}()
-	time.Sleep(300 * time.Millisecond)
-	assert.True(t, reaches(t, d, victim, peer, "tcp"))
-	d.MustExec(victim.id, "hostd", "probe", "ping", "--addr", peer.ip)
-	wg.Wait()
+	sniff := sniffWhile(t, d, attacker, func() {
+		assert.True(t, reaches(t, d, victim, peer, "tcp"))
+		d.MustExec(victim.id, "hostd", "probe", "ping", "--addr", peer.ip)
+	})
 	assert.True(t, sniff.Promiscuous)
 	for _, f := range sniff.Flows {
 		assert.False(t, strings.Contains(f.Src+f.Dst, victim.ip) && strings.Contains(f.Src+f.Dst, peer.ip), "the sniffer saw %s -> %s", f.Src, f.Dst)
