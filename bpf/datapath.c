@@ -7,57 +7,37 @@
  * from_guest (TCX ingress) sees every frame a guest sends. It drops what the guest may not send
  * (another source MAC or IP, ARP for addresses not its own, DHCP server replies, broadcast,
  * VLAN, IPv6), answers ARP itself (every subnet address resolves to the router's MAC, as in a
- * VPC), applies the firewall (firewall.h: network ACLs, security groups, conntrack), and forwards IPv4 to the interface that owns the destination in the same VPC with
- * bpf_redirect_peer, straight into that guest. No bridge, no kernel route, no flooding: a guest
- * receives only what is addressed to it, whatever mode its interface is in.
+ * VPC), applies the network ACLs and security groups (sg_nacl.h, with conntrack.h), and forwards
+ * IPv4 to the interface that owns the destination in the same VPC with bpf_redirect_peer,
+ * straight into that guest. No bridge, no kernel route, no flooding: a guest receives only what
+ * is addressed to it, whatever mode its interface is in.
  *
  * to_guest (TCX egress) guards anything else on its way to the guest: only frames addressed to
  * its MAC (and IP) pass.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
-#include <linux/ip.h>
 #include <linux/in.h>
-#include <linux/udp.h>
+#include <linux/ip.h>
 #include <linux/pkt_cls.h>
-#include <bpf/bpf_helpers.h>
+#include <linux/udp.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 
 #include "datapath.h"
+#include "fabric.h"
+#include "sg_nacl.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Puts enum drop_reason in the BTF, so bpf2go gives Go the same reason numbers. */
+/* Put the enums shared with Go in the BTF, so that bpf2go gives Go the same numbers. */
 const enum drop_reason *unused_drop_reason __attribute__((unused));
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct iface);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ifaces SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct endpoint_key);
-	__type(value, struct endpoint);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} endpoints SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct drop_key);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} drops SEC(".maps");
-
-#define IP_MF 0x2000
-#define IP_OFFSET 0x1FFF
-
-#include "firewall.h"
+const enum iface_flag *unused_iface_flag __attribute__((unused));
+const enum rule_set_bits *unused_rule_set_bits __attribute__((unused));
+const enum rule_peer_bits *unused_rule_peer_bits __attribute__((unused));
+const enum rule_protocol *unused_rule_protocol __attribute__((unused));
+const enum rule_block *unused_rule_block __attribute__((unused));
+const enum ct_kind *unused_ct_kind __attribute__((unused));
 
 /* The VPC router's MAC: the answer to every ARP, the source of every forwarded frame. */
 static const __u8 router_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
@@ -76,19 +56,7 @@ struct arp_eth {
 
 #define ARP_REQUEST 1
 #define ARP_REPLY 2
-#define ETH_P_8021AD_ 0x88A8
 #define DHCP_SERVER_PORT 67
-
-static __always_inline int drop(__u32 ifindex, __u32 reason)
-{
-	struct drop_key key = {.ifindex = ifindex, .reason = reason};
-	__u64 one = 1, *count = bpf_map_lookup_elem(&drops, &key);
-	if (count)
-		*count += 1; /* per-CPU: no atomics needed */
-	else
-		bpf_map_update_elem(&drops, &key, &one, BPF_NOEXIST);
-	return TC_ACT_SHOT;
-}
 
 static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 {
@@ -141,6 +109,10 @@ int from_guest(struct __sk_buff *skb)
 	if (!me)
 		return drop(ifindex, DROP_UNKNOWN_IFACE);
 	int checks = !(me->flags & IFACE_CHECKS_OFF);
+	/* The kernel takes one 802.1Q or 802.1ad tag off into the skb's metadata before this program
+	 * runs; a second tag is still in the frame, and its ethertype is dropped below. */
+	if (checks && skb->vlan_present)
+		return drop(ifindex, DROP_VLAN);
 
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -156,7 +128,7 @@ int from_guest(struct __sk_buff *skb)
 	case bpf_htons(ETH_P_IP):
 		break;
 	case bpf_htons(ETH_P_8021Q):
-	case bpf_htons(ETH_P_8021AD_):
+	case bpf_htons(ETH_P_8021AD):
 		return drop(ifindex, DROP_VLAN);
 	case bpf_htons(ETH_P_IPV6):
 		return drop(ifindex, DROP_IPV6);
@@ -229,4 +201,17 @@ int to_guest(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	return drop(ifindex, DROP_NOT_FOR_GUEST);
+}
+
+/* ct_collect removes one conntrack entry for the daemon's collector, releasing its charges, if it
+ * has expired by args->now. It returns 1 if it removed it: the datapath's counts are kept by the
+ * datapath's own code, never written from user space. */
+SEC("syscall")
+int ct_collect(struct ct_collect_args *args)
+{
+	struct ct_key key = args->key;
+	struct ct_entry *e = bpf_map_lookup_elem(&conntrack, &key);
+	if (!e || args->now < e->expires)
+		return 0;
+	return ct_remove(&key, e);
 }

@@ -1,23 +1,39 @@
-/* Shared between the datapath and its Go side (bpf2go generates Go types from these). */
+/*
+ * The datapath's types and constants, shared with its Go side: bpf2go generates a Go type for
+ * each struct and enum listed in gen.go, so that C and Go never keep a number twice.
+ */
 #ifndef HOSTD_DATAPATH_H
 #define HOSTD_DATAPATH_H
 
 #include <linux/types.h>
 
 /* iface.flags */
-#define IFACE_SRC_DST_CHECK 0x1 /* source/destination check (EC2's, on by default) */
-#define IFACE_CHECKS_OFF    0x2 /* test-only: lift every from-guest check, for negative controls */
+enum iface_flag {
+	IFACE_SRC_DST_CHECK = 0x1, /* source/destination check (EC2's, on by default) */
+	IFACE_CHECKS_OFF    = 0x2, /* test-only: lift every from-guest check, for negative controls */
+};
 
-/* One instance interface, keyed by the ifindex of its host end in the fabric namespace. */
+/*
+ * One instance interface, keyed by the ifindex of its host end in the fabric namespace: its
+ * configuration, which vnet writes. What the datapath counts of it is in the usage map, under the
+ * same key; the daemon never writes there, so that its updates never lose a count.
+ */
 struct iface {
-	__u32 vpc;     /* the VPC's number: lookups never cross VPCs, even with the same CIDR */
-	__be32 ip;     /* the interface's private IPv4 address */
-	__be32 net;    /* its subnet, network address */
-	__be32 mask;   /* its subnet, mask */
-	__u8 mac[6];   /* the guest's MAC */
-	__u16 flags;
-	__u32 subnet;  /* the subnet's number: its network ACL is subnet_acls[subnet] */
-	__u32 policy;  /* the rule set compiled from the union of its security groups */
+	__u32 ifindex;  /* its own key: the owner of the flows it opens */
+	__u32 vpc;      /* the VPC's number: lookups never cross VPCs, even with the same CIDR */
+	__be32 ip;      /* the interface's private IPv4 address */
+	__be32 net;     /* its subnet, network address */
+	__be32 mask;    /* its subnet, mask */
+	__u8 mac[6];    /* the guest's MAC */
+	__u16 flags;    /* enum iface_flag */
+	__u32 subnet;   /* the subnet's number: its network ACL is subnet_acls[subnet] */
+	__u32 policy;   /* the rule set compiled from the union of its security groups (a handle) */
+	__u32 identity; /* its combination of groups: what rules naming one of them match */
+	__u32 ct_allowance; /* conntrack entries it may open: its share of the table */
+};
+
+struct iface_usage {
+	__s64 tracked;  /* conntrack entries it opened that are in the table (atomic) */
 };
 
 /* Where a (VPC, IP) lives. */
@@ -26,125 +42,130 @@ struct endpoint_key {
 	__be32 ip;
 };
 
-#define MAX_GROUPS 5 /* security groups per interface, as in EC2 */
+enum { MAX_GROUPS = 5 }; /* security groups per interface, as in EC2 */
 
 struct endpoint {
-	__u32 ifindex; /* host end in the fabric: bpf_redirect_peer delivers to its guest end */
+	__u32 ifindex;  /* host end in the fabric: bpf_redirect_peer delivers to its guest end */
 	__u8 mac[6];
 	__u16 pad;
-	__u32 subnet;  /* as in its iface entry */
-	__u32 policy;  /* as in its iface entry */
-	__u32 groups[MAX_GROUPS]; /* numbers of the groups it is in (0 ends the list): what rules naming a group match */
+	__u32 subnet;   /* as in its iface entry */
+	__u32 policy;   /* as in its iface entry */
+	__u32 identity; /* as in its iface entry */
+	__be32 router;  /* its subnet's router address (.1): a router may report errors about its flows */
+	__u32 groups[MAX_GROUPS]; /* the numbers of its groups, sorted (0 ends the list): what its identity stands for */
 };
 
 /*
- * Compiled rules (vnet/rules.go compiles them; a rule set is never changed in place: a new one is
- * written and interfaces are switched to it with one map update each, so that no packet sees a
- * half-applied rule set).
+ * Compiled rules (vnet/compile.go compiles them). A rule set is never changed in place: a new one
+ * is written and interfaces and subnets are switched to it with one map update each, so that no
+ * packet sees a half-applied change. (The one addition in place, the rows of a new identity, is
+ * written before any endpoint carries that identity.)
  *
- * rule_addrs, a hash, maps (rule set, direction, CIDR) to the CIDR's class; rule_lengths lists
- * the prefix lengths a set's CIDRs have, longest first, so that probing the address masked to
- * each in turn finds the most specific CIDR containing it: as many lookups as there are distinct
- * lengths (at most 33), however many rules there are. Rules of less specific CIDRs are copied
- * into the classes they contain. A peer is such a class, or a group (PEER_GROUP). rule_protos, a hash,
- * gives for (rule set, peer, protocol) a verdict, and whether some ports differ from it; then
- * rule_buckets, a hash, holds the verdict of each port of one block of 256 (the port being a TCP
- * or UDP destination port, or ICMP type << 8 | code). Protocol PROTO_ANY stands for protocols
- * the set names no rule for. Hash lookups cost the same however many rules there are.
+ * A packet's peer (its destination outbound, its source inbound) is found in two ways, and the
+ * rules of both are unioned: by address, one longest-prefix lookup in rule_classes gives the class
+ * of the most specific CIDR of the set containing it (a class holds the rules of every CIDR that
+ * contains it); by identity, the combination of groups the peer's interface is in (an identity
+ * holds the rules naming any of its groups). rule_ports then gives, for (set, peer, protocol,
+ * block of 256 ports), the verdict of each port of the block (a TCP or UDP destination port, or
+ * ICMP type << 8 | code); block BLOCK_ALL gives the verdict of a protocol's other ports, and
+ * protocol PROTO_ANY that of protocols with no row of their own. A row is written only where it
+ * differs from the row looked up after it, and a missing PROTO_ANY row denies: at most three hash
+ * lookups, however many rules there are.
+ *
+ * A rule set is known by its handle: its number, and whether it admits everything one way
+ * (SET_ALLOWS_IN, SET_ALLOWS_OUT: a group's "all traffic to 0.0.0.0/0", the default ACL), in which
+ * case that way needs no lookup at all.
  */
-#define PEER_EGRESS 0x80000000
-#define PEER_GROUP  0x40000000
-#define PROTO_ANY   256
+enum rule_set_bits {
+	SET_ALLOWS_IN  = 0x80000000, /* in a handle: every packet in is allowed */
+	SET_ALLOWS_OUT = 0x40000000, /* in a handle: every packet out is allowed */
+	SET_EGRESS     = 0x20000000, /* in a key: the set's outbound half; without it, inbound */
+	SET_NUMBER     = 0x0fffffff, /* the set's number, in a handle and in every key */
+};
 
-struct rule_addr_key {
-	__u32 set;
-	__u32 dir;       /* 0 or PEER_EGRESS */
+enum rule_peer_bits {
+	PEER_IDENTITY    = 0x80000000, /* in a rule_ports key: the peer is an identity; without it, a class */
+	CLASS_ALLOWS_ALL = 0x40000000, /* in a rule_classes value: the class admits every packet */
+	CLASS_NUMBER     = 0x0fffffff,
+};
+
+/* rule_port_key.proto beyond IP's: protocols the set names no rule for. */
+enum rule_protocol {
+	PROTO_ANY = 256,
+};
+
+/* rule_port_key.block beyond a port's high byte: the protocol's ports without a block row. */
+enum rule_block {
+	BLOCK_ALL = 256,
+};
+
+struct rule_class_key {
+	__u32 prefixlen; /* 32 (the set) + the CIDR's length */
+	__u32 set;       /* number | SET_EGRESS */
 	__be32 addr;     /* the CIDR's network address */
-	__u8 len;        /* its prefix length */
-	__u8 pad[3];
 };
 
-struct rule_lengths_key {
-	__u32 set;
-	__u32 dir;
-};
-
-#define MAX_PREFIX_LENGTHS 33
-
-struct prefix_lengths {
-	__u8 count;
-	__u8 len[MAX_PREFIX_LENGTHS]; /* longest first */
-	__u16 pad;
-};
-
-struct rule_proto_key {
-	__u32 set;
-	__u32 peer;      /* direction | PEER_GROUP | group number, or direction | address class */
+struct rule_port_key {
+	__u32 set;       /* number | SET_EGRESS */
+	__u32 peer;      /* a class number, or PEER_IDENTITY | an identity */
 	__u16 proto;     /* an IP protocol, or PROTO_ANY */
-	__u16 pad;
+	__u16 block;     /* port >> 8, or BLOCK_ALL */
 };
 
-struct rule_proto {
-	__u8 verdict;    /* for ports without a bucket, or protocols without ports */
-	__u8 buckets;    /* rule_buckets holds blocks of this protocol's ports */
-	__u16 pad;
+struct rule_port_bits {
+	__u64 allow[4];  /* bit (port & 255): 1 allows; a BLOCK_ALL row has every bit alike */
 };
 
-struct rule_bucket_key {
-	__u32 set;
-	__u32 peer;
-	__u16 proto;
-	__u8 block;      /* port >> 8 */
-	__u8 pad;
+/*
+ * Conntrack holds two kinds of entries. A flow (CT_FLOW) is keyed the same whichever way its
+ * packets go: its two ends, the lower first. A first fragment's record (CT_FRAGMENT), which lets
+ * the fragments after it through, is keyed as it was sent: (source, destination, IP id, 0). Each
+ * entry is charged to the interface that opened it, against its allowance, and to the fabric's
+ * table, against ct_limit.
+ */
+enum ct_kind {
+	CT_FLOW     = 0,
+	CT_FRAGMENT = 1,
 };
 
-struct rule_bucket {
-	__u64 allow[4];  /* bit (port & 255): 1 allows */
-};
-
-#define VERDICT_DENY  0
-#define VERDICT_ALLOW 1
-
-/* A tracked flow, keyed as its first packet went: (VPC, protocol, initiator, responder). */
 struct ct_key {
 	__u32 vpc;
-	__be32 src;
-	__be32 dst;
-	__be16 sport;
-	__be16 dport;
+	__be32 addr[2];
+	__be16 port[2];
 	__u8 proto;
-	__u8 pad[3];
+	__u8 kind;     /* enum ct_kind */
+	__u16 pad;
 };
 
-#define CT_REPLIED     0x1
-#define CT_ESTABLISHED 0x2
-#define CT_FIN_FWD     0x4 /* the initiator sent a FIN */
-#define CT_FIN_REV     0x8 /* the responder sent a FIN */
+enum ct_flag {
+	CT_REPLIED      = 0x1,
+	CT_ESTABLISHED  = 0x2,
+	CT_FIN_FWD      = 0x4,  /* the initiator sent a FIN */
+	CT_FIN_REV      = 0x8,  /* the responder sent a FIN */
+	CT_INITIATOR_LO = 0x10, /* the initiator is the key's first end */
+};
 
 struct ct_entry {
 	__u64 expires; /* in datapath_now() nanoseconds */
-	__u32 flags;
-	__u32 pad;
+	__u32 flags;   /* enum ct_flag */
+	__u32 owner;   /* the iface that opened it: its usage counts it */
 };
 
-/* A first fragment's verdict, for the fragments after it. */
-struct frag_key {
-	__u32 vpc;
-	__be32 src;
-	__be32 dst;
-	__u16 id;
-	__u8 proto;
-	__u8 pad;
+/* What the daemon's collector gives ct_collect for one entry. */
+struct ct_collect_args {
+	struct ct_key key;
+	__u32 pad;
+	__u64 now;     /* the datapath's clock as the collector read it; ~0 removes it whatever its expiry */
 };
 
 /* The datapath's settings, one entry. */
 struct config {
 	__u64 clock_skew;    /* added to the clock: tests move time forward to expire flows */
-	__u32 ct_limit;      /* tracked flows at most; a new flow past it is dropped (ct-full) */
+	__u32 ct_limit;      /* conntrack entries at most, all interfaces together; past it, ct-full */
 	__u32 pad;
 };
 
-/* Why a frame was dropped. Keep in step with vnet's reason names. */
+/* Why a frame was dropped. vnet names each (DropReasons). */
 enum drop_reason {
 	DROP_MALFORMED = 1,    /* truncated or inconsistent headers */
 	DROP_SPOOF_MAC,        /* source MAC is not the interface's */
@@ -165,12 +186,13 @@ enum drop_reason {
 	DROP_CT_INVALID,       /* TCP that opens no connection and belongs to no tracked one */
 	DROP_CT_FULL,          /* a new flow while the conntrack table is full */
 	DROP_FRAG,             /* a later fragment whose first was dropped or never seen */
+	DROP_CT_ALLOWANCE,     /* a new flow or first fragment past its interface's conntrack allowance */
 	DROP_REASON_MAX,
 };
 
 struct drop_key {
 	__u32 ifindex;
-	__u32 reason;
+	__u32 reason;        /* enum drop_reason */
 };
 
 #endif

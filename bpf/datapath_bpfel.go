@@ -20,23 +20,36 @@ type DatapathConfig struct {
 	Pad       uint32
 }
 
+type DatapathCtCollectArgs struct {
+	_   structs.HostLayout
+	Key DatapathCtKey
+	Pad uint32
+	Now uint64
+}
+
 type DatapathCtEntry struct {
 	_       structs.HostLayout
 	Expires uint64
 	Flags   uint32
-	Pad     uint32
+	Owner   uint32
 }
 
 type DatapathCtKey struct {
 	_     structs.HostLayout
 	Vpc   uint32
-	Src   uint32
-	Dst   uint32
-	Sport uint16
-	Dport uint16
+	Addr  [2]uint32
+	Port  [2]uint16
 	Proto uint8
-	Pad   [3]uint8
+	Kind  uint8
+	Pad   uint16
 }
+
+type DatapathCtKind uint32
+
+const (
+	DatapathCtKindCT_FLOW     DatapathCtKind = 0
+	DatapathCtKindCT_FRAGMENT DatapathCtKind = 1
+)
 
 type DatapathDropKey struct {
 	_       structs.HostLayout
@@ -66,17 +79,20 @@ const (
 	DatapathDropReasonDROP_CT_INVALID    DatapathDropReason = 17
 	DatapathDropReasonDROP_CT_FULL       DatapathDropReason = 18
 	DatapathDropReasonDROP_FRAG          DatapathDropReason = 19
-	DatapathDropReasonDROP_REASON_MAX    DatapathDropReason = 20
+	DatapathDropReasonDROP_CT_ALLOWANCE  DatapathDropReason = 20
+	DatapathDropReasonDROP_REASON_MAX    DatapathDropReason = 21
 )
 
 type DatapathEndpoint struct {
-	_       structs.HostLayout
-	Ifindex uint32
-	Mac     [6]uint8
-	Pad     uint16
-	Subnet  uint32
-	Policy  uint32
-	Groups  [5]uint32
+	_        structs.HostLayout
+	Ifindex  uint32
+	Mac      [6]uint8
+	Pad      uint16
+	Subnet   uint32
+	Policy   uint32
+	Identity uint32
+	Router   uint32
+	Groups   [5]uint32
 }
 
 type DatapathEndpointKey struct {
@@ -85,98 +101,106 @@ type DatapathEndpointKey struct {
 	Ip  uint32
 }
 
-type DatapathFragKey struct {
-	_     structs.HostLayout
-	Vpc   uint32
-	Src   uint32
-	Dst   uint32
-	Id    uint16
-	Proto uint8
-	Pad   uint8
-}
-
 type DatapathIface struct {
-	_      structs.HostLayout
-	Vpc    uint32
-	Ip     uint32
-	Net    uint32
-	Mask   uint32
-	Mac    [6]uint8
-	Flags  uint16
-	Subnet uint32
-	Policy uint32
+	_           structs.HostLayout
+	Ifindex     uint32
+	Vpc         uint32
+	Ip          uint32
+	Net         uint32
+	Mask        uint32
+	Mac         [6]uint8
+	Flags       uint16
+	Subnet      uint32
+	Policy      uint32
+	Identity    uint32
+	CtAllowance uint32
 }
 
-type DatapathPrefixLengths struct {
-	_     structs.HostLayout
-	Count uint8
-	Len   [33]uint8
-	Pad   uint16
+type DatapathIfaceFlag uint32
+
+const (
+	DatapathIfaceFlagIFACE_SRC_DST_CHECK DatapathIfaceFlag = 1
+	DatapathIfaceFlagIFACE_CHECKS_OFF    DatapathIfaceFlag = 2
+)
+
+type DatapathIfaceUsage struct {
+	_       structs.HostLayout
+	Tracked int64
 }
 
-type DatapathRuleAddrKey struct {
-	_    structs.HostLayout
-	Set  uint32
-	Dir  uint32
-	Addr uint32
-	Len  uint8
-	Pad  [3]uint8
+type DatapathRuleBlock uint32
+
+const (
+	DatapathRuleBlockBLOCK_ALL DatapathRuleBlock = 256
+)
+
+type DatapathRuleClassKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Set       uint32
+	Addr      uint32
 }
 
-type DatapathRuleBucket struct {
+type DatapathRulePeerBits uint32
+
+const (
+	DatapathRulePeerBitsPEER_IDENTITY    DatapathRulePeerBits = 2147483648
+	DatapathRulePeerBitsCLASS_ALLOWS_ALL DatapathRulePeerBits = 1073741824
+	DatapathRulePeerBitsCLASS_NUMBER     DatapathRulePeerBits = 268435455
+)
+
+type DatapathRulePortBits struct {
 	_     structs.HostLayout
 	Allow [4]uint64
 }
 
-type DatapathRuleBucketKey struct {
+type DatapathRulePortKey struct {
 	_     structs.HostLayout
 	Set   uint32
 	Peer  uint32
 	Proto uint16
-	Block uint8
-	Pad   uint8
+	Block uint16
 }
 
-type DatapathRuleLengthsKey struct {
-	_   structs.HostLayout
-	Set uint32
-	Dir uint32
-}
+type DatapathRuleProtocol uint32
 
-type DatapathRuleProto struct {
-	_       structs.HostLayout
-	Verdict uint8
-	Buckets uint8
-	Pad     uint16
-}
+const (
+	DatapathRuleProtocolPROTO_ANY DatapathRuleProtocol = 256
+)
 
-type DatapathRuleProtoKey struct {
-	_     structs.HostLayout
-	Set   uint32
-	Peer  uint32
-	Proto uint16
-	Pad   uint16
-}
+type DatapathRuleSetBits uint32
+
+const (
+	DatapathRuleSetBitsSET_ALLOWS_IN  DatapathRuleSetBits = 2147483648
+	DatapathRuleSetBitsSET_ALLOWS_OUT DatapathRuleSetBits = 1073741824
+	DatapathRuleSetBitsSET_EGRESS     DatapathRuleSetBits = 536870912
+	DatapathRuleSetBitsSET_NUMBER     DatapathRuleSetBits = 268435455
+)
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	DatapathMapConntrack        = "conntrack"
-	DatapathMapCtCount          = "ct_count"
-	DatapathMapDrops            = "drops"
-	DatapathMapEndpoints        = "endpoints"
-	DatapathMapFrags            = "frags"
-	DatapathMapIfaces           = "ifaces"
-	DatapathMapRuleAddrs        = "rule_addrs"
-	DatapathMapRuleBuckets      = "rule_buckets"
-	DatapathMapRuleLengths      = "rule_lengths"
-	DatapathMapRuleProtos       = "rule_protos"
-	DatapathMapSettings         = "settings"
-	DatapathMapSubnetAcls       = "subnet_acls"
-	DatapathProgFromGuest       = "from_guest"
-	DatapathProgToGuest         = "to_guest"
-	DatapathVarUnusedDropReason = "unused_drop_reason"
+	DatapathMapConntrack          = "conntrack"
+	DatapathMapCtCount            = "ct_count"
+	DatapathMapDrops              = "drops"
+	DatapathMapEndpoints          = "endpoints"
+	DatapathMapIfaces             = "ifaces"
+	DatapathMapRuleClasses        = "rule_classes"
+	DatapathMapRulePorts          = "rule_ports"
+	DatapathMapSettings           = "settings"
+	DatapathMapSubnetAcls         = "subnet_acls"
+	DatapathMapUsage              = "usage"
+	DatapathProgCtCollect         = "ct_collect"
+	DatapathProgFromGuest         = "from_guest"
+	DatapathProgToGuest           = "to_guest"
+	DatapathVarUnusedCtKind       = "unused_ct_kind"
+	DatapathVarUnusedDropReason   = "unused_drop_reason"
+	DatapathVarUnusedIfaceFlag    = "unused_iface_flag"
+	DatapathVarUnusedRuleBlock    = "unused_rule_block"
+	DatapathVarUnusedRulePeerBits = "unused_rule_peer_bits"
+	DatapathVarUnusedRuleProtocol = "unused_rule_protocol"
+	DatapathVarUnusedRuleSetBits  = "unused_rule_set_bits"
 )
 
 // LoadDatapath returns the embedded CollectionSpec for Datapath.
@@ -221,6 +245,7 @@ type DatapathSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DatapathProgramSpecs struct {
+	CtCollect *ebpf.ProgramSpec `ebpf:"ct_collect"`
 	FromGuest *ebpf.ProgramSpec `ebpf:"from_guest"`
 	ToGuest   *ebpf.ProgramSpec `ebpf:"to_guest"`
 }
@@ -233,21 +258,25 @@ type DatapathMapSpecs struct {
 	CtCount     *ebpf.MapSpec `ebpf:"ct_count"`
 	Drops       *ebpf.MapSpec `ebpf:"drops"`
 	Endpoints   *ebpf.MapSpec `ebpf:"endpoints"`
-	Frags       *ebpf.MapSpec `ebpf:"frags"`
 	Ifaces      *ebpf.MapSpec `ebpf:"ifaces"`
-	RuleAddrs   *ebpf.MapSpec `ebpf:"rule_addrs"`
-	RuleBuckets *ebpf.MapSpec `ebpf:"rule_buckets"`
-	RuleLengths *ebpf.MapSpec `ebpf:"rule_lengths"`
-	RuleProtos  *ebpf.MapSpec `ebpf:"rule_protos"`
+	RuleClasses *ebpf.MapSpec `ebpf:"rule_classes"`
+	RulePorts   *ebpf.MapSpec `ebpf:"rule_ports"`
 	Settings    *ebpf.MapSpec `ebpf:"settings"`
 	SubnetAcls  *ebpf.MapSpec `ebpf:"subnet_acls"`
+	Usage       *ebpf.MapSpec `ebpf:"usage"`
 }
 
 // DatapathVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DatapathVariableSpecs struct {
-	UnusedDropReason *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
+	UnusedCtKind       *ebpf.VariableSpec `ebpf:"unused_ct_kind"`
+	UnusedDropReason   *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
+	UnusedIfaceFlag    *ebpf.VariableSpec `ebpf:"unused_iface_flag"`
+	UnusedRuleBlock    *ebpf.VariableSpec `ebpf:"unused_rule_block"`
+	UnusedRulePeerBits *ebpf.VariableSpec `ebpf:"unused_rule_peer_bits"`
+	UnusedRuleProtocol *ebpf.VariableSpec `ebpf:"unused_rule_protocol"`
+	UnusedRuleSetBits  *ebpf.VariableSpec `ebpf:"unused_rule_set_bits"`
 }
 
 // DatapathObjects contains all objects after they have been loaded into the kernel.
@@ -274,14 +303,12 @@ type DatapathMaps struct {
 	CtCount     *ebpf.Map `ebpf:"ct_count"`
 	Drops       *ebpf.Map `ebpf:"drops"`
 	Endpoints   *ebpf.Map `ebpf:"endpoints"`
-	Frags       *ebpf.Map `ebpf:"frags"`
 	Ifaces      *ebpf.Map `ebpf:"ifaces"`
-	RuleAddrs   *ebpf.Map `ebpf:"rule_addrs"`
-	RuleBuckets *ebpf.Map `ebpf:"rule_buckets"`
-	RuleLengths *ebpf.Map `ebpf:"rule_lengths"`
-	RuleProtos  *ebpf.Map `ebpf:"rule_protos"`
+	RuleClasses *ebpf.Map `ebpf:"rule_classes"`
+	RulePorts   *ebpf.Map `ebpf:"rule_ports"`
 	Settings    *ebpf.Map `ebpf:"settings"`
 	SubnetAcls  *ebpf.Map `ebpf:"subnet_acls"`
+	Usage       *ebpf.Map `ebpf:"usage"`
 }
 
 func (m *DatapathMaps) Close() error {
@@ -290,14 +317,12 @@ func (m *DatapathMaps) Close() error {
 		m.CtCount,
 		m.Drops,
 		m.Endpoints,
-		m.Frags,
 		m.Ifaces,
-		m.RuleAddrs,
-		m.RuleBuckets,
-		m.RuleLengths,
-		m.RuleProtos,
+		m.RuleClasses,
+		m.RulePorts,
 		m.Settings,
 		m.SubnetAcls,
+		m.Usage,
 	)
 }
 
@@ -305,19 +330,27 @@ func (m *DatapathMaps) Close() error {
 //
 // It can be passed to LoadDatapathObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DatapathVariables struct {
-	UnusedDropReason *ebpf.Variable `ebpf:"unused_drop_reason"`
+	UnusedCtKind       *ebpf.Variable `ebpf:"unused_ct_kind"`
+	UnusedDropReason   *ebpf.Variable `ebpf:"unused_drop_reason"`
+	UnusedIfaceFlag    *ebpf.Variable `ebpf:"unused_iface_flag"`
+	UnusedRuleBlock    *ebpf.Variable `ebpf:"unused_rule_block"`
+	UnusedRulePeerBits *ebpf.Variable `ebpf:"unused_rule_peer_bits"`
+	UnusedRuleProtocol *ebpf.Variable `ebpf:"unused_rule_protocol"`
+	UnusedRuleSetBits  *ebpf.Variable `ebpf:"unused_rule_set_bits"`
 }
 
 // DatapathPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadDatapathObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DatapathPrograms struct {
+	CtCollect *ebpf.Program `ebpf:"ct_collect"`
 	FromGuest *ebpf.Program `ebpf:"from_guest"`
 	ToGuest   *ebpf.Program `ebpf:"to_guest"`
 }
 
 func (p *DatapathPrograms) Close() error {
 	return _DatapathClose(
+		p.CtCollect,
 		p.FromGuest,
 		p.ToGuest,
 	)

@@ -3,4 +3,4 @@
 // needs no clang; `make generate` (clang and llvm: scripts/install-bpf-deps.sh) rebuilds them.
 package bpf
 
-//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu" -target bpfel -type iface -type endpoint_key -type endpoint -type drop_key -type drop_reason -type rule_addr_key -type rule_lengths_key -type prefix_lengths -type rule_proto_key -type rule_proto -type rule_bucket_key -type rule_bucket -type ct_key -type ct_entry -type frag_key -type config Datapath datapath.c
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu" -target bpfel -type iface -type iface_flag -type endpoint_key -type endpoint -type drop_key -type drop_reason -type rule_set_bits -type rule_peer_bits -type rule_protocol -type rule_block -type rule_class_key -type rule_port_key -type rule_port_bits -type ct_key -type ct_kind -type ct_entry -type ct_collect_args -type iface_usage -type config Datapath datapath.c

@@ -19,8 +19,47 @@ type Packet struct {
 	FragOffset int
 	MoreFrags  bool
 	// Embedded is, for an ICMP error (destination unreachable, time exceeded), the packet it
-	// reports on.
+	// reports on: its IP header and first 8 bytes.
 	Embedded *Packet
+	// IHL and TotalLength are the IP header's length (in 4-byte words) and total length as sent,
+	// when they are not what the packet has (0: 5 words, and its real length). Only an ICMP
+	// error's checks read them: a quote must be whole and consistent to relate to anything.
+	IHL, TotalLength int
+}
+
+// ICMP message types that report an error about another packet.
+const (
+	ICMPDestinationUnreachable = 3
+	ICMPTimeExceeded           = 11
+)
+
+// isICMPError tells whether p reports an error about another packet.
+func (p Packet) isICMPError() bool {
+	return p.Protocol == ICMP && (p.ICMPType == ICMPDestinationUnreachable || p.ICMPType == ICMPTimeExceeded)
+}
+
+func (p Packet) headerWords() int {
+	if p.IHL == 0 {
+		return 5
+	}
+	return p.IHL
+}
+
+// quotes tells whether the ICMP error p quotes a whole, consistent packet of a protocol flows
+// are tracked for: IPv4 with a header of 5 to 15 words, a total length covering its header and
+// 8 bytes, not a later fragment, TCP, UDP or ICMP, and inside what p's own header claims.
+func (p Packet) quotes() bool {
+	q := p.Embedded
+	if q == nil || q.headerWords() < 5 || q.FragOffset > 0 {
+		return false
+	}
+	if q.TotalLength != 0 && q.TotalLength < q.headerWords()*4+8 {
+		return false
+	}
+	if p.TotalLength != 0 && p.TotalLength < p.headerWords()*4+8+q.headerWords()*4+8 {
+		return false
+	}
+	return q.Protocol == TCP || q.Protocol == UDP || q.Protocol == ICMP
 }
 
 // SecurityGroup is a group's rules.
@@ -108,8 +147,13 @@ func (a *NetworkACL) Allows(egress bool, p Packet) bool {
 type Endpoint struct {
 	Addr   netip.Addr
 	Subnet string
+	// Router is the router address of its subnet (.1), which may report errors about its flows.
+	Router netip.Addr
 	ACL    *NetworkACL
 	Groups []*SecurityGroup
+	// ConntrackAllowance is how many conntrack entries (flows, first fragments' records) it may
+	// open (0: no limit of its own, only the table's).
+	ConntrackAllowance int
 }
 
 // Drop reasons, as the datapath counts them.
@@ -122,6 +166,9 @@ const (
 	ReasonCTInvalid = "ct-invalid"
 	ReasonCTFull    = "ct-full"
 	ReasonFrag      = "frag"
+	// ReasonCTAllowance is EC2's name (an ENA counter) for a flow refused because its
+	// interface has opened all the flows its allowance lets it.
+	ReasonCTAllowance = "conntrack_allowance_exceeded"
 )
 
 // Timeouts of tracked flows, EC2's.
@@ -134,6 +181,9 @@ var (
 	UDPTimeout        = 30 * time.Second
 	UDPStreamTimeout  = 180 * time.Second
 	ICMPTimeout       = 30 * time.Second
+	// FragmentTimeout is how long a first fragment's record lets later ones through (Linux's
+	// ipfrag_time: a datagram not whole by then never will be).
+	FragmentTimeout = 30 * time.Second
 )
 
 type flowKey struct {
@@ -141,8 +191,15 @@ type flowKey struct {
 	initiator, dst netip.AddrPort
 }
 
+// entry is what conntrack holds of a flow or of a first fragment: when it expires, and the
+// interface that opened it, whose allowance it counts against.
+type entry struct {
+	expires time.Time
+	owner   netip.Addr
+}
+
 type flow struct {
-	expires     time.Time
+	entry
 	replied     bool // the responder has answered: a UDP stream, an established TCP connection
 	established bool
 	finFwd      bool // the initiator sent a FIN
@@ -155,37 +212,49 @@ type fragKey struct {
 	id       uint16
 }
 
-// Evaluator is the reference for what the datapath must decide: it holds the conntrack table and
-// the verdicts of first fragments.
+// Evaluator is the reference for what the datapath must decide. Its conntrack table holds the
+// tracked flows and the records of delivered first fragments, at most MaxFlows entries, each
+// charged to the interface that opened it.
 type Evaluator struct {
 	Members  Members
 	MaxFlows int
 	Now      func() time.Time
 	flows    map[flowKey]*flow
-	frags    map[fragKey]string
+	frags    map[fragKey]*entry
+	opened   map[netip.Addr]int // entries in the table, by owner
 }
 
 // NewEvaluator returns an evaluator with a conntrack table of maxFlows entries.
 func NewEvaluator(members Members, maxFlows int) *Evaluator {
-	return &Evaluator{Members: members, MaxFlows: maxFlows, Now: time.Now, flows: map[flowKey]*flow{}, frags: map[fragKey]string{}}
+	return &Evaluator{Members: members, MaxFlows: maxFlows, Now: time.Now, flows: map[flowKey]*flow{}, frags: map[fragKey]*entry{}, opened: map[netip.Addr]int{}}
 }
 
 // Forward judges p sent by src to dst, and tracks it: the empty string if it is delivered, else
 // the reason it is dropped. Order, as in the datapath: the source subnet's ACL outbound (when p
 // leaves the subnet), conntrack, the source's groups outbound, the destination subnet's ACL
-// inbound (when p enters another subnet), the destination's groups inbound.
+// inbound (when p enters another subnet), the destination's groups inbound. A delivered first
+// fragment is recorded for the fragments after it, which go where it went.
 func (e *Evaluator) Forward(p Packet, src, dst Endpoint) string {
+	key := fragKey{p.Protocol, p.Src, p.Dst, p.FragID}
 	if p.FragOffset > 0 {
-		if verdict, ok := e.frags[fragKey{p.Protocol, p.Src, p.Dst, p.FragID}]; ok && verdict == Allowed {
+		if f := e.frags[key]; f != nil && e.live(f, func() { delete(e.frags, key) }) {
 			return Allowed
 		}
 		return ReasonFrag
 	}
 	verdict := e.judge(p, src, dst)
-	if p.MoreFrags {
-		e.frags[fragKey{p.Protocol, p.Src, p.Dst, p.FragID}] = verdict
+	if verdict != Allowed || !p.MoreFrags {
+		return verdict
 	}
-	return verdict
+	if f := e.frags[key]; f != nil { // the same datagram again
+		f.expires = e.Now().Add(FragmentTimeout)
+		return Allowed
+	}
+	if reason := e.charge(src); reason != Allowed {
+		return reason
+	}
+	e.frags[key] = &entry{expires: e.Now().Add(FragmentTimeout), owner: src.Addr}
+	return Allowed
 }
 
 func (e *Evaluator) judge(p Packet, src, dst Endpoint) string {
@@ -193,7 +262,13 @@ func (e *Evaluator) judge(p Packet, src, dst Endpoint) string {
 	if crossing && !src.ACL.Allows(true, p) {
 		return ReasonNACLOut
 	}
-	tracked := e.lookup(p)
+	// An ICMP error belongs to no flow of its own: it is related to one, or judged by the rules.
+	var tracked bool
+	if p.isICMPError() {
+		tracked = e.related(p, dst)
+	} else {
+		tracked = e.lookup(p)
+	}
 	if !tracked {
 		if !allows(src.Groups, false, p, e.Members) {
 			return e.denied(p, ReasonSGEgress)
@@ -206,9 +281,7 @@ func (e *Evaluator) judge(p Packet, src, dst Endpoint) string {
 		if !allows(dst.Groups, true, p, e.Members) {
 			return e.denied(p, ReasonSGIngress)
 		}
-		if !e.track(p) {
-			return ReasonCTFull
-		}
+		return e.track(p, src)
 	}
 	return Allowed
 }
@@ -225,63 +298,79 @@ func (e *Evaluator) denied(p Packet, reason string) string {
 func keyOf(p Packet) (flowKey, flowKey) {
 	a, b := netip.AddrPortFrom(p.Src, uint16(p.SrcPort)), netip.AddrPortFrom(p.Dst, uint16(p.DstPort))
 	if p.Protocol == ICMP {
-		// Echo request and reply match by addresses; the identifier stands for the ports.
+		// Echo request and reply match by addresses.
 		a, b = netip.AddrPortFrom(p.Src, 0), netip.AddrPortFrom(p.Dst, 0)
 	}
 	return flowKey{p.Protocol, a, b}, flowKey{p.Protocol, b, a}
 }
 
-// lookup tells whether p belongs to a tracked flow (either way), refreshing it; an ICMP error
-// about a tracked flow is related to it. An expired flow met on the way is removed.
+// lookup tells whether p belongs to a tracked flow (either way), refreshing it; a reset ends the
+// flow. An expired flow met on the way is removed.
 func (e *Evaluator) lookup(p Packet) bool {
-	if p.Protocol == ICMP && p.Embedded != nil && (p.ICMPType == 3 || p.ICMPType == 11) {
-		return e.peek(*p.Embedded)
-	}
-	fwd, rev := keyOf(p)
-	if f := e.find(fwd); f != nil {
-		e.refresh(f, p, false)
-		return true
-	}
-	if f := e.find(rev); f != nil {
-		e.refresh(f, p, true)
-		return true
-	}
-	return false
-}
-
-func (e *Evaluator) find(k flowKey) *flow {
-	f := e.flows[k]
-	if f != nil && !e.Now().Before(f.expires) {
-		delete(e.flows, k)
-		return nil
-	}
-	return f
-}
-
-func (e *Evaluator) peek(p Packet) bool {
-	now := e.Now()
 	fwd, rev := keyOf(p)
 	for _, k := range []flowKey{fwd, rev} {
-		if f := e.flows[k]; f != nil && now.Before(f.expires) {
-			return true
+		f := e.flows[k]
+		if f == nil || !e.live(&f.entry, func() { delete(e.flows, k) }) {
+			continue
 		}
+		if p.Protocol == TCP && p.RST {
+			e.remove(&f.entry, func() { delete(e.flows, k) })
+		} else {
+			e.refresh(f, p, k == rev)
+		}
+		return true
 	}
 	return false
 }
 
-// Collect removes expired flows, as the daemon's conntrack collector does. Until then (or until
-// a packet of the flow comes by) an expired flow still takes its place in the table.
+// related tells whether the ICMP error p reports on a packet of a tracked flow: the packet it
+// quotes (whole and consistent) was sent by the flow's initiator to its responder, and the
+// error comes back to that initiator (dst) from the responder or the router of dst's subnet.
+func (e *Evaluator) related(p Packet, dst Endpoint) bool {
+	if !p.quotes() {
+		return false
+	}
+	q := *p.Embedded
+	if p.Dst != q.Src || (p.Src != q.Dst && p.Src != dst.Router) {
+		return false
+	}
+	fwd, _ := keyOf(q)
+	f := e.flows[fwd]
+	return f != nil && e.Now().Before(f.expires)
+}
+
+// live tells whether an entry has not expired; one that has is removed (with forget).
+func (e *Evaluator) live(en *entry, forget func()) bool {
+	if e.Now().Before(en.expires) {
+		return true
+	}
+	e.remove(en, forget)
+	return false
+}
+
+// remove takes an entry out of the table and off its owner's count.
+func (e *Evaluator) remove(en *entry, forget func()) {
+	forget()
+	e.opened[en.owner]--
+}
+
+// Collect removes expired entries, as the daemon's conntrack collector does. Until then (or until
+// a packet of the flow comes by) an expired entry still takes its place in the table.
 func (e *Evaluator) Collect() {
-	now := e.Now()
 	for k, f := range e.flows {
-		if !now.Before(f.expires) {
-			delete(e.flows, k)
-		}
+		e.live(&f.entry, func() { delete(e.flows, k) })
+	}
+	for k, f := range e.frags {
+		e.live(f, func() { delete(e.frags, k) })
 	}
 }
 
-// Flows is the number of entries in the conntrack table, expired ones not yet collected included.
-func (e *Evaluator) Flows() int { return len(e.flows) }
+// Flows is the number of entries in the conntrack table (flows and first fragments' records),
+// expired ones not yet collected included.
+func (e *Evaluator) Flows() int { return len(e.flows) + len(e.frags) }
+
+// Opened is the number of entries in the table that the interface with address owner opened.
+func (e *Evaluator) Opened(owner netip.Addr) int { return e.opened[owner] }
 
 func (e *Evaluator) refresh(f *flow, p Packet, reply bool) {
 	now := e.Now()
@@ -299,7 +388,7 @@ func (e *Evaluator) refresh(f *flow, p Packet, reply bool) {
 		}
 		switch {
 		case p.RST:
-			f.expires = now // gone
+			f.expires = now // a SYN with a reset: opened and closed at once
 		case f.finFwd && f.finRev:
 			f.expires = now.Add(TCPClosingTimeout)
 		case f.established:
@@ -318,17 +407,31 @@ func (e *Evaluator) refresh(f *flow, p Packet, reply bool) {
 	}
 }
 
-// track starts tracking a new allowed flow; it fails when the table is full.
-func (e *Evaluator) track(p Packet) bool {
-	if p.Protocol == TCP && !(p.SYN && !p.ACK) {
-		return true // allowed by a rule without opening a connection: nothing to track
+// charge counts a new entry src opens against its allowance and the table's size: the empty
+// string, or why the entry is refused.
+func (e *Evaluator) charge(src Endpoint) string {
+	if src.ConntrackAllowance > 0 && e.opened[src.Addr] >= src.ConntrackAllowance {
+		return ReasonCTAllowance
 	}
-	if len(e.flows) >= e.MaxFlows {
-		return false
+	if e.Flows() >= e.MaxFlows {
+		return ReasonCTFull
+	}
+	e.opened[src.Addr]++
+	return Allowed
+}
+
+// track starts tracking a new allowed flow that src opened: the empty string, or why it was
+// refused. A TCP packet that opens no connection, and an ICMP error, track nothing.
+func (e *Evaluator) track(p Packet, src Endpoint) string {
+	if p.Protocol == TCP && !(p.SYN && !p.ACK) || p.isICMPError() {
+		return Allowed
+	}
+	if reason := e.charge(src); reason != Allowed {
+		return reason
 	}
 	fwd, _ := keyOf(p)
-	f := &flow{}
+	f := &flow{entry: entry{owner: src.Addr}}
 	e.flows[fwd] = f
 	e.refresh(f, p, false)
-	return true
+	return Allowed
 }

@@ -187,3 +187,69 @@ func TestClosedConnectionsLeaveTheTable(t *testing.T) {
 	c.advance(10 * time.Second)
 	assert.Equal(t, ReasonCTInvalid, e.Forward(back(Packet{Protocol: TCP, ACK: true}), B, A), "closed both ways: gone after 10 s")
 }
+
+// Each interface opens flows against its own allowance: one that floods fills its own share,
+// and another still opens flows; a reset or a collection gives the share back.
+func TestConntrackAllowancePerInterface(t *testing.T) {
+	open := &SecurityGroup{ID: "sg-open", Ingress: []Rule{{Protocol: AllProtocols, From: -1, To: -1, CIDR: cidr("0.0.0.0/0")}}, Egress: allOut()}
+	e, c := newEval(nil, 10)
+	A := Endpoint{Addr: web, Subnet: "a", ACL: DefaultACL(), Groups: []*SecurityGroup{open}, ConntrackAllowance: 3}
+	B := Endpoint{Addr: db, Subnet: "a", ACL: DefaultACL(), Groups: []*SecurityGroup{open}, ConntrackAllowance: 3}
+	for port := range 3 {
+		assert.Equal(t, Allowed, e.Forward(Packet{Protocol: UDP, Src: web, Dst: db, SrcPort: 6000 + port, DstPort: 53}, A, B))
+	}
+	assert.Equal(t, ReasonCTAllowance, e.Forward(Packet{Protocol: UDP, Src: web, Dst: db, SrcPort: 6100, DstPort: 53}, A, B))
+	assert.Equal(t, ReasonCTAllowance, e.Forward(Packet{Protocol: UDP, Src: web, Dst: db, SrcPort: 6101, DstPort: 53, FragID: 1, MoreFrags: true}, A, B), "a first fragment's record counts too")
+	assert.Equal(t, Allowed, e.Forward(syn(db, web, 1, 80), B, A), "the other interface opens its own")
+	assert.Equal(t, Allowed, e.Forward(Packet{Protocol: UDP, Src: db, Dst: web, SrcPort: 53, DstPort: 6000}, B, A), "answers need no allowance")
+	assert.Equal(t, 3, e.Opened(web))
+	assert.Equal(t, 1, e.Opened(db))
+
+	// A reset ends a flow at once, and gives its place back.
+	assert.Equal(t, Allowed, e.Forward(Packet{Protocol: TCP, Src: web, Dst: db, SrcPort: 80, DstPort: 1, RST: true, ACK: true}, A, B))
+	assert.Equal(t, 0, e.Opened(db))
+	c.advance(31 * time.Second)
+	e.Collect()
+	assert.Equal(t, 1, e.Opened(web), "the unanswered flows expired after 30 s; the answered one lasts 180 s")
+	assert.Equal(t, Allowed, e.Forward(Packet{Protocol: UDP, Src: web, Dst: db, SrcPort: 6100, DstPort: 53}, A, B))
+}
+
+// An ICMP error is related only when it comes back along its flow, about a packet the flow's
+// initiator sent, and quotes that packet whole; any other is judged by the rules.
+func TestICMPErrorsComeBackAlongTheirFlow(t *testing.T) {
+	open := &SecurityGroup{ID: "sg-open", Ingress: []Rule{{Protocol: UDP, From: 0, To: 65535, CIDR: cidr("0.0.0.0/0")}}, Egress: allOut()}
+	closed := &SecurityGroup{ID: "sg-closed", Egress: allOut()}
+	router := netip.MustParseAddr("10.0.1.1")
+	e, _ := newEval(nil, 100)
+	A := Endpoint{Addr: web, Subnet: "a", Router: router, ACL: DefaultACL(), Groups: []*SecurityGroup{closed}}
+	B := Endpoint{Addr: db, Subnet: "b", ACL: DefaultACL(), Groups: []*SecurityGroup{open}}
+	O := Endpoint{Addr: other, Subnet: "a", ACL: DefaultACL(), Groups: []*SecurityGroup{open}}
+	q := Packet{Protocol: UDP, Src: web, Dst: db, SrcPort: 5000, DstPort: 9}
+	assert.Equal(t, Allowed, e.Forward(q, A, B))
+	unreach := func(src netip.Addr, quoted Packet) Packet {
+		return Packet{Protocol: ICMP, Src: src, Dst: web, ICMPType: 3, ICMPCode: 3, Embedded: &quoted}
+	}
+	assert.Equal(t, Allowed, e.Forward(unreach(db, q), B, A), "from the flow's responder")
+	assert.Equal(t, Allowed, e.Forward(unreach(router, q), O, A), "from the router of the initiator's subnet")
+	assert.Equal(t, ReasonSGIngress, e.Forward(unreach(other, q), O, A), "from a third party naming the flow")
+
+	reply := Packet{Protocol: UDP, Src: db, Dst: web, SrcPort: 9, DstPort: 5000}
+	assert.Equal(t, ReasonSGIngress, e.Forward(unreach(db, reply), B, A), "about a packet the initiator did not send")
+	for name, mangle := range map[string]func(*Packet){
+		"header under 5 words":        func(p *Packet) { p.IHL = 4 },
+		"total length under 28 bytes": func(p *Packet) { p.TotalLength = 27 },
+		"a later fragment":            func(p *Packet) { p.FragOffset = 185 },
+	} {
+		bad := q
+		mangle(&bad)
+		assert.Equal(t, ReasonSGIngress, e.Forward(unreach(db, bad), B, A), name)
+	}
+	withOptions := q
+	withOptions.IHL = 6
+	assert.Equal(t, Allowed, e.Forward(unreach(db, withOptions), B, A), "a quote with IP options")
+	short := unreach(db, q)
+	short.TotalLength = 20 + 8 + 20 + 7
+	assert.Equal(t, ReasonSGIngress, e.Forward(short, B, A), "an error claiming less than its quote")
+	// An error opens no flow, even when a rule lets it in.
+	assert.Equal(t, 1, e.Flows())
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/hostd/hostd/hostd/api"
@@ -66,7 +67,7 @@ func probeFailed(err error) error { return api.Errorf(codeProbeFailed, "%v", err
 func probeSend(_ *globals, args []string) error {
 	fs := newFlags("probe send")
 	iface := fs.String("iface", "eth0", "interface to send on")
-	proto := fs.String("proto", "udp", "udp, tcp-syn, icmp, arp or dhcp-offer")
+	proto := fs.String("proto", "udp", "udp, tcp-syn, icmp, unreachable, arp or dhcp-offer")
 	srcMAC := fs.String("src-mac", "", "source MAC (default: the interface's)")
 	dstMAC := fs.String("dst-mac", probe.RouterMAC.String(), "destination MAC (default: hostd's router)")
 	srcIP := fs.String("src-ip", "", "source IPv4 (default: the interface's)")
@@ -76,6 +77,10 @@ func probeSend(_ *globals, args []string) error {
 	arpOp := fs.String("arp-op", "request", "request or reply")
 	arpTarget := fs.String("arp-target", "", "with --proto arp: the address asked about, or told to")
 	count := fs.Int("count", 1, "frames to send")
+	flows := fs.Bool("flows", false, "make each frame a new flow: source ports counting up, then destination ports")
+	vlan := fs.Uint("vlan", 0, "tag the frame with this 802.1Q VLAN id")
+	quoteSrc := fs.String("quote-src", "", "with --proto unreachable: IP:PORT that sent the UDP datagram reported on")
+	quoteDst := fs.String("quote-dst", "", "with --proto unreachable: IP:PORT it was sent to")
 	payload := fs.String("payload", "hostd-probe", "payload")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
@@ -84,7 +89,12 @@ func probeSend(_ *globals, args []string) error {
 	if err != nil {
 		return probeFailed(err)
 	}
-	f := probe.Frame{Proto: *proto, SrcMAC: ifc.HardwareAddr, SrcIP: ownIP, SrcPort: uint16(*sport), DstPort: uint16(*dport), Payload: []byte(*payload)}
+	f := probe.Frame{Proto: *proto, SrcMAC: ifc.HardwareAddr, SrcIP: ownIP, SrcPort: uint16(*sport), DstPort: uint16(*dport), Payload: []byte(*payload), VLAN: uint16(*vlan)}
+	if *proto == "unreachable" {
+		if f.Quote, err = quotedDatagram(*quoteSrc, *quoteDst); err != nil {
+			return err
+		}
+	}
 	if f.DstMAC, err = net.ParseMAC(*dstMAC); err != nil {
 		return api.Errorf(api.CodeInvalidParameterValue, "--dst-mac: %v", err)
 	}
@@ -115,10 +125,21 @@ func probeSend(_ *globals, args []string) error {
 	if err != nil {
 		return api.Errorf(api.CodeInvalidParameterValue, "%v", err)
 	}
-	if err := probe.Send(ifc, frame, *count); err != nil {
+	if err := probe.Send(ifc, probe.Frames(f, *count, *flows)); err != nil {
 		return probeFailed(err)
 	}
 	return printJSON(map[string]any{"Sent": *count, "Proto": *proto, "SrcMac": f.SrcMAC.String(), "SrcIp": f.SrcIP.String(), "Bytes": len(frame)})
+}
+
+// quotedDatagram is the UDP datagram an ICMP error reports on, from --quote-src and --quote-dst.
+func quotedDatagram(src, dst string) (*probe.Frame, error) {
+	from, ferr := netip.ParseAddrPort(src)
+	to, terr := netip.ParseAddrPort(dst)
+	if ferr != nil || terr != nil || !from.Addr().Is4() || !to.Addr().Is4() {
+		return nil, api.Errorf(api.CodeInvalidParameterValue, "--quote-src and --quote-dst: give IPv4:PORT each")
+	}
+	return &probe.Frame{Proto: "udp", SrcMAC: probe.RouterMAC, DstMAC: probe.RouterMAC,
+		SrcIP: from.Addr().AsSlice(), DstIP: to.Addr().AsSlice(), SrcPort: from.Port(), DstPort: to.Port()}, nil
 }
 
 func probeSniff(_ *globals, args []string) error {

@@ -3,7 +3,9 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,8 @@ import (
 	"github.com/hostd/hostd/bpf"
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/hostdtest"
+	"github.com/hostd/hostd/hostd/probe"
+	"github.com/hostd/hostd/vnet"
 )
 
 // End-to-end tests of security groups and network ACLs: real instances, real connections.
@@ -303,16 +307,16 @@ func TestFirewallAcrossDaemonRestart(t *testing.T) {
 	assert.Less(t, ruleSets(t, d), 8, "rule sets of the dead daemon were left behind")
 }
 
-// ruleSets counts the distinct rule sets in the daemon's pinned address map.
+// ruleSets counts the distinct rule sets in the daemon's pinned verdict map.
 func ruleSets(t *testing.T, d *hostdtest.Daemon) int {
-	m, err := ebpf.LoadPinnedMap(filepath.Join("/sys/fs/bpf/hostd", d.Fabric, "rule_addrs"), nil)
+	m, err := ebpf.LoadPinnedMap(filepath.Join("/sys/fs/bpf/hostd", d.Fabric, "rule_ports"), nil)
 	require.NoError(t, err)
 	defer m.Close()
 	sets := map[uint32]bool{}
-	var key bpf.DatapathRuleAddrKey
-	var class uint32
-	for it := m.Iterate(); it.Next(&key, &class); {
-		sets[key.Set] = true
+	var key bpf.DatapathRulePortKey
+	var row bpf.DatapathRulePortBits
+	for it := m.Iterate(); it.Next(&key, &row); {
+		sets[key.Set&uint32(bpf.DatapathRuleSetBitsSET_NUMBER)] = true
 	}
 	return len(sets)
 }
@@ -359,4 +363,104 @@ func TestICMPErrorsOfTrackedFlowsAreRelated(t *testing.T) {
 	_, stderr, code := d.Exec(x.web.id, "hostd", "probe", "connect", "--proto", "udp", "--addr", x.db.ip+":9999", "--timeout", "2s")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "connection refused", "the port unreachable did not come back")
+}
+
+// sniffWhile runs `probe sniff` (promiscuous) in inst for 2 s while do runs, and returns what it
+// saw.
+func sniffWhile(t *testing.T, d *hostdtest.Daemon, inst netInstance, do func()) probe.SniffResult {
+	t.Helper()
+	var res probe.SniffResult
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		out := d.MustExec(inst.id, "hostd", "probe", "sniff", "--seconds", "2")
+		assert.NoError(t, json.Unmarshal([]byte(out), &res))
+	}()
+	time.Sleep(300 * time.Millisecond) // the sniffer is up well within this
+	do()
+	wg.Wait()
+	return res
+}
+
+// saw tells whether a sniffer saw a flow from src of proto.
+func saw(res probe.SniffResult, src, proto string) bool {
+	return slices.ContainsFunc(res.Flows, func(f probe.Flow) bool { return f.Src == src && f.Proto == proto })
+}
+
+// setAllowance is a test-only switch of the negative control: it sets the conntrack allowance of
+// the interface with mac in the daemon's pinned datapath.
+func setAllowance(t *testing.T, d *hostdtest.Daemon, mac string, allowance uint32) {
+	t.Helper()
+	m, err := ebpf.LoadPinnedMap(filepath.Join("/sys/fs/bpf/hostd", d.Fabric, "ifaces"), nil)
+	require.NoError(t, err)
+	defer m.Close()
+	var key uint32
+	var val bpf.DatapathIface
+	for it := m.Iterate(); it.Next(&key, &val); {
+		if net.HardwareAddr(val.Mac[:]).String() == mac {
+			val.CtAllowance = allowance
+			require.NoError(t, m.Put(key, val))
+			return
+		}
+	}
+	t.Fatalf("no datapath entry for %s", mac)
+}
+
+// One tenant floods new flows (140,000 UDP flows, as in the attack of issue 10): it fills its own
+// share of the conntrack table, and neighbours in its VPC and in another keep opening connections.
+// Control: with the flooder's allowance lifted to the whole table, the same flood fills the table
+// and a neighbour in another VPC can connect no more.
+func TestConntrackFloodFillsOnlyTheFloodersShare(t *testing.T) {
+	d := hostdtest.Start(t)
+	vpc, subnets := createVpc(t, d, "10.29.0.0/16", "10.29.1.0/24")
+	sinkSG := createGroup(t, d, vpc, "sink")
+	authorize(t, d, sinkSG, "--ingress", "--protocol", "all", "--cidr", "10.29.0.0/16")
+	flooder := launchIn(t, d, subnets[0])
+	sink := launchIn(t, d, subnets[0], "--sg", sinkSG)
+	neighbour := launchIn(t, d, subnets[0])
+	_, others := createVpc(t, d, "10.30.0.0/16", "10.30.1.0/24")
+	a, b := launchIn(t, d, others[0]), launchIn(t, d, others[0])
+
+	const flows = 140000
+	flood := func(sport string) {
+		d.MustExec(flooder.id, "hostd", "probe", "send", "--dst-ip", sink.ip, "--proto", "udp", "--sport", sport, "--dport", "9", "--count", fmt.Sprint(flows), "--flows")
+	}
+	flood("40000")
+	refused := drops(t, d, flooder.id)["conntrack_allowance_exceeded"]
+	assert.InDelta(t, flows-vnet.DefaultConntrackAllowance, refused, 100, "new flows past the flooder's allowance")
+	assert.True(t, connects(t, d, a, b, "tcp", 5000), "a tenant of another VPC connects")
+	assert.True(t, connects(t, d, neighbour, sink, "tcp", 5000), "a neighbour in the flooder's VPC connects")
+	assert.Zero(t, drops(t, d, b.id)["ct-full"])
+
+	// Control: the flooder's share lifted to the whole table.
+	setAllowance(t, d, flooder.mac, 1<<20)
+	flood("1024")
+	assert.False(t, connects(t, d, a, b, "tcp", 5001), "control: the table is full for everyone")
+	assert.NotZero(t, drops(t, d, b.id)["ct-full"])
+}
+
+// An ICMP error naming a flow between two other instances, carrying a payload of its own, sent to
+// an instance whose groups admit nothing: refused, since it does not come back along that flow.
+// Controls: the same frame arrives once the victim's group admits ICMP from the sender (so the
+// sniffer would have seen it), and a genuine port unreachable still comes back to the flow's
+// initiator (TestICMPErrorsOfTrackedFlowsAreRelated).
+func TestICMPErrorsCannotBeSmuggled(t *testing.T) {
+	d := hostdtest.Start(t)
+	x := newTiers(t, d, "10.31")
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "udp", "--port", "9999", "--source-group", x.webSG)
+	attacker := launchIn(t, d, x.subnets[2])
+	// A flow from web to db, tracked.
+	d.MustExec(x.web.id, "hostd", "probe", "send", "--dst-ip", x.db.ip, "--proto", "udp", "--sport", "40000", "--dport", "9999")
+	smuggle := func() {
+		d.MustExec(attacker.id, "hostd", "probe", "send", "--dst-ip", x.other.ip, "--proto", "unreachable",
+			"--quote-src", x.web.ip+":40000", "--quote-dst", x.db.ip+":9999", "--payload", "smuggled past a group that admits nothing", "--count", "3")
+	}
+	before := drops(t, d, x.other.id)["sg-ingress"]
+	assert.False(t, saw(sniffWhile(t, d, x.other, smuggle), attacker.ip, "ICMPv4"), "the smuggled error arrived")
+	assert.Equal(t, before+3, drops(t, d, x.other.id)["sg-ingress"])
+
+	// Control: admitted by a rule, the same frames arrive, and the sniffer sees them.
+	authorize(t, d, x.otherSG, "--ingress", "--protocol", "icmp", "--cidr", attacker.ip+"/32")
+	assert.True(t, saw(sniffWhile(t, d, x.other, smuggle), attacker.ip, "ICMPv4"), "control: the sniffer sees errors that are let in")
 }

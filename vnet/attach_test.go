@@ -22,16 +22,20 @@ func TestAttachBothWays(t *testing.T) {
 		t.Run(fmt.Sprintf("clsact=%v", clsact), func(t *testing.T) {
 			hostdtest.RequireRoot(t)
 			fabricName := fmt.Sprintf("att%d%v", os.Getpid(), clsact)
-			f, err := OpenFabric(fabricName)
-			require.NoError(t, err)
-			dp, err := LoadDatapath(fabricName)
-			require.NoError(t, err)
-			dp.ForceClsact = clsact
+			// Registered first: a load that fails half way leaves pins too.
+			var dp *Datapath
 			t.Cleanup(func() {
-				dp.Close()
+				if dp != nil {
+					dp.Close()
+				}
 				assert.NoError(t, DeleteDatapath(fabricName))
 				assert.NoError(t, DeleteFabric(fabricName))
 			})
+			f, err := OpenFabric(fabricName)
+			require.NoError(t, err)
+			dp, err = LoadDatapath(fabricName)
+			require.NoError(t, err)
+			dp.ForceClsact = clsact
 			// A stand-in guest: a process in a network namespace of its own.
 			standIn := exec.Command("unshare", "--net", "sleep", "60")
 			require.NoError(t, standIn.Start())

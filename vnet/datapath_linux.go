@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -26,8 +28,9 @@ var ErrStaleDatapath = errors.New("the pinned datapath was made by another versi
 // PinDir is where fabric's programs, maps and links are pinned.
 func PinDir(fabric string) string { return filepath.Join(BPFRoot, "hostd", fabric) }
 
-// Datapath is the loaded eBPF datapath of one fabric: its two programs and three maps, all pinned,
-// so that enforcement goes on while no daemon runs and a new daemon adopts them as they are.
+// Datapath is the loaded eBPF datapath of one fabric: its programs and maps, pinned, so that
+// enforcement goes on while no daemon runs and a new daemon adopts them as they are. (The
+// collector's program, ct_collect, runs only when the daemon asks: it is loaded, never pinned.)
 type Datapath struct {
 	pinDir string
 	rules  ruleSets
@@ -37,6 +40,28 @@ type Datapath struct {
 	Adopted bool
 	// ForceClsact attaches with clsact even where TCX works, so that both paths are tested here.
 	ForceClsact bool
+	// failIn counts down the map updates until one fails: FailMapUpdate.
+	failIn atomic.Int64
+}
+
+// FailMapUpdate makes the nth map update of this datapath from now on fail (1: the next one);
+// 0 turns it off. Only tests call it, to check that a change whose datapath update fails is
+// refused and leaves records and enforcement as they were. No API reaches it.
+func (dp *Datapath) FailMapUpdate(n int) { dp.failIn.Store(int64(n)) }
+
+// errInjected is the failure FailMapUpdate makes.
+var errInjected = errors.New("map update failed on purpose (FailMapUpdate)")
+
+// update writes one entry of a datapath map: every write of vnet goes through here.
+func (dp *Datapath) update(m *ebpf.Map, key, value any, flags ebpf.MapUpdateFlags) error {
+	if dp.failIn.Load() > 0 && dp.failIn.Add(-1) == 0 {
+		return errInjected
+	}
+	return m.Update(key, value, flags)
+}
+
+func (dp *Datapath) put(m *ebpf.Map, key, value any) error {
+	return dp.update(m, key, value, ebpf.UpdateAny)
 }
 
 // LoadDatapath opens fabric's datapath: the pinned maps and programs if an earlier daemon left
@@ -60,9 +85,17 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 	from, ferr := ebpf.LoadPinnedProgram(dp.progPin(bpf.DatapathProgFromGuest), nil)
 	to, terr := ebpf.LoadPinnedProgram(dp.progPin(bpf.DatapathProgToGuest), nil)
 	if ferr == nil && terr == nil {
-		dp.progs = bpf.DatapathPrograms{FromGuest: from, ToGuest: to}
+		var collector struct {
+			CtCollect *ebpf.Program `ebpf:"ct_collect"`
+		}
+		if err := bpf.LoadDatapathObjects(&collector, opts); err != nil {
+			closeAll(from, to)
+			dp.Close()
+			return nil, fmt.Errorf("loading the conntrack collector: %w", err)
+		}
+		dp.progs = bpf.DatapathPrograms{FromGuest: from, ToGuest: to, CtCollect: collector.CtCollect}
 		dp.Adopted = true
-		return dp, dp.initFirewall()
+		return dp, dp.init()
 	}
 	closeAll(from, to)
 	if err := bpf.LoadDatapathObjects(&dp.progs, opts); err != nil {
@@ -76,7 +109,15 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 			return nil, fmt.Errorf("pinning %s: %w", name, err)
 		}
 	}
-	return dp, dp.initFirewall()
+	return dp, dp.init()
+}
+
+// init prepares this process's view of the datapath: rule sets, identities, conntrack limit.
+func (dp *Datapath) init() error {
+	if err := dp.initRuleSets(); err != nil {
+		return err
+	}
+	return dp.initConntrack()
 }
 
 func closeAll(progs ...*ebpf.Program) {
@@ -125,6 +166,9 @@ type Interface struct {
 	// SubnetNumber picks the network ACL (SetSubnetACL); traffic between two subnet numbers
 	// crosses ACLs, traffic within one does not.
 	SubnetNumber uint32
+	// ConntrackAllowance is how many conntrack entries (flows, first fragments) the interface
+	// may open; 0 is DefaultConntrackAllowance.
+	ConntrackAllowance uint32
 	// Policy is the rule set of the interface's security groups (LoadPolicy); 0 admits nothing.
 	Policy uint32
 	// Groups are the numbers of the groups the interface is in: what rules naming a group match.
@@ -136,39 +180,79 @@ type Interface struct {
 func (dp *Datapath) SetInterface(ifindex int, in Interface) error {
 	var flags uint16
 	if in.SourceDestCheck {
-		flags |= 1 // IFACE_SRC_DST_CHECK
+		flags |= uint16(bpf.DatapathIfaceFlagIFACE_SRC_DST_CHECK)
 	}
 	if in.ChecksOff {
-		flags |= 2 // IFACE_CHECKS_OFF
+		flags |= uint16(bpf.DatapathIfaceFlagIFACE_CHECKS_OFF)
 	}
-	if len(in.Groups) > len(bpf.DatapathEndpoint{}.Groups) {
-		return fmt.Errorf("an interface is in at most %d groups", len(bpf.DatapathEndpoint{}.Groups))
+	key, identity, err := dp.identityFor(ifindex, in.VPC, in.Groups)
+	if err != nil {
+		return err
+	}
+	allowance := in.ConntrackAllowance
+	if allowance == 0 {
+		allowance = DefaultConntrackAllowance
 	}
 	entry := bpf.DatapathIface{
-		Vpc: in.VPC, Ip: ipKey(in.IP), Net: ipKey(in.Subnet.IP), Mask: ipKey(net.IP(in.Subnet.Mask)), Flags: flags,
-		Subnet: in.SubnetNumber, Policy: in.Policy,
+		Ifindex: uint32(ifindex), Vpc: in.VPC, Ip: ipKey(in.IP), Net: ipKey(in.Subnet.IP), Mask: ipKey(net.IP(in.Subnet.Mask)),
+		Flags: flags, Subnet: in.SubnetNumber, Policy: in.Policy, Identity: identity, CtAllowance: allowance,
 	}
 	copy(entry.Mac[:], in.MAC)
-	// The endpoint first: by the time a guest can send, everything it may reach is in place.
-	ep := bpf.DatapathEndpoint{Ifindex: uint32(ifindex), Subnet: in.SubnetNumber, Policy: in.Policy}
+	epKey := bpf.DatapathEndpointKey{Vpc: in.VPC, Ip: ipKey(in.IP)}
+	network, _ := netip.AddrFromSlice(in.Subnet.IP.To4())
+	ep := bpf.DatapathEndpoint{Ifindex: uint32(ifindex), Subnet: in.SubnetNumber, Policy: in.Policy, Identity: identity,
+		Router: ipKey(network.Next().AsSlice()), Groups: key.groups}
 	copy(ep.Mac[:], in.MAC)
-	copy(ep.Groups[:], in.Groups)
-	if err := dp.maps.Endpoints.Put(bpf.DatapathEndpointKey{Vpc: in.VPC, Ip: ipKey(in.IP)}, ep); err != nil {
-		return fmt.Errorf("datapath endpoint: %w", err)
+	var oldEP bpf.DatapathEndpoint
+	hadEP := dp.maps.Endpoints.Lookup(epKey, &oldEP) == nil
+	// Its counts first, kept if it has them; then the endpoint: by the time a guest can send,
+	// everything it may reach is in place.
+	err = dp.update(dp.maps.Usage, uint32(ifindex), bpf.DatapathIfaceUsage{}, ebpf.UpdateNoExist)
+	if errors.Is(err, ebpf.ErrKeyExist) {
+		err = nil
 	}
-	if err := dp.maps.Ifaces.Put(uint32(ifindex), entry); err != nil {
-		return fmt.Errorf("datapath interface: %w", err)
+	if err == nil {
+		err = dp.put(dp.maps.Endpoints, epKey, ep)
 	}
+	if err == nil {
+		if err = dp.put(dp.maps.Ifaces, uint32(ifindex), entry); err != nil {
+			// Back to the endpoint it had, or none: the interface entry is as it was.
+			if hadEP {
+				_ = dp.maps.Endpoints.Put(epKey, oldEP)
+			} else {
+				_ = dp.maps.Endpoints.Delete(epKey)
+			}
+		}
+	}
+	if err != nil {
+		dp.abandonIdentity(ifindex, key)
+		return fmt.Errorf("writing interface %d into the datapath: %w", ifindex, err)
+	}
+	dp.settleIdentity(ifindex, key)
 	return nil
 }
 
-// DeleteInterface removes the interface's entries and its drop counters.
+// DeleteInterface removes the interface's entries, its drop counters, and its conntrack entries
+// and those of flows to or from its address.
 func (dp *Datapath) DeleteInterface(ifindex int, vpc uint32, ip net.IP) {
 	_ = dp.maps.Endpoints.Delete(bpf.DatapathEndpointKey{Vpc: vpc, Ip: ipKey(ip)})
-	_ = dp.maps.Ifaces.Delete(uint32(ifindex))
+	dp.forgetInterface(uint32(ifindex))
+}
+
+// forgetInterface removes the interface entry of ifindex and everything kept of it: drop
+// counters, conntrack entries and counts, its use of an identity.
+func (dp *Datapath) forgetInterface(ifindex uint32) {
+	var iface bpf.DatapathIface
+	known := dp.maps.Ifaces.Lookup(ifindex, &iface) == nil
+	_ = dp.maps.Ifaces.Delete(ifindex)
 	for r := range DropReasons {
-		_ = dp.maps.Drops.Delete(bpf.DatapathDropKey{Ifindex: uint32(ifindex), Reason: uint32(r)})
+		_ = dp.maps.Drops.Delete(bpf.DatapathDropKey{Ifindex: ifindex, Reason: uint32(r)})
 	}
+	if known {
+		dp.forgetConntrack(ifindex, iface.Vpc, iface.Ip)
+	}
+	_ = dp.maps.Usage.Delete(ifindex)
+	dp.settleIdentity(int(ifindex), identityKey{})
 }
 
 // IfindexOf returns the host-end ifindex that (vpc, ip) is routed to, or 0.
@@ -193,20 +277,18 @@ func (dp *Datapath) DeleteStale(keep map[int]bool) {
 	}
 	var key bpf.DatapathEndpointKey
 	var ep bpf.DatapathEndpoint
-	var staleEPs []bpf.DatapathEndpointKey
+	staleEPs := map[bpf.DatapathEndpointKey]uint32{}
 	for it := dp.maps.Endpoints.Iterate(); it.Next(&key, &ep); {
 		if !keep[int(ep.Ifindex)] {
-			staleEPs = append(staleEPs, key)
+			staleEPs[key] = ep.Ifindex
 		}
 	}
 	for _, i := range stale {
-		_ = dp.maps.Ifaces.Delete(i)
-		for r := range DropReasons {
-			_ = dp.maps.Drops.Delete(bpf.DatapathDropKey{Ifindex: i, Reason: uint32(r)})
-		}
+		dp.forgetInterface(i)
 	}
-	for _, k := range staleEPs {
+	for k, ifindex := range staleEPs {
 		_ = dp.maps.Endpoints.Delete(k)
+		dp.settleIdentity(int(ifindex), identityKey{})
 	}
 }
 
@@ -231,6 +313,7 @@ var DropReasons = map[bpf.DatapathDropReason]string{
 	bpf.DatapathDropReasonDROP_CT_INVALID:    firewall.ReasonCTInvalid,
 	bpf.DatapathDropReasonDROP_CT_FULL:       firewall.ReasonCTFull,
 	bpf.DatapathDropReasonDROP_FRAG:          firewall.ReasonFrag,
+	bpf.DatapathDropReasonDROP_CT_ALLOWANCE:  firewall.ReasonCTAllowance,
 }
 
 // Drops returns the interface's drop counters by reason name, summed over CPUs; reasons with no

@@ -39,16 +39,21 @@ func testDatapath(t testing.TB, in Interface) *Datapath {
 	t.Helper()
 	hostdtest.RequireRoot(t)
 	fabric := fmt.Sprintf("dptest%d", os.Getpid())
-	dp, err := LoadDatapath(fabric)
-	require.NoError(t, err)
+	// Registered first: a load that fails half way (a program the verifier refuses) leaves the
+	// maps it pinned.
+	var dp *Datapath
 	t.Cleanup(func() {
-		dp.Close()
+		if dp != nil {
+			dp.Close()
+		}
 		require.NoError(t, DeleteDatapath(fabric))
 	})
+	dp, err := LoadDatapath(fabric)
+	require.NoError(t, err)
 	// Everyone in one subnet, in a group that lets everything in and out: these tests are about
 	// what the datapath does before and after the firewall (firewall_test.go is about it).
 	all := []firewall.Rule{{Protocol: firewall.AllProtocols, From: -1, To: -1, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
-	openPolicy, err = dp.LoadPolicy([]*firewall.SecurityGroup{{ID: "sg-open", Ingress: all, Egress: all}}, nil)
+	openPolicy, err = dp.LoadPolicy(7, []*firewall.SecurityGroup{{ID: "sg-open", Ingress: all, Egress: all}}, nil)
 	require.NoError(t, err)
 	in.Policy = openPolicy
 	require.NoError(t, dp.SetInterface(1, in))

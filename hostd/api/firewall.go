@@ -22,6 +22,8 @@ const (
 	CodeNetworkAclEntryExists        = "NetworkAclEntryAlreadyExists"
 	CodeNetworkAclEntryNotFound      = "InvalidNetworkAclEntry.NotFound"
 	CodeNetworkAclEntryLimitExceeded = "NetworkAclEntryLimitExceeded"
+	// EC2's code for a resource limit of the account: here, a VPC's share of the datapath.
+	CodeResourceLimitExceeded = "ResourceLimitExceeded"
 )
 
 // Limits of EC2's, kept here.

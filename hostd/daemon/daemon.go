@@ -65,8 +65,7 @@ type Daemon struct {
 	volumes   map[string]*state.Volume
 	groups    map[string]*state.SecurityGroup
 	acls      map[string]*state.NetworkACL
-	aclSets   map[string]uint32 // the datapath rule set of each ACL
-	policies  map[string]uint32 // the datapath rule set of each combination of groups (groupKey)
+	rules     ruleSets // the datapath's rule sets of ACLs and of combinations of groups
 }
 
 // instance is the daemon's live view of one instance.
@@ -118,8 +117,6 @@ func Open(cfg Config) (*Daemon, error) {
 		volumes:   map[string]*state.Volume{},
 		groups:    map[string]*state.SecurityGroup{},
 		acls:      map[string]*state.NetworkACL{},
-		aclSets:   map[string]uint32{},
-		policies:  map[string]uint32{},
 	}
 	if d.cfg.DiskStore == "" {
 		d.cfg.DiskStore = DefaultDiskStore(cfg.StateDir)

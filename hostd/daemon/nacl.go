@@ -10,6 +10,13 @@ import (
 	"github.com/hostd/hostd/hostd/state"
 )
 
+// Network ACLs: their records and the handlers that change them. Every change that reaches the
+// datapath goes through applyLocked (rulesets.go).
+
+func (d *Daemon) lookupACLLocked(id string) (*state.NetworkACL, error) {
+	return lookupID(d.acls, id, api.NetworkAclID)
+}
+
 // CreateNetworkAcl makes an ACL in a VPC; with no entries, it denies everything.
 func (d *Daemon) CreateNetworkAcl(req api.CreateNetworkAclRequest) (api.CreateNetworkAclResponse, error) {
 	d.mu.Lock()
@@ -19,15 +26,15 @@ func (d *Daemon) CreateNetworkAcl(req api.CreateNetworkAclRequest) (api.CreateNe
 		return api.CreateNetworkAclResponse{}, err
 	}
 	acl := &state.NetworkACL{ID: newID("acl-"), VpcID: v.ID, Entries: []firewall.ACLEntry{}}
-	set, err := d.dp.LoadACL(&firewall.NetworkACL{})
+	err = d.applyLocked(firewallChange{
+		compile: map[ruleSetKey]func() (uint32, error){{acl: acl.ID}: d.compileACLLocked(v.ID, acl.Entries)},
+		record: func() (func() error, error) {
+			return saveLocked(d.acls, acl.ID, acl, d.store.PutACL, func() error { return d.store.DeleteACL(acl.ID) })
+		},
+	})
 	if err != nil {
 		return api.CreateNetworkAclResponse{}, err
 	}
-	if err := d.store.PutACL(acl); err != nil {
-		d.dp.DeleteRuleSet(set)
-		return api.CreateNetworkAclResponse{}, err
-	}
-	d.acls[acl.ID], d.aclSets[acl.ID] = acl, set
 	d.log.Info("network ACL created", "acl", acl.ID, "vpc", v.ID)
 	return api.CreateNetworkAclResponse{NetworkAclId: acl.ID}, nil
 }
@@ -119,25 +126,12 @@ func (d *Daemon) DeleteNetworkAclEntry(req api.NetworkAclEntryRequest) (api.Retu
 
 // replaceACLLocked compiles updated, records it, and points its subnets at the new rule set.
 func (d *Daemon) replaceACLLocked(updated *state.NetworkACL) error {
-	set, err := d.dp.LoadACL(&firewall.NetworkACL{Entries: updated.Entries})
-	if err != nil {
-		return ruleSetError(err)
-	}
-	if err := d.store.PutACL(updated); err != nil {
-		d.dp.DeleteRuleSet(set)
-		return err
-	}
-	old := d.aclSets[updated.ID]
-	d.acls[updated.ID], d.aclSets[updated.ID] = updated, set
-	for _, s := range d.subnets {
-		if s.ACLID == updated.ID {
-			if err := d.dp.SetSubnetACL(s.Number, set); err != nil {
-				d.log.Error("pointing a subnet at its ACL", "subnet", s.ID, "err", err)
-			}
-		}
-	}
-	d.dp.RetireRuleSet(old)
-	return nil
+	return d.applyLocked(firewallChange{
+		compile: map[ruleSetKey]func() (uint32, error){{acl: updated.ID}: d.compileACLLocked(updated.VpcID, updated.Entries)},
+		record: func() (func() error, error) {
+			return saveLocked(d.acls, updated.ID, updated, d.store.PutACL, nil)
+		},
+	})
 }
 
 // AssociateNetworkAcl puts a subnet under an ACL of its VPC.
@@ -157,11 +151,13 @@ func (d *Daemon) AssociateNetworkAcl(req api.AssociateNetworkAclRequest) (api.Re
 	}
 	updated := *s
 	updated.ACLID = acl.ID
-	if err := d.store.PutSubnet(&updated); err != nil {
-		return api.ReturnResponse{}, err
-	}
-	d.subnets[s.ID] = &updated
-	if err := d.dp.SetSubnetACL(s.Number, d.aclSets[acl.ID]); err != nil {
+	err = d.applyLocked(firewallChange{
+		record: func() (func() error, error) {
+			return saveLocked(d.subnets, s.ID, &updated, d.store.PutSubnet, nil)
+		},
+		subnet: func(x *state.Subnet) bool { return x.ID == s.ID },
+	})
+	if err != nil {
 		return api.ReturnResponse{}, err
 	}
 	d.log.Info("network ACL associated", "acl", acl.ID, "subnet", s.ID)
@@ -194,19 +190,4 @@ func (d *Daemon) DescribeNetworkAcls(ids []string) (api.DescribeNetworkAclsRespo
 		out.NetworkAcls = append(out.NetworkAcls, desc)
 	}
 	return out, err
-}
-
-func describeACLEntry(e firewall.ACLEntry) api.NetworkAclEntry {
-	p := e.Rule.IpPermission()
-	out := api.NetworkAclEntry{RuleNumber: e.Number, Protocol: p.IpProtocol, RuleAction: "deny", Egress: e.Egress, CidrBlock: e.Rule.CIDR.String()}
-	if e.Allow {
-		out.RuleAction = "allow"
-	}
-	switch e.Rule.Protocol {
-	case firewall.TCP, firewall.UDP:
-		out.PortRange = &api.PortRange{From: e.Rule.From, To: e.Rule.To}
-	case firewall.ICMP, firewall.ICMPv6:
-		out.IcmpTypeCode = &api.IcmpTypeCode{Type: e.Rule.From, Code: e.Rule.To}
-	}
-	return out
 }

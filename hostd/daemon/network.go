@@ -118,7 +118,7 @@ func (d *Daemon) CreateSubnet(req api.CreateSubnetRequest) (api.Subnet, error) {
 	}
 	s := &state.Subnet{ID: newID("subnet-"), VpcID: v.ID, CIDR: block.String(), CreatedAt: time.Now().UTC(),
 		Number: d.nextSubnetNumberLocked(), ACLID: v.DefaultACLID}
-	if err := d.dp.SetSubnetACL(s.Number, d.aclSets[s.ACLID]); err != nil {
+	if err := d.dp.SetSubnetACL(s.Number, d.rules.acls[s.ACLID]); err != nil {
 		return api.Subnet{}, err
 	}
 	if err := d.store.PutSubnet(s); err != nil {
@@ -233,7 +233,10 @@ func (d *Daemon) plumb(e *state.ENI, pid int) error {
 	s, v := d.subnetAndVpc(e)
 	subnet := netip.MustParsePrefix(s.CIDR)
 	addr := netip.MustParseAddr(e.IP)
-	mac, _ := net.ParseMAC(e.MAC)
+	mac, err := net.ParseMAC(e.MAC)
+	if err != nil {
+		return fmt.Errorf("the MAC of interface %s: %w", e.ID, err)
+	}
 	ifindex, err := d.fabric.AddInterface(vnet.InterfaceConfig{
 		HostName: e.HostIfName, GuestPid: pid, MAC: mac,
 		Addr: netip.PrefixFrom(addr, subnet.Bits()), Gateway: vnet.Router(subnet),
@@ -242,7 +245,11 @@ func (d *Daemon) plumb(e *state.ENI, pid int) error {
 		return err
 	}
 	d.mu.Lock()
-	entry, err := d.datapathEntryLocked(e)
+	err = d.ensurePolicyLocked(e.Groups)
+	var entry vnet.Interface
+	if err == nil {
+		entry, err = d.datapathEntryLocked(e)
+	}
 	d.mu.Unlock()
 	if err == nil {
 		err = d.dp.SetInterface(ifindex, entry)
@@ -291,16 +298,14 @@ func (d *Daemon) ModifyInstance(id string, req api.ModifyInstanceRequest) (api.R
 		d.mu.Unlock()
 		return api.ReturnResponse{}, api.Errorf(api.CodeIncorrectInstanceState, "instance %s has no network interface", id)
 	}
-	prev := e.SourceDestCheck
-	e.SourceDestCheck = *req.SourceDestCheck
-	if err := d.store.PutENI(e); err != nil {
-		e.SourceDestCheck = prev
-		d.mu.Unlock()
+	updated := *e
+	updated.SourceDestCheck = *req.SourceDestCheck
+	err = d.changeENILocked(&updated, nil)
+	d.mu.Unlock()
+	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	d.repointLocked(func(x *state.ENI) bool { return x == e })
-	d.mu.Unlock()
-	d.log.Info("source/dest check changed", "instance", id, "source_dest_check", e.SourceDestCheck)
+	d.log.Info("source/dest check changed", "instance", id, "source_dest_check", updated.SourceDestCheck)
 	return api.ReturnResponse{Return: true}, nil
 }
 
@@ -376,4 +381,59 @@ func newID(prefix string) string {
 	b := make([]byte, 9)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s%x", prefix, b)[:len(prefix)+17]
+}
+
+// nextNumber returns the lowest number above 0 that no record of all has: the datapath's keys
+// of VPCs, subnets and groups.
+func nextNumber[T any](all map[string]*T, number func(*T) uint32) uint32 {
+	used := map[uint32]bool{}
+	for _, r := range all {
+		used[number(r)] = true
+	}
+	n := uint32(1)
+	for used[n] {
+		n++
+	}
+	return n
+}
+
+func (d *Daemon) nextSubnetNumberLocked() uint32 {
+	return nextNumber(d.subnets, func(s *state.Subnet) uint32 { return s.Number })
+}
+
+// datapathEntryLocked is what the datapath is to know of an interface; the policy of its groups
+// must be compiled (ensurePolicyLocked).
+func (d *Daemon) datapathEntryLocked(e *state.ENI) (vnet.Interface, error) {
+	s, v := d.subnets[e.SubnetID], d.vpcs[e.VpcID]
+	subnet := netip.MustParsePrefix(s.CIDR)
+	mac, err := net.ParseMAC(e.MAC)
+	if err != nil {
+		return vnet.Interface{}, fmt.Errorf("the MAC of interface %s: %w", e.ID, err)
+	}
+	policy, ok := d.rules.handle(ruleSetKey{groups: groupSetOf(e.Groups)})
+	if !ok {
+		return vnet.Interface{}, fmt.Errorf("no rule set for the groups %v of interface %s", e.Groups, e.ID)
+	}
+	var numbers []uint32
+	for _, id := range e.Groups {
+		numbers = append(numbers, d.groupNumber(id))
+	}
+	return vnet.Interface{
+		VPC: v.Number, IP: net.ParseIP(e.IP), MAC: mac, SourceDestCheck: e.SourceDestCheck,
+		Subnet:       &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)},
+		SubnetNumber: s.Number, Policy: policy, Groups: numbers,
+	}, nil
+}
+
+// ensurePolicyLocked compiles the policy of groups, unless it is there: what a new interface
+// needs before it is plumbed.
+func (d *Daemon) ensurePolicyLocked(groups []string) error {
+	for key, compile := range d.policyCompileLocked(groups) {
+		h, err := compile()
+		if err != nil {
+			return ruleSetError(err)
+		}
+		d.rules.set(key, h)
+	}
+	return nil
 }

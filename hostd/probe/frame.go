@@ -19,7 +19,7 @@ const (
 // Frame describes a frame to craft. Zero fields take the interface's own values (the caller
 // fills them in), so a well-formed frame is the default and a spoofed one is asked for.
 type Frame struct {
-	Proto   string // udp, tcp-syn, icmp, arp, dhcp-offer
+	Proto   string // udp, tcp-syn, icmp, unreachable, arp, dhcp-offer
 	SrcMAC  net.HardwareAddr
 	DstMAC  net.HardwareAddr
 	SrcIP   net.IP
@@ -29,12 +29,18 @@ type Frame struct {
 	ARPOp   uint16
 	// ARPTarget is the address asked about (request) or told to (reply).
 	ARPTarget net.IP
-	Payload   []byte
+	// Quote is, for an ICMP port unreachable, the UDP datagram it reports on (its addresses and
+	// ports; its IP header and UDP header are quoted); Payload follows the quote.
+	Quote *Frame
+	// VLAN, if not 0, tags the frame with an 802.1Q header of that VLAN id.
+	VLAN    uint16
+	Payload []byte
 }
 
 const (
 	etherTypeIPv4 = 0x0800
 	etherTypeARP  = 0x0806
+	etherTypeVLAN = 0x8100
 	protoICMP     = 1
 	protoTCP      = 6
 	protoUDP      = 17
@@ -46,6 +52,12 @@ const minFrame = 60
 // Build serializes f.
 func (f Frame) Build() ([]byte, error) {
 	b, err := f.build()
+	if err == nil && f.VLAN != 0 {
+		tag := make([]byte, 4)
+		binary.BigEndian.PutUint16(tag[0:], etherTypeVLAN)
+		binary.BigEndian.PutUint16(tag[2:], f.VLAN&0x0fff)
+		b = append(b[:12:12], append(tag, b[12:]...)...)
+	}
 	for err == nil && len(b) < minFrame {
 		b = append(b, 0)
 	}
@@ -93,8 +105,17 @@ func (f Frame) build() ([]byte, error) {
 		binary.BigEndian.PutUint16(l4[16:], transportChecksum(src, dst, proto, l4))
 	case "icmp":
 		proto, l4 = protoICMP, echoRequest(7, 1, f.Payload)
+	case "unreachable":
+		if f.Quote == nil {
+			return nil, fmt.Errorf("an ICMP port unreachable needs the datagram it quotes")
+		}
+		quoted, err := f.Quote.build()
+		if err != nil {
+			return nil, fmt.Errorf("the quoted datagram: %w", err)
+		}
+		proto, l4 = protoICMP, portUnreachable(quoted[14:14+20+8], f.Payload)
 	default:
-		return nil, fmt.Errorf("unknown protocol %q: use udp, tcp-syn, icmp, arp or dhcp-offer", f.Proto)
+		return nil, fmt.Errorf("unknown protocol %q: use udp, tcp-syn, icmp, unreachable, arp or dhcp-offer", f.Proto)
 	}
 	ip := make([]byte, 20)
 	ip[0] = 0x45 // version 4, 5 words
@@ -129,6 +150,16 @@ func echoRequest(id, seq uint16, payload []byte) []byte {
 	binary.BigEndian.PutUint16(m[4:], id)
 	binary.BigEndian.PutUint16(m[6:], seq)
 	m = append(m, payload...)
+	binary.BigEndian.PutUint16(m[2:], checksum(m, 0))
+	return m
+}
+
+// portUnreachable is an ICMP destination unreachable (port) quoting a datagram's headers, with
+// extra bytes after the quote.
+func portUnreachable(quote, extra []byte) []byte {
+	m := make([]byte, 8, 8+len(quote)+len(extra))
+	m[0], m[1] = 3, 3 // destination unreachable, port
+	m = append(append(m, quote...), extra...)
 	binary.BigEndian.PutUint16(m[2:], checksum(m, 0))
 	return m
 }

@@ -86,6 +86,31 @@ func TestFramesMatchGopacket(t *testing.T) {
 			DstHwAddress: tha, DstProtAddress: dstIP}), got, "arp op %d", op)
 	}
 
+	// A port unreachable quoting a datagram's IP and UDP headers, then bytes of its own.
+	quoted := base
+	quoted.Proto, quoted.SrcIP, quoted.DstIP = "udp", dstIP, srcIP
+	unreach := base
+	unreach.Proto, unreach.Quote, unreach.Payload = "unreachable", &quoted, payload
+	qip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Id: 4242, Protocol: layers.IPProtocolUDP, SrcIP: dstIP, DstIP: srcIP}
+	qudp := &layers.UDP{SrcPort: 40000, DstPort: 7001}
+	require.NoError(t, qudp.SetNetworkLayerForChecksum(qip))
+	quote := gopacketFrame(t, qip, qudp)
+	got, err = unreach.Build()
+	require.NoError(t, err)
+	assert.Equal(t, gopacketFrame(t, eth(layers.EthernetTypeIPv4), ipv4(layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodePort)},
+		gopacket.Payload(append(quote, payload...))), got, "unreachable")
+
+	// A VLAN tag between the MACs and the ethertype.
+	tagged := udp
+	tagged.VLAN = 5
+	ip = ipv4(layers.IPProtocolUDP)
+	u = &layers.UDP{SrcPort: 40000, DstPort: 7001}
+	require.NoError(t, u.SetNetworkLayerForChecksum(ip))
+	got, err = tagged.Build()
+	require.NoError(t, err)
+	assert.Equal(t, gopacketFrame(t, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 5, Type: layers.EthernetTypeIPv4}, ip, u, gopacket.Payload(payload[:11])), got, "vlan")
+
 	_, err = Frame{Proto: "gre", SrcMAC: srcMAC, DstMAC: RouterMAC, SrcIP: srcIP, DstIP: dstIP}.Build()
 	assert.Error(t, err)
 	_, err = Frame{Proto: "udp", SrcMAC: srcMAC, DstMAC: RouterMAC}.Build()
@@ -101,4 +126,21 @@ func TestClassify(t *testing.T) {
 	assert.Equal(t, Flow{Src: "10.0.0.5", Dst: "10.0.0.6", Proto: "ARP"}, classify(arp))
 	assert.Equal(t, "runt", classify(udp[:10]).Proto)
 	assert.Equal(t, "ethertype 0x0800", classify(udp[:20]).Proto, "an IPv4 frame too short for its header")
+}
+
+// Frames gives each frame a new flow when asked: source ports count up, then destination ports.
+func TestFramesOfNewFlows(t *testing.T) {
+	f := Frame{Proto: "udp", SrcMAC: srcMAC, DstMAC: RouterMAC, SrcIP: srcIP, DstIP: dstIP, SrcPort: 65534, DstPort: 9}
+	next := Frames(f, 3, true)
+	var ports [][2]uint16
+	for {
+		frame, err := next()
+		require.NoError(t, err)
+		if frame == nil {
+			break
+		}
+		p := gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeUDP).(*layers.UDP)
+		ports = append(ports, [2]uint16{uint16(p.SrcPort), uint16(p.DstPort)})
+	}
+	assert.Equal(t, [][2]uint16{{65534, 9}, {65535, 9}, {0, 10}}, ports)
 }

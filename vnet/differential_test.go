@@ -1,12 +1,15 @@
 package vnet
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -42,6 +45,8 @@ type endpoint struct {
 	mac     net.HardwareAddr
 	groups  []string
 	subnet  uint32
+	// sourceDestCheck off lets it send from addresses not its own.
+	sourceDestCheck bool
 }
 
 var (
@@ -127,16 +132,20 @@ func newWorld(t *testing.T, dp *Datapath, r *rand.Rand, vpc uint32) *world {
 	for _, subnet := range []uint32{1, 2} {
 		acl := randomACL(r)
 		w.acls[fmt.Sprint(subnet)] = acl
-		set, err := dp.LoadACL(acl)
+		set, err := dp.LoadACL(vpc, acl)
 		require.NoError(t, err)
 		w.sets = append(w.sets, set)
-		require.NoError(t, dp.SetSubnetACL(vpc*10+subnet, set))
+		require.NoError(t, dp.SetSubnetACL(subnetNumber(vpc, subnet), set))
 	}
 	for i, a := range diffAddrs {
 		subnet := uint32(1 + i/2)
 		e := &endpoint{ifindex: 101 + i, mac: net.HardwareAddr{2, 0xbb, 0, 0, byte(vpc), byte(i)}, subnet: subnet}
 		e.Addr = netip.MustParseAddr(a)
 		e.Subnet = fmt.Sprint(subnet)
+		e.Router = netip.AddrFrom4([4]byte{10, 0, byte(subnet), 1})
+		e.ConntrackAllowance = 1 + r.IntN(4)
+		// The last one may send from any address, as a router would: errors from the router.
+		e.sourceDestCheck = i != len(diffAddrs)-1
 		e.ACL = w.acls[e.Subnet]
 		var numbers []uint32
 		for _, g := range r.Perm(ngroups)[:1+r.IntN(min(ngroups, 2))] {
@@ -146,7 +155,7 @@ func newWorld(t *testing.T, dp *Datapath, r *rand.Rand, vpc uint32) *world {
 			numbers = append(numbers, number(sg.ID))
 			w.members[sg.ID][e.Addr] = true
 		}
-		policy, err := dp.LoadPolicy(e.Groups, number)
+		policy, err := dp.LoadPolicy(vpc, e.Groups, number)
 		require.NoError(t, err)
 		w.sets = append(w.sets, policy)
 		require.NoError(t, dp.SetInterface(e.ifindex, e.iface(vpc, policy, numbers)))
@@ -155,12 +164,15 @@ func newWorld(t *testing.T, dp *Datapath, r *rand.Rand, vpc uint32) *world {
 	return w
 }
 
+// subnetNumber numbers a world's two subnets apart from those of the worlds just before it.
+func subnetNumber(vpc, subnet uint32) uint32 { return vpc%30000*2 + subnet }
+
 // iface is the datapath entry of the endpoint (subnet numbers are per VPC here, as the daemon's
 // are unique per host).
 func (e *endpoint) iface(vpc, policy uint32, groups []uint32) Interface {
 	_, subnet, _ := net.ParseCIDR(e.Addr.String() + "/24")
-	return Interface{VPC: vpc, IP: e.Addr.AsSlice(), Subnet: subnet, MAC: e.mac, SourceDestCheck: true,
-		SubnetNumber: vpc*10 + e.subnet, Policy: policy, Groups: groups}
+	return Interface{VPC: vpc, IP: e.Addr.AsSlice(), Subnet: subnet, MAC: e.mac, SourceDestCheck: e.sourceDestCheck,
+		SubnetNumber: subnetNumber(vpc, e.subnet), Policy: policy, Groups: groups, ConntrackAllowance: uint32(e.ConntrackAllowance)}
 }
 
 // packetFrame builds the frame of p as the guest of src sends it.
@@ -192,13 +204,28 @@ func packetFrame(t *testing.T, src *endpoint, p firewall.Packet) []byte {
 	}
 	buf := gopacket.NewSerializeBuffer()
 	require.NoError(t, gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...))
-	return buf.Bytes()
+	frame := buf.Bytes()
+	if p.TotalLength != 0 { // a length that lies
+		binary.BigEndian.PutUint16(frame[14+2:], uint16(p.TotalLength))
+	}
+	return frame
 }
 
-// embedded is what an ICMP error quotes of p: its IP header and its first 8 bytes.
+// embedded is what an ICMP error quotes of p: its IP header, with p's header length (IP options
+// of NOPs where it is over 5 words) and total length, and its first 8 bytes.
 func embedded(t *testing.T, p firewall.Packet) []byte {
 	whole := packetFrame(t, &endpoint{mac: guestMAC}, p)
-	return whole[14 : 14+20+8]
+	quote := append([]byte(nil), whole[14:14+20]...)
+	for range max(p.IHL-5, 0) * 4 {
+		quote = append(quote, 1) // NOP
+	}
+	if p.IHL != 0 {
+		quote[0] = 0x40 | byte(p.IHL)
+	}
+	if p.IHL > 5 && p.TotalLength == 0 { // the options count in its length
+		binary.BigEndian.PutUint16(quote[2:], binary.BigEndian.Uint16(quote[2:])+uint16(p.IHL-5)*4)
+	}
+	return append(quote, whole[14+20:14+20+8]...)
 }
 
 // judge runs p through the datapath and returns its verdict in the oracle's terms.
@@ -246,7 +273,11 @@ func randomPacket(r *rand.Rand, w *world, history []sent) sent {
 		p := prev.p
 		p.Embedded = nil
 		src, dst := prev.src, prev.dst
-		switch r.IntN(4) {
+		choice := r.IntN(4)
+		if choice < 3 && p.Src != src.Addr {
+			choice = 3 // sent from an address no interface has: nobody to answer it
+		}
+		switch choice {
 		case 0, 1: // the reply
 			src, dst = dst, src
 			p.Src, p.Dst, p.SrcPort, p.DstPort = p.Dst, p.Src, p.DstPort, p.SrcPort
@@ -254,11 +285,40 @@ func randomPacket(r *rand.Rand, w *world, history []sent) sent {
 			if p.Protocol == firewall.ICMP && p.ICMPType == 8 {
 				p.ICMPType = 0
 			}
-		case 2: // an ICMP error about it, from its receiver
+		case 2: // an ICMP error about it, most often from its receiver back to its sender
 			q := prev.p
-			q.FragOffset, q.MoreFrags, q.Embedded = 0, false, nil
+			q.FragOffset, q.MoreFrags, q.Embedded, q.IHL, q.TotalLength = 0, false, nil, 0, 0
 			src, dst = dst, src
-			p = firewall.Packet{Protocol: firewall.ICMP, Src: q.Dst, Dst: q.Src, ICMPType: pick(r, []int{3, 11}), ICMPCode: r.IntN(4), Embedded: &q}
+			p = firewall.Packet{Protocol: firewall.ICMP, Src: q.Dst, Dst: q.Src, ICMPType: pick(r, []int{3, 11}), ICMPCode: r.IntN(4)}
+			switch r.IntN(8) {
+			case 0: // from a third party, naming others' flow: the smuggling attack
+				src = pick(r, w.ends)
+				dst = pick(r, w.ends)
+				if src == dst {
+					dst = w.ends[(slices.Index(w.ends, src)+1)%len(w.ends)]
+				}
+				p.Src, p.Dst = src.Addr, dst.Addr
+			case 1: // from the router of the receiver's subnet, sent by the one that may
+				src = w.ends[len(w.ends)-1]
+				if src == dst {
+					break
+				}
+				p.Src = dst.Router
+			case 2: // quoting a packet that is not whole, or with IP options
+				switch r.IntN(4) {
+				case 0:
+					q.IHL = 4
+				case 1:
+					q.IHL = 6
+				case 2:
+					q.TotalLength = 27
+				case 3:
+					q.FragOffset = 185
+				}
+			case 3: // claiming to be shorter than its quote
+				p.TotalLength = 20 + 8 + 20 + 7
+			}
+			p.Embedded = &q
 		case 3: // more of the same flow
 			p.SYN = p.SYN && r.IntN(2) == 0
 			p.ACK = !p.SYN || r.IntN(2) == 0
@@ -330,8 +390,12 @@ func runWorld(t *testing.T, dp *Datapath, seed uint64, vpc uint32, packets int, 
 		want := oracle.Forward(s.p, s.src.Endpoint, s.dst.Endpoint)
 		got := w.judge(t, dp, s.src, s.dst, s.p)
 		if got != want {
-			t.Fatalf("seed %d vpc %d packet %d: %s -> %s %+v: datapath %q, oracle %q\ngroups: %s\nacls: %s",
-				seed, vpc, n, s.src.Addr, s.dst.Addr, s.p, got, want, w.describeGroups(), w.describeACLs())
+			quoted := ""
+			if s.p.Embedded != nil {
+				quoted = fmt.Sprintf(" quoting %+v", *s.p.Embedded)
+			}
+			t.Fatalf("seed %d vpc %d packet %d: %s -> %s %+v%s: datapath %q, oracle %q\ngroups: %s\nacls: %s",
+				seed, vpc, n, s.src.Addr, s.dst.Addr, s.p, quoted, got, want, w.describeGroups(), w.describeACLs())
 		}
 		history = append(history, s)
 		seen[got]++
@@ -357,19 +421,19 @@ func (w *world) describeACLs() string {
 	return s
 }
 
-// flushConntrack empties the conntrack table and its counts.
+// flushConntrack empties the conntrack table, through the collector's program, and checks that
+// every count it released came back to zero: no entry was ever counted twice or not at all.
 func flushConntrack(t *testing.T, dp *Datapath) {
-	var key bpf.DatapathCtKey
-	var e bpf.DatapathCtEntry
-	var keys []bpf.DatapathCtKey
-	for it := dp.maps.Conntrack.Iterate(); it.Next(&key, &e); {
-		keys = append(keys, key)
+	_, err := dp.removeConntrack(math.MaxUint64, func(bpf.DatapathCtKey, bpf.DatapathCtEntry) bool { return true })
+	require.NoError(t, err)
+	n, err := dp.ConntrackCount()
+	require.NoError(t, err)
+	require.Zero(t, n, "the fabric's count")
+	var ifindex uint32
+	var usage bpf.DatapathIfaceUsage
+	for it := dp.maps.Usage.Iterate(); it.Next(&ifindex, &usage); {
+		require.Zero(t, usage.Tracked, "the count of interface %d", ifindex)
 	}
-	for _, k := range keys {
-		require.NoError(t, dp.maps.Conntrack.Delete(k))
-	}
-	require.NoError(t, dp.maps.CtCount.Put(ctCountDatapath, uint64(0)))
-	require.NoError(t, dp.maps.CtCount.Put(ctCountCollected, uint64(0)))
 }
 
 func TestDatapathMatchesOracle(t *testing.T) {
@@ -385,7 +449,7 @@ func TestDatapathMatchesOracle(t *testing.T) {
 	t.Logf("verdicts: %v", seen)
 	// The generator must reach every verdict, or agreeing on them proves nothing.
 	for _, v := range []string{firewall.Allowed, firewall.ReasonSGIngress, firewall.ReasonSGEgress, firewall.ReasonNACLIn,
-		firewall.ReasonNACLOut, firewall.ReasonCTInvalid, firewall.ReasonCTFull, firewall.ReasonFrag} {
+		firewall.ReasonNACLOut, firewall.ReasonCTInvalid, firewall.ReasonCTFull, firewall.ReasonFrag, firewall.ReasonCTAllowance} {
 		assert.Positive(t, seen[v], "no packet got %q", v)
 	}
 }
@@ -401,32 +465,45 @@ func FuzzDatapathMatchesOracle(f *testing.F) {
 	})
 }
 
-// portVerdicts stores every port's verdict: the commoner one per protocol, and the blocks of 256
-// that differ from it.
-func TestPortVerdictsCoverEveryPort(t *testing.T) {
-	for _, allow := range [][][2]int{{{0, 65535}}, {{80, 80}}, {{1000, 2999}, {3000, 3000}, {5000, 9000}}, {{1, 65534}}, {}, {{65535, 65535}}} {
-		rs := newRuleSet()
-		merged := allow
-		if len(allow) > 0 {
-			merged = mergeSpans(allow)
-		}
-		rs.portVerdicts(1, 2, firewall.TCP, merged)
-		proto := rs.protos[bpf.DatapathRuleProtoKey{Set: 1, Peer: 2, Proto: firewall.TCP}]
-		for port := range 0x10000 {
-			want := uint8(verdictDeny)
-			for _, a := range allow {
-				if a[0] <= port && port <= a[1] {
-					want = verdictAllow
+// portAllowed is the datapath's lookup of a port in rule_ports (port_allowed in sg_nacl.h).
+func portAllowed(rs *ruleSet, set, peer uint32, proto uint16, port int) bool {
+	key := bpf.DatapathRulePortKey{Set: set, Peer: peer, Proto: proto, Block: uint16(port >> 8)}
+	row, ok := rs.ports[key]
+	if !ok {
+		key.Block = blockAll
+		row, ok = rs.ports[key]
+	}
+	if !ok {
+		key.Proto, key.Block = protoAny, blockAll
+		row, ok = rs.ports[key]
+	}
+	return ok && row.Allow[(port&255)/64]>>(port%64)&1 == 1
+}
+
+// ports writes every port's verdict: the commoner one per protocol (none where it is what
+// protocols without rows get), and the blocks of 256 that differ from it.
+func TestPortRowsCoverEveryPort(t *testing.T) {
+	for _, anyAllows := range []bool{false, true} {
+		for _, allow := range [][][2]int{{{0, 65535}}, {{80, 80}}, {{1000, 2999}, {3000, 3000}, {5000, 9000}}, {{1, 65534}}, {}, {{65535, 65535}}} {
+			rs := newRuleSet(1)
+			merged := allow
+			if len(allow) > 0 {
+				merged = mergeSpans(allow)
+			}
+			p := &peerRows{rs: rs, set: 1, peer: 2}
+			p.anyProto(anyAllows)
+			p.ports(firewall.TCP, merged, anyAllows)
+			for port := range 0x10000 {
+				want := false
+				for _, a := range allow {
+					if a[0] <= port && port <= a[1] {
+						want = true
+					}
 				}
+				require.Equal(t, want, portAllowed(rs, 1, 2, firewall.TCP, port), "port %d of %v", port, allow)
 			}
-			got := proto.Verdict
-			if b, ok := rs.buckets[bpf.DatapathRuleBucketKey{Set: 1, Peer: 2, Proto: firewall.TCP, Block: uint8(port >> 8)}]; ok {
-				require.Equal(t, uint8(1), proto.Buckets)
-				got = uint8(b.Allow[(port&255)/64] >> (port % 64) & 1)
-			}
-			require.Equal(t, want, got, "port %d of %v", port, allow)
+			assert.LessOrEqual(t, len(rs.ports), 130, "the commoner verdict needs no blocks")
 		}
-		assert.LessOrEqual(t, len(rs.buckets), 128, "the commoner verdict needs no blocks")
 	}
 }
 
@@ -451,7 +528,7 @@ func TestStaleDatapathIsRefused(t *testing.T) {
 func TestRetiredRuleSetGoesAfterAGracePeriod(t *testing.T) {
 	dp := testDatapath(t, guest())
 	rule := firewall.Rule{Protocol: firewall.TCP, From: 80, To: 80, CIDR: netip.MustParsePrefix("10.0.0.0/24")}
-	set, err := dp.LoadPolicy([]*firewall.SecurityGroup{{ID: "sg-1", Ingress: []firewall.Rule{rule}}}, nil)
+	set, err := dp.LoadPolicy(7, []*firewall.SecurityGroup{{ID: "sg-1", Ingress: []firewall.Rule{rule}}}, nil)
 	require.NoError(t, err)
 	entries := func() int {
 		n := 0

@@ -1,34 +1,21 @@
 package daemon
 
 import (
-	"context"
 	"errors"
-	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hostd/hostd/firewall"
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/state"
-	"github.com/hostd/hostd/vnet"
 )
 
-// The firewall's state in the daemon: security groups and network ACLs as records, and what the
-// datapath holds of them: a rule set per network ACL, and a rule set per distinct combination of
-// groups that running interfaces are in (their "policy"). A change compiles new rule sets first,
-// records the change, then repoints interfaces and subnets to the new sets one map update each,
-// and retires the old sets: no packet ever sees a half-applied change, and a refused change
-// leaves nothing behind.
+// Security groups: their records and the handlers that change them. Every change that reaches
+// the datapath goes through applyLocked (rulesets.go).
 
 func (d *Daemon) lookupGroupLocked(id string) (*state.SecurityGroup, error) {
 	return lookupID(d.groups, id, api.GroupID)
-}
-
-func (d *Daemon) lookupACLLocked(id string) (*state.NetworkACL, error) {
-	return lookupID(d.acls, id, api.NetworkAclID)
 }
 
 func allTraffic() firewall.Rule {
@@ -48,20 +35,6 @@ func newGroup(vpcID, name, description string, isDefault bool) *state.SecurityGr
 	return g
 }
 
-// nextNumber returns the lowest number above 0 that no record of all has: the datapath's keys
-// of VPCs, subnets and groups.
-func nextNumber[T any](all map[string]*T, number func(*T) uint32) uint32 {
-	used := map[uint32]bool{}
-	for _, r := range all {
-		used[number(r)] = true
-	}
-	n := uint32(1)
-	for used[n] {
-		n++
-	}
-	return n
-}
-
 func (d *Daemon) nextGroupNumberLocked() uint32 {
 	return nextNumber(d.groups, func(g *state.SecurityGroup) uint32 { return g.Number })
 }
@@ -78,20 +51,26 @@ func (d *Daemon) createDefaultsLocked(v *state.VPC) error {
 	g := newGroup(v.ID, "default", "default VPC security group", true)
 	g.Number = d.nextGroupNumberLocked()
 	acl := &state.NetworkACL{ID: newID("acl-"), VpcID: v.ID, Default: true, Entries: firewall.DefaultACL().Entries}
-	set, err := d.dp.LoadACL(&firewall.NetworkACL{Entries: acl.Entries})
+	err := d.applyLocked(firewallChange{
+		// The VPC is not in the records yet: its number comes from v.
+		compile: map[ruleSetKey]func() (uint32, error){{acl: acl.ID}: func() (uint32, error) {
+			return d.dp.LoadACL(v.Number, &firewall.NetworkACL{Entries: acl.Entries})
+		}},
+		record: func() (func() error, error) {
+			undoGroup, err := saveLocked(d.groups, g.ID, g, d.store.PutGroup, func() error { return d.store.DeleteGroup(g.ID) })
+			if err != nil {
+				return nil, err
+			}
+			undoACL, err := saveLocked(d.acls, acl.ID, acl, d.store.PutACL, func() error { return d.store.DeleteACL(acl.ID) })
+			if err != nil {
+				return nil, errors.Join(err, undoGroup())
+			}
+			return func() error { return errors.Join(undoACL(), undoGroup()) }, nil
+		},
+	})
 	if err != nil {
 		return err
 	}
-	if err := d.store.PutGroup(g); err != nil {
-		d.dp.DeleteRuleSet(set)
-		return err
-	}
-	if err := d.store.PutACL(acl); err != nil {
-		d.dp.DeleteRuleSet(set)
-		_ = d.store.DeleteGroup(g.ID)
-		return err
-	}
-	d.groups[g.ID], d.acls[acl.ID], d.aclSets[acl.ID] = g, acl, set
 	v.DefaultGroupID, v.DefaultACLID = g.ID, acl.ID
 	return nil
 }
@@ -107,9 +86,9 @@ func (d *Daemon) deleteDefaultsLocked(v *state.VPC) {
 			if err := d.store.DeleteACL(id); err != nil {
 				d.log.Error("removing a network ACL", "acl", id, "err", err)
 			}
-			d.dp.RetireRuleSet(d.aclSets[id])
+			d.dp.RetireRuleSet(d.rules.acls[id])
+			d.rules.set(ruleSetKey{acl: id}, 0)
 			delete(d.acls, id)
-			delete(d.aclSets, id)
 		}
 	}
 }
@@ -172,28 +151,6 @@ func (d *Daemon) DescribeSecurityGroups(ids []string) (api.DescribeSecurityGroup
 	}
 	return out, err
 }
-
-// permissions is rules in EC2's JSON, rules of the same protocol and ports merged into one
-// permission as EC2 prints them.
-func permissions(rules []state.StoredRule) []firewall.IpPermission {
-	out := []firewall.IpPermission{}
-	for _, r := range rules {
-		p := r.IpPermission()
-		i := slices.IndexFunc(out, func(q firewall.IpPermission) bool {
-			return q.IpProtocol == p.IpProtocol && equalPtr(q.FromPort, p.FromPort) && equalPtr(q.ToPort, p.ToPort)
-		})
-		if i < 0 {
-			out = append(out, p)
-			continue
-		}
-		out[i].IpRanges = append(out[i].IpRanges, p.IpRanges...)
-		out[i].Ipv6Ranges = append(out[i].Ipv6Ranges, p.Ipv6Ranges...)
-		out[i].UserIdGroupPairs = append(out[i].UserIdGroupPairs, p.UserIdGroupPairs...)
-	}
-	return out
-}
-
-func equalPtr(a, b *int) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 // DeleteSecurityGroup removes a group no interface is in and no other group's rule names.
 func (d *Daemon) DeleteSecurityGroup(id string) (api.ReturnResponse, error) {
@@ -326,164 +283,21 @@ func (d *Daemon) RevokeSecurityGroup(req api.SecurityGroupRulesRequest) (api.Ret
 	return api.ReturnResponse{Return: true}, nil
 }
 
-func direction(egress bool) string {
-	if egress {
-		return "outbound"
-	}
-	return "inbound"
-}
-
-func describeRule(r firewall.Rule) string {
-	p := r.IpPermission()
-	s := "protocol " + p.IpProtocol
-	if p.FromPort != nil {
-		s += " ports " + strconv.Itoa(*p.FromPort) + "-" + strconv.Itoa(*p.ToPort)
-	}
-	if r.Group != "" {
-		return s + " group " + r.Group
-	}
-	return s + " cidr " + r.CIDR.String()
-}
-
-func ruleResult(groupID string, egress bool, s state.StoredRule) api.SecurityGroupRule {
-	p := s.IpPermission()
-	out := api.SecurityGroupRule{SecurityGroupRuleId: s.ID, GroupId: groupID, IsEgress: egress, IpProtocol: p.IpProtocol, FromPort: -1, ToPort: -1, Description: s.Description}
-	if p.FromPort != nil {
-		out.FromPort, out.ToPort = *p.FromPort, *p.ToPort
-	}
-	switch {
-	case s.Group != "":
-		out.ReferencedGroupInfo = &api.ReferencedGroupInfo{GroupId: s.Group}
-	case s.CIDR.Addr().Is4():
-		out.CidrIpv4 = s.CIDR.String()
-	default:
-		out.CidrIpv6 = s.CIDR.String()
-	}
-	return out
-}
-
 // replaceGroupLocked makes updated the group's rules: new policies for every combination of
-// groups that includes it, the record, then the interfaces repointed. On failure nothing changed.
+// groups that includes it, the record, then the interfaces repointed.
 func (d *Daemon) replaceGroupLocked(updated *state.SecurityGroup) error {
-	previous := d.groups[updated.ID]
-	d.groups[updated.ID] = updated
-	fresh := map[string]uint32{}
-	abort := func(err error) error {
-		d.groups[updated.ID] = previous
-		for _, set := range fresh {
-			d.dp.DeleteRuleSet(set)
-		}
-		return ruleSetError(err)
-	}
-	for key := range d.policies {
-		if !slices.Contains(strings.Split(key, ","), updated.ID) {
-			continue
-		}
-		set, err := d.dp.LoadPolicy(d.groupRulesLocked(strings.Split(key, ",")), d.groupNumber)
-		if err != nil {
-			return abort(err)
-		}
-		fresh[key] = set
-	}
-	if err := d.store.PutGroup(updated); err != nil {
-		return abort(err)
-	}
-	for key, set := range fresh {
-		replaced := d.policies[key]
-		d.policies[key] = set
-		d.repointLocked(func(e *state.ENI) bool { return groupKey(e.Groups) == key })
-		d.dp.RetireRuleSet(replaced)
-	}
-	return nil
-}
-
-// groupRulesLocked is the firewall model of the named groups.
-func (d *Daemon) groupRulesLocked(ids []string) []*firewall.SecurityGroup {
-	var out []*firewall.SecurityGroup
-	for _, id := range ids {
-		g := d.groups[id]
-		if g == nil {
-			continue
-		}
-		fg := &firewall.SecurityGroup{ID: g.ID}
-		for _, r := range g.Ingress {
-			fg.Ingress = append(fg.Ingress, r.Rule)
-		}
-		for _, r := range g.Egress {
-			fg.Egress = append(fg.Egress, r.Rule)
-		}
-		out = append(out, fg)
-	}
-	return out
-}
-
-// ruleSetError tells the caller when rules compile to more than the datapath takes from one set.
-func ruleSetError(err error) error {
-	if errors.Is(err, vnet.ErrRuleSetTooLarge) {
-		return api.Errorf(api.CodeInvalidParameterValue, "%v", err)
-	}
-	return err
-}
-
-func groupKey(groups []string) string {
-	sorted := slices.Clone(groups)
-	slices.Sort(sorted)
-	return strings.Join(sorted, ",")
-}
-
-// policyLocked returns the rule set of the union of groups, compiling it the first time.
-func (d *Daemon) policyLocked(groups []string) (uint32, error) {
-	key := groupKey(groups)
-	if set, ok := d.policies[key]; ok {
-		return set, nil
-	}
-	set, err := d.dp.LoadPolicy(d.groupRulesLocked(groups), d.groupNumber)
-	if err != nil {
-		return 0, ruleSetError(err)
-	}
-	d.policies[key] = set
-	return set, nil
-}
-
-// repointLocked rewrites the datapath entries of the running interfaces that match.
-func (d *Daemon) repointLocked(match func(*state.ENI) bool) {
-	for _, e := range d.enis {
-		if !match(e) {
-			continue
-		}
-		v := d.vpcs[e.VpcID]
-		ifindex := d.dp.IfindexOf(net.ParseIP(e.IP), v.Number)
-		if ifindex == 0 {
-			continue // not running
-		}
-		entry, err := d.datapathEntryLocked(e)
-		if err == nil {
-			err = d.dp.SetInterface(ifindex, entry)
-		}
-		if err != nil {
-			d.log.Error("updating an interface's firewall", "eni", e.ID, "err", err)
+	compile := map[ruleSetKey]func() (uint32, error){}
+	for key := range d.rules.policies {
+		if slices.Contains(key.ids(), updated.ID) {
+			compile[ruleSetKey{groups: key}] = d.compilePolicyLocked(key, updated)
 		}
 	}
-}
-
-// datapathEntryLocked is what the datapath is to know of an interface.
-func (d *Daemon) datapathEntryLocked(e *state.ENI) (vnet.Interface, error) {
-	s, v := d.subnets[e.SubnetID], d.vpcs[e.VpcID]
-	subnet := netip.MustParsePrefix(s.CIDR)
-	mac, _ := net.ParseMAC(e.MAC)
-	policy, err := d.policyLocked(e.Groups)
-	if err != nil {
-		return vnet.Interface{}, err
-	}
-	var numbers []uint32
-	for _, id := range e.Groups {
-		numbers = append(numbers, d.groupNumber(id))
-	}
-	return vnet.Interface{
-		VPC: v.Number, IP: net.ParseIP(e.IP), MAC: mac, SourceDestCheck: e.SourceDestCheck,
-		Subnet:       &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)},
-		SubnetNumber: s.Number, Policy: policy, Groups: numbers,
-	}, nil
+	return d.applyLocked(firewallChange{
+		compile: compile,
+		record: func() (func() error, error) {
+			return saveLocked(d.groups, updated.ID, updated, d.store.PutGroup, nil)
+		},
+	})
 }
 
 // resolveGroupsLocked checks the groups asked for an interface in a subnet: 1 to 5 groups of its
@@ -530,106 +344,32 @@ func (d *Daemon) SetGroups(id string, req api.SetGroupsRequest) (api.ReturnRespo
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	if _, err := d.policyLocked(groups); err != nil {
-		return api.ReturnResponse{}, err
-	}
 	updated := *e
 	updated.Groups = groups
-	if err := d.store.PutENI(&updated); err != nil {
+	if err := d.changeENILocked(&updated, d.policyCompileLocked(groups)); err != nil {
 		return api.ReturnResponse{}, err
 	}
-	d.enis[id] = &updated
-	d.repointLocked(func(x *state.ENI) bool { return x == &updated })
 	d.log.Info("security groups set", "instance", id, "groups", groups)
 	return api.ReturnResponse{Return: true}, nil
 }
 
-// prunePoliciesLocked retires the policies no running interface uses any more.
-func (d *Daemon) prunePoliciesLocked() {
-	used := map[string]bool{}
-	for _, e := range d.enis {
-		used[groupKey(e.Groups)] = true
+// policyCompileLocked is what compiling the policy of groups takes: nothing if it is there.
+func (d *Daemon) policyCompileLocked(groups []string) map[ruleSetKey]func() (uint32, error) {
+	key := ruleSetKey{groups: groupSetOf(groups)}
+	if _, ok := d.rules.handle(key); ok {
+		return nil
 	}
-	for key, set := range d.policies {
-		if !used[key] {
-			delete(d.policies, key)
-			d.dp.RetireRuleSet(set)
-		}
-	}
+	return map[ruleSetKey]func() (uint32, error){key: d.compilePolicyLocked(key.groups, nil)}
 }
 
-// describeGroupsLocked names an interface's groups.
-func (d *Daemon) describeGroupsLocked(ids []string) []api.GroupIdentifier {
-	out := []api.GroupIdentifier{}
-	for _, id := range ids {
-		name := ""
-		if g := d.groups[id]; g != nil {
-			name = g.Name
-		}
-		out = append(out, api.GroupIdentifier{GroupId: id, GroupName: name})
-	}
-	return out
-}
-
-func (d *Daemon) nextSubnetNumberLocked() uint32 {
-	return nextNumber(d.subnets, func(s *state.Subnet) uint32 { return s.Number })
-}
-
-// rebuildFirewallLocked loads every ACL and the policies of running interfaces into the datapath
-// afresh, points subnets and interfaces at them, and drops every other rule set (an earlier
-// daemon's). Until each pointer moves, the old sets go on enforcing.
-func (d *Daemon) rebuildFirewallLocked() error {
-	keep := map[uint32]bool{}
-	for id, a := range d.acls {
-		set, err := d.dp.LoadACL(&firewall.NetworkACL{Entries: a.Entries})
-		if err != nil {
-			return err
-		}
-		d.aclSets[id] = set
-		keep[set] = true
-	}
-	for _, s := range d.subnets {
-		if err := d.dp.SetSubnetACL(s.Number, d.aclSets[s.ACLID]); err != nil {
-			return err
-		}
-	}
-	d.repointLocked(func(*state.ENI) bool { return true })
-	for _, set := range d.policies {
-		keep[set] = true
-	}
-	d.dp.DeleteRuleSetsExcept(keep)
-	return nil
-}
-
-// firewallHousekeeping collects expired flows every 10 s (the datapath removes one only when a
-// packet of it comes by), says within 2 s when the conntrack table fills up or has room again,
-// and drops unused policies.
-func (d *Daemon) firewallHousekeeping(ctx context.Context) {
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	wasFull := false
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if n%5 == 0 {
-			if _, err := d.dp.CollectConntrack(); err != nil {
-				d.log.Error("collecting expired flows", "err", err)
-			}
-			d.mu.Lock()
-			d.prunePoliciesLocked()
-			d.mu.Unlock()
-		}
-		count, limit := d.dp.ConntrackCount(), d.dp.ConntrackLimit()
-		full := count >= uint64(limit)
-		switch {
-		case full && !wasFull:
-			d.log.Warn("the conntrack table is full: new flows are dropped (ct-full) until tracked ones end", "flows", count, "limit", limit)
-		case !full && wasFull:
-			d.log.Info("the conntrack table has room again", "flows", count, "limit", limit)
-		}
-		wasFull = full
-	}
+// changeENILocked makes updated the record of an interface and its datapath entry, compiling what
+// it needs first.
+func (d *Daemon) changeENILocked(updated *state.ENI, compile map[ruleSetKey]func() (uint32, error)) error {
+	return d.applyLocked(firewallChange{
+		compile: compile,
+		record: func() (func() error, error) {
+			return saveLocked(d.enis, updated.InstanceID, updated, d.store.PutENI, nil)
+		},
+		iface: func(e *state.ENI) bool { return e.InstanceID == updated.InstanceID },
+	})
 }
