@@ -39,11 +39,21 @@ var (
 	buildErr  error
 )
 
+// BinaryEnv names a prebuilt hostd for Binary to use instead of building one: where the tests
+// run without a Go toolchain (the kernel matrix's VMs, scripts/kernels). Its directory must be
+// traversable by every uid.
+const BinaryEnv = "HOSTD_TEST_BINARY"
+
 // Binary builds hostd once per test process into a directory every uid can traverse: instances'
 // inits run from it as their unprivileged host uid.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if prebuilt := os.Getenv(BinaryEnv); prebuilt != "" {
+			binPath = prebuilt
+			_, buildErr = os.Stat(prebuilt)
+			return
+		}
 		dir, err := os.MkdirTemp("", "hostd-bin-")
 		if err == nil {
 			err = os.Chmod(dir, 0o755)
