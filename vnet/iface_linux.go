@@ -40,12 +40,12 @@ func (f *Fabric) AddInterface(cfg InterfaceConfig) (int, error) {
 		return 0, fmt.Errorf("the instance's network namespace: %w", err)
 	}
 	defer guestNS.Close()
-	fh, err := netlink.NewHandleAt(fabricNS)
+	fh, err := netlink.NewHandleAt(fabricNS, unix.NETLINK_ROUTE)
 	if err != nil {
 		return 0, err
 	}
 	defer fh.Close()
-	gh, err := netlink.NewHandleAt(guestNS)
+	gh, err := netlink.NewHandleAt(guestNS, unix.NETLINK_ROUTE)
 	if err != nil {
 		return 0, err
 	}
@@ -134,7 +134,7 @@ func (f *Fabric) withHandle(fn func(*netlink.Handle) error) error {
 		return err
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
