@@ -35,6 +35,9 @@ type Datapath struct {
 	progs  bpf.DatapathPrograms
 	// Adopted tells whether the programs were found pinned rather than loaded.
 	Adopted bool
+	// TCX tells whether the kernel attaches programs with TCX links (Linux 6.6 and later), which
+	// are pinned; without it, clsact filters, which the interfaces themselves hold.
+	TCX bool
 	// ForceClsact attaches with clsact even where TCX works, so that both paths are tested here.
 	ForceClsact bool
 }
@@ -61,7 +64,7 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 	to, terr := ebpf.LoadPinnedProgram(dp.progPin(bpf.DatapathProgToGuest), nil)
 	if ferr == nil && terr == nil {
 		dp.progs = bpf.DatapathPrograms{FromGuest: from, ToGuest: to}
-		dp.Adopted = true
+		dp.Adopted, dp.TCX = true, haveTCX(from)
 		return dp, dp.initFirewall()
 	}
 	closeAll(from, to)
@@ -76,6 +79,7 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 			return nil, fmt.Errorf("pinning %s: %w", name, err)
 		}
 	}
+	dp.TCX = haveTCX(dp.progs.FromGuest)
 	return dp, dp.initFirewall()
 }
 

@@ -3,6 +3,7 @@ package vnet
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -147,14 +148,21 @@ func (f *Fabric) withHandle(fn func(*netlink.Handle) error) error {
 // missing, clsact filters are used, which the interface itself keeps.
 func (f *Fabric) Attach(dp *Datapath, hostName string, ifindex int) error {
 	return f.inNetns(func() error {
-		if !dp.ForceClsact {
-			err := attachTCX(dp, hostName, ifindex)
-			if !errors.Is(err, ebpf.ErrNotSupported) {
-				return err
-			}
+		if dp.TCX && !dp.ForceClsact {
+			return attachTCX(dp, hostName, ifindex)
 		}
 		return attachClsact(dp, ifindex)
 	})
+}
+
+// haveTCX asks the kernel whether it has TCX: attaching to an interface that does not exist fails
+// with ENODEV where it has, and cilium/ebpf's own probe answers ErrNotSupported where it has not.
+func haveTCX(prog *ebpf.Program) bool {
+	l, err := link.AttachTCX(link.TCXOptions{Interface: math.MaxInt32, Program: prog, Attach: ebpf.AttachTCXIngress})
+	if err == nil {
+		l.Close()
+	}
+	return !errors.Is(err, ebpf.ErrNotSupported)
 }
 
 func attachTCX(dp *Datapath, hostName string, ifindex int) error {
