@@ -37,7 +37,14 @@ func TestAttachBothWays(t *testing.T) {
 			standIn := exec.Command("unshare", "--net", "sleep", "60")
 			require.NoError(t, standIn.Start())
 			t.Cleanup(func() { _ = standIn.Process.Kill(); _ = standIn.Wait() })
-			time.Sleep(50 * time.Millisecond)
+			// Until unshare has run, the stand-in is in this test's namespace, and its "eth0" would
+			// be made here. (A sleep was enough natively, not under emulation.)
+			ours, err := os.Readlink("/proc/self/ns/net")
+			require.NoError(t, err)
+			require.Eventually(t, func() bool {
+				theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", standIn.Process.Pid))
+				return err == nil && theirs != ours
+			}, 30*time.Second, time.Millisecond, "the stand-in never got a network namespace of its own")
 
 			ifindex, err := f.AddInterface(InterfaceConfig{
 				HostName: "vattachtest", GuestPid: standIn.Process.Pid, MAC: guestMAC,

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,6 +75,19 @@ func Binary(t testing.TB) string {
 	})
 	require.NoError(t, buildErr)
 	return binPath
+}
+
+// TimeScaleEnv stretches the waits of tests that must give a guest time to act (a listener's
+// timeout, say) by a whole factor, for machines far slower than a developer's: the kernel
+// matrix's emulated VMs set it.
+const TimeScaleEnv = "HOSTD_TEST_TIME_SCALE"
+
+// Scaled is d stretched by HOSTD_TEST_TIME_SCALE (1 when unset).
+func Scaled(d time.Duration) time.Duration {
+	if n, err := strconv.Atoi(os.Getenv(TimeScaleEnv)); err == nil && n > 1 {
+		return d * time.Duration(n)
+	}
+	return d
 }
 
 // Daemon is a hostd daemon of one test.
