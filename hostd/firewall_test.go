@@ -118,8 +118,10 @@ func TestRevokeKeepsEstablishedFlow(t *testing.T) {
 	d := hostdtest.Start(t)
 	x := newTiers(t, d, "10.21")
 	authorize(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "5433", "--source-group", x.webSG)
-	go d.Exec(x.db.id, "hostd", "probe", "serve", "--port", "5433", "--seconds", "6")
-	time.Sleep(300 * time.Millisecond)
+	go d.Exec(x.db.id, "hostd", "probe", "serve", "--port", "5433", "--seconds", "20")
+	// Each step waits for the socket it needs, not for a guess: under emulation (the kernel
+	// matrix) an exec takes seconds.
+	require.Eventually(t, func() bool { return socketIn(t, x.db.id, "tcp", 5433, tcpListen) }, 30*time.Second, 10*time.Millisecond, "the server never listened")
 	rr := func(seconds string) (int64, int64, error) {
 		out, stderr, code := d.Exec(x.web.id, "hostd", "probe", "rr", "--addr", x.db.ip+":5433", "--seconds", seconds)
 		if code != 0 {
@@ -133,8 +135,8 @@ func TestRevokeKeepsEstablishedFlow(t *testing.T) {
 	wg.Add(1)
 	var n, gap int64
 	var err error
-	go func() { defer wg.Done(); n, gap, err = rr("3") }()
-	time.Sleep(time.Second)
+	go func() { defer wg.Done(); n, gap, err = rr("4") }()
+	require.Eventually(t, func() bool { return socketIn(t, x.db.id, "tcp", 5433, tcpEstablished) }, 30*time.Second, 10*time.Millisecond, "the flow never opened")
 	revoke(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "5433", "--source-group", x.webSG)
 	_, _, newErr := rr("0.2")
 	assert.Error(t, newErr, "a new connection after the revoke")

@@ -17,15 +17,19 @@ import (
 func TestLimitsVisibleInside(t *testing.T) {
 	d := hostdtest.Start(t)
 	id := d.Launch("--memory", "48M", "--pids", "64", "--cpus", "0.5", "--", "sleep", "1000")
-	assert.Equal(t, strconv.Itoa(48<<20), d.MustExec(id, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
-	assert.Equal(t, strconv.Itoa(48<<20), d.MustExec(id, "cat", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"), "swap allowed")
-	assert.Equal(t, "64", d.MustExec(id, "cat", "/sys/fs/cgroup/pids/pids.max"))
-	assert.Equal(t, "50000", d.MustExec(id, "cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
-	// The device allowlist: the minimal /dev's character devices and nothing else.
-	list := d.MustExec(id, "cat", "/sys/fs/cgroup/devices/devices.list")
-	assert.NotContains(t, list, "b ")
-	assert.NotContains(t, list, "a *:*")
-	assert.Contains(t, list, "c 1:3 rwm")
+	cat := func(v1, v2 string) string {
+		return d.MustExec(id, "cat", "/sys/fs/cgroup/"+hostdtest.CgroupFile(v1, v2))
+	}
+	assert.Equal(t, strconv.Itoa(48<<20), cat("memory/memory.limit_in_bytes", "memory.max"))
+	// No swap: v1 caps memory and swap together at the memory limit, v2 caps swap itself at 0.
+	assert.Equal(t, hostdtest.CgroupFile(strconv.Itoa(48<<20), "0"), cat("memory/memory.memsw.limit_in_bytes", "memory.swap.max"), "swap allowed")
+	assert.Equal(t, "64", cat("pids/pids.max", "pids.max"))
+	assert.Equal(t, hostdtest.CgroupFile("50000", "50000 100000"), cat("cpu/cpu.cfs_quota_us", "cpu.max"))
+	// The device allowlist: the minimal /dev's character devices and no block device.
+	assert.True(t, d.Admits(id, "/dev/null"))
+	for _, dev := range hostBlockDevices(t) {
+		assert.False(t, d.Admits(id, dev), "the allowlist admits %s", dev)
+	}
 }
 
 // A memory hog is killed by the cgroup; the same hog under a larger limit survives (the control).
@@ -48,12 +52,13 @@ func TestMemoryLimitEnforced(t *testing.T) {
 	out, _, _ := d.Exec(small, hog...)
 	assert.NotContains(t, out, "67108864", "the hog allocated past a 16M limit")
 	assert.Equal(t, "running", describe(t, d, small).State, "the OOM killer took the instance's init")
-	oom := d.MustExec(small, "sh", "-c", "grep '^oom_kill ' /sys/fs/cgroup/memory/memory.oom_control | cut -d' ' -f2")
+	oomKills := "grep '^oom_kill ' /sys/fs/cgroup/" + hostdtest.CgroupFile("memory/memory.oom_control", "memory.events") + " | cut -d' ' -f2"
+	oom := d.MustExec(small, "sh", "-c", oomKills)
 	assert.NotEqual(t, "0", oom, "no OOM kill under a 16M limit")
 
 	big := d.Launch("--memory", "512M", "--", "sleep", "1000")
 	assert.Equal(t, "67108864", d.MustExec(big, hog...))
-	assert.Equal(t, "0", d.MustExec(big, "sh", "-c", "grep '^oom_kill ' /sys/fs/cgroup/memory/memory.oom_control | cut -d' ' -f2"))
+	assert.Equal(t, "0", d.MustExec(big, "sh", "-c", oomKills))
 }
 
 // A fork bomb stops at --pids; without that limit the same loop starts every process (the control).
@@ -66,7 +71,7 @@ func TestPidsLimitEnforced(t *testing.T) {
 	current := pidsFile(t, d, limited, "pids.current")
 	assert.LessOrEqual(t, current, 20)
 	assert.GreaterOrEqual(t, current, 15, "the bomb did not run")
-	events, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids/hostd", d.Fabric, limited, "pids.events"))
+	events, err := os.ReadFile(filepath.Join(d.CgroupDir("pids", limited), "pids.events"))
 	require.NoError(t, err)
 	assert.NotEqual(t, "max 0", strings.TrimSpace(string(events)), "the limit never refused a fork")
 
@@ -77,7 +82,7 @@ func TestPidsLimitEnforced(t *testing.T) {
 
 // pidsFile reads a number from an instance's pids cgroup, from the host side.
 func pidsFile(t *testing.T, d *hostdtest.Daemon, id, name string) int {
-	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids/hostd", d.Fabric, id, name))
+	data, err := os.ReadFile(filepath.Join(d.CgroupDir("pids", id), name))
 	require.NoError(t, err)
 	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,7 @@ func listen(t *testing.T, d *hostdtest.Daemon, inst netInstance, proto string, p
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		out, _, code := d.Exec(inst.id, "hostd", "probe", "listen", "--proto", proto, "--port", fmt.Sprint(port), "--timeout", "2s")
+		out, _, code := d.Exec(inst.id, "hostd", "probe", "listen", "--proto", proto, "--port", fmt.Sprint(port), "--timeout", hostdtest.Scaled(2*time.Second).String())
 		if code == 0 {
 			var res struct{ Received string }
 			if json.Unmarshal([]byte(out), &res) == nil {
@@ -60,8 +61,39 @@ func listen(t *testing.T, d *hostdtest.Daemon, inst netInstance, proto string, p
 			}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // the listener binds well within this
+	// Wait for the socket, not for a guess: under emulation (the kernel matrix) an exec takes seconds.
+	bound := map[string]string{"tcp": tcpListen, "udp": udpBound}[proto]
+	require.Eventually(t, func() bool { return socketIn(t, inst.id, proto, port, bound) }, hostdtest.Scaled(10*time.Second), 5*time.Millisecond, "the listener never bound")
 	return func() string { wg.Wait(); return got }
+}
+
+// Socket states as /proc/net/tcp and /proc/net/udp number them.
+const (
+	tcpEstablished = "01"
+	tcpListen      = "0A"
+	udpBound       = "07"
+)
+
+// socketIn tells whether an instance's network namespace has a proto (tcp, udp) socket on local
+// port in state, read from the host through its init's /proc/PID/net (found without the daemon,
+// which some tests have killed).
+func socketIn(t *testing.T, id, proto string, port int, state string) bool {
+	pid := 0
+	for _, p := range hostdtest.InstanceInits() {
+		if p.ID == id {
+			pid = p.Pid
+		}
+	}
+	require.NotZero(t, pid, "no init of %s", id)
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, proto))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[1], fmt.Sprintf(":%04X", port)) && f[3] == state {
+			return true
+		}
+	}
+	return false
 }
 
 // reaches tells whether from gets a message to, and an answer back from, to over proto.

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -72,8 +73,9 @@ func TestVolumeDataPersistsAndStaysPrivate(t *testing.T) {
 	// admits nothing but A's loop device.
 	assert.Equal(t, "1", d.MustExec(a, "sh", "-c", "for f in /dev/* /dev/*/*; do [ -b $f ] && echo $f; done | wc -l"))
 	assert.Equal(t, "0", d.MustExec(other, "sh", "-c", "for f in /dev/* /dev/*/*; do [ -b $f ] && echo $f; done | wc -l"))
-	assert.Contains(t, d.MustExec(a, "cat", "/sys/fs/cgroup/devices/devices.list"), "b 7:")
-	assert.NotContains(t, d.MustExec(other, "cat", "/sys/fs/cgroup/devices/devices.list"), "b ")
+	loop := loopOf(t, d, a, "/dev/xvdb")
+	assert.True(t, d.Admits(a, loop))
+	assert.False(t, d.Admits(other, loop))
 	_, _, code := d.Exec(other, "ls", d.StateDir+"/disk.img")
 	assert.NotEqual(t, 0, code, "the disk store is visible in a guest")
 
@@ -148,7 +150,8 @@ func TestVolumeHotAttach(t *testing.T) {
 	d.JSON(&att, "volume", "attach", v.VolumeId, "--instance", a, "--device", "/dev/xvdb")
 	assert.Equal(t, api.VolumeAttachment{InstanceId: a, Device: "/dev/xvdb", State: "attached"}, att)
 	d.MustExec(a, "sh", "-c", "printf "+diskSecret+" | dd of=/dev/xvdb conv=notrunc,fsync 2>/dev/null")
-	assert.Contains(t, d.MustExec(a, "cat", "/sys/fs/cgroup/devices/devices.list"), "b 7:")
+	loop := loopOf(t, d, a, "/dev/xvdb")
+	assert.True(t, d.Admits(a, loop))
 
 	// Held open by a process of A: the detach is refused and A keeps its device.
 	holder := d.MustExec(a, "sh", "-c", "(exec 3</dev/xvdb; exec sleep 1000) >/dev/null 2>&1 & echo $!")
@@ -162,8 +165,51 @@ func TestVolumeHotAttach(t *testing.T) {
 	d.JSON(&api.ReturnResponse{}, "volume", "detach", v.VolumeId)
 	_, _, code = d.Exec(a, "test", "-e", "/dev/xvdb")
 	assert.NotEqual(t, 0, code, "the device is still in A")
-	assert.NotContains(t, d.MustExec(a, "cat", "/sys/fs/cgroup/devices/devices.list"), "b 7:")
+	assert.False(t, d.Admits(a, loop), "A's allowlist still admits the detached volume's device")
 
 	d.JSON(&att, "volume", "attach", v.VolumeId, "--instance", b, "--device", "/dev/xvdb")
 	assert.True(t, volumeHasSecret(t, d, b), "the data did not follow the volume to B")
+}
+
+// A restarted daemon knows which volumes each adopted instance's allowlist admits: attaching or
+// detaching one after a restart (SIGKILL) leaves the guest its other volumes. On cgroup v2, where
+// every change replaces the allowlist whole, an adopted group once knew only the base list, and
+// the first change after a restart took the instance's other volumes away.
+func TestVolumeAllowlistAcrossDaemonRestart(t *testing.T) {
+	d := hostdtest.Start(t, "--disk-size", "64M")
+	v1, v2, v3 := createVolume(t, d, "8M"), createVolume(t, d, "8M"), createVolume(t, d, "8M")
+	a := d.Launch("--volume", v1.VolumeId+":/dev/xvdb", "--", "sleep", "1000")
+	d.JSON(&api.VolumeAttachment{}, "volume", "attach", v2.VolumeId, "--instance", a, "--device", "/dev/xvdc")
+	first, second := loopOf(t, d, a, "/dev/xvdb"), loopOf(t, d, a, "/dev/xvdc")
+	readable := func(dev string) bool {
+		_, _, code := d.Exec(a, "head", "-c", "1", dev)
+		return code == 0
+	}
+
+	d.Kill()
+	d.Restart()
+	d.JSON(&api.VolumeAttachment{}, "volume", "attach", v3.VolumeId, "--instance", a, "--device", "/dev/xvdd")
+	third := loopOf(t, d, a, "/dev/xvdd")
+	for _, dev := range []string{"/dev/xvdb", "/dev/xvdc", "/dev/xvdd"} {
+		assert.True(t, readable(dev), "%s after an attach that followed a restart", dev)
+	}
+
+	d.Kill()
+	d.Restart()
+	d.JSON(&api.ReturnResponse{}, "volume", "detach", v2.VolumeId)
+	assert.True(t, readable("/dev/xvdb"), "the volume attached at launch, after a detach that followed a restart")
+	assert.True(t, readable("/dev/xvdd"), "the volume attached after the first restart")
+	assert.True(t, d.Admits(a, first))
+	assert.False(t, d.Admits(a, second), "the detached volume's device is still admitted")
+	assert.True(t, d.Admits(a, third))
+}
+
+// loopOf is the host's node of the loop device an instance has at guestPath.
+func loopOf(t *testing.T, d *hostdtest.Daemon, id, guestPath string) string {
+	t.Helper()
+	var major, minor int
+	_, err := fmt.Sscanf(d.MustExec(id, "stat", "-c", "%t %T", guestPath), "%x %x", &major, &minor)
+	require.NoError(t, err)
+	require.Equal(t, 7, major, "%s in %s is not a loop device", guestPath, id)
+	return fmt.Sprintf("/dev/loop%d", minor)
 }

@@ -38,6 +38,9 @@ type Datapath struct {
 	progs  bpf.DatapathPrograms
 	// Adopted tells whether the programs were found pinned rather than loaded.
 	Adopted bool
+	// TCX tells whether the kernel attaches programs with TCX links (Linux 6.6 and later), which
+	// are pinned; without it, clsact filters, which the interfaces themselves hold.
+	TCX bool
 	// ForceClsact attaches with clsact even where TCX works, so that both paths are tested here.
 	ForceClsact bool
 	// failIn counts down the map updates until one fails: FailMapUpdate.
@@ -94,7 +97,7 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 			return nil, fmt.Errorf("loading the conntrack collector: %w", err)
 		}
 		dp.progs = bpf.DatapathPrograms{FromGuest: from, ToGuest: to, CtCollect: collector.CtCollect}
-		dp.Adopted = true
+		dp.Adopted, dp.TCX = true, haveTCX(from)
 		return dp, dp.init()
 	}
 	closeAll(from, to)
@@ -109,6 +112,7 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 			return nil, fmt.Errorf("pinning %s: %w", name, err)
 		}
 	}
+	dp.TCX = haveTCX(dp.progs.FromGuest)
 	return dp, dp.init()
 }
 

@@ -3,6 +3,7 @@ package vnet
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -40,12 +41,12 @@ func (f *Fabric) AddInterface(cfg InterfaceConfig) (int, error) {
 		return 0, fmt.Errorf("the instance's network namespace: %w", err)
 	}
 	defer guestNS.Close()
-	fh, err := netlink.NewHandleAt(fabricNS)
+	fh, err := netlink.NewHandleAt(fabricNS, unix.NETLINK_ROUTE)
 	if err != nil {
 		return 0, err
 	}
 	defer fh.Close()
-	gh, err := netlink.NewHandleAt(guestNS)
+	gh, err := netlink.NewHandleAt(guestNS, unix.NETLINK_ROUTE)
 	if err != nil {
 		return 0, err
 	}
@@ -134,7 +135,7 @@ func (f *Fabric) withHandle(fn func(*netlink.Handle) error) error {
 		return err
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
@@ -147,14 +148,21 @@ func (f *Fabric) withHandle(fn func(*netlink.Handle) error) error {
 // missing, clsact filters are used, which the interface itself keeps.
 func (f *Fabric) Attach(dp *Datapath, hostName string, ifindex int) error {
 	return f.inNetns(func() error {
-		if !dp.ForceClsact {
-			err := attachTCX(dp, hostName, ifindex)
-			if !errors.Is(err, ebpf.ErrNotSupported) {
-				return err
-			}
+		if dp.TCX && !dp.ForceClsact {
+			return attachTCX(dp, hostName, ifindex)
 		}
 		return attachClsact(dp, ifindex)
 	})
+}
+
+// haveTCX asks the kernel whether it has TCX: attaching to an interface that does not exist fails
+// with ENODEV where it has, and cilium/ebpf's own probe answers ErrNotSupported where it has not.
+func haveTCX(prog *ebpf.Program) bool {
+	l, err := link.AttachTCX(link.TCXOptions{Interface: math.MaxInt32, Program: prog, Attach: ebpf.AttachTCXIngress})
+	if err == nil {
+		l.Close()
+	}
+	return !errors.Is(err, ebpf.ErrNotSupported)
 }
 
 func attachTCX(dp *Datapath, hostName string, ifindex int) error {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/containerd/cgroups/v3"
@@ -34,15 +36,25 @@ type Group interface {
 	Kill() error
 	// Delete removes the group; it must be empty.
 	Delete() error
-	// AllowBlockDevice and DenyBlockDevice change the device allowlist of a live group.
+	// AllowBlockDevice and DenyBlockDevice change the device allowlist of a live group. On a
+	// group opened by Load they fail with ErrBlockDevicesUnknown until SetBlockDevices is called.
 	AllowBlockDevice(Device) error
 	DenyBlockDevice(Device) error
+	// SetBlockDevices makes devs the only block devices the allowlist admits. A daemon that
+	// adopts a group with Load must call it with the instance's volumes: on v2 the list lives
+	// only in an eBPF program, which cannot be read back, and is replaced whole on every change.
+	SetBlockDevices(devs []Device) error
 	// Pids lists the processes in the group.
 	Pids() ([]int, error)
 	// Dirs maps each hierarchy's directory name under /sys/fs/cgroup to the group's directory in
 	// it, so that the guest can be shown its own limits and nothing else.
 	Dirs() map[string]string
 }
+
+// ErrBlockDevicesUnknown is the refusal to change the allowlist of a group opened by Load before
+// its owner has said which block devices it admits (SetBlockDevices): a change made from an
+// empty list would drop the devices of the instance's other volumes.
+var ErrBlockDevicesUnknown = errors.New("the block devices this cgroup admits are unknown since it was loaded; set them first (SetBlockDevices)")
 
 // Root is where the cgroup filesystems are mounted.
 const Root = "/sys/fs/cgroup"
@@ -102,25 +114,63 @@ func hierarchies() []string {
 }
 
 // allowedDevices is the allowlist every instance gets: the character devices of its minimal /dev
-// and, of block devices, only those named in l.
-func allowedDevices(l Limits) []specs.LinuxDeviceCgroup {
+// and, of block devices, only those given.
+func allowedDevices(block []Device) []specs.LinuxDeviceCgroup {
 	char := func(major, minor int64) specs.LinuxDeviceCgroup {
 		return specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rwm"}
 	}
-	anyMinor := int64(-1)
+	wildcard := int64(-1) // "*"; v2's filter needs every number set
 	devs := []specs.LinuxDeviceCgroup{
-		{Allow: false, Access: "rwm"},                              // deny everything first
+		{Allow: false, Type: "a", Major: &wildcard, Minor: &wildcard, Access: "rwm"}, // deny everything first
 		char(1, 3), char(1, 5), char(1, 7), char(1, 8), char(1, 9), // null zero full random urandom
 		char(5, 0), char(5, 2), // tty ptmx
-		{Allow: true, Type: "c", Major: ptr(int64(136)), Minor: &anyMinor, Access: "rwm"}, // pts
+		char(136, wildcard), // pts
 	}
-	for _, d := range l.BlockDevices {
+	for _, d := range block {
 		devs = append(devs, specs.LinuxDeviceCgroup{Allow: true, Type: "b", Major: ptr(d.Major), Minor: ptr(d.Minor), Access: "rw"})
 	}
 	return devs
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// blockDevices is the list of block devices a group's allowlist admits, kept by the group for
+// changes that rebuild the allowlist (v2) and to refuse changes while the list is unknown.
+type blockDevices struct {
+	mu    sync.Mutex
+	list  []Device
+	known bool // false after Load, until set
+}
+
+// change allows or denies d: apply makes the kernel admit next, the list with the change made,
+// and the list is updated only if it succeeded.
+func (b *blockDevices) change(d Device, allow bool, apply func(next []Device) error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.known {
+		return ErrBlockDevicesUnknown
+	}
+	next := slices.DeleteFunc(slices.Clone(b.list), func(x Device) bool { return x == d })
+	if allow {
+		next = append(next, d)
+	}
+	if err := apply(next); err != nil {
+		return err
+	}
+	b.list = next
+	return nil
+}
+
+// set makes devs the list, once apply has made the kernel admit exactly them.
+func (b *blockDevices) set(devs []Device, apply func(devs []Device) error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := apply(devs); err != nil {
+		return err
+	}
+	b.list, b.known = slices.Clone(devs), true
+	return nil
+}
 
 // cpuQuota turns a CPU count into a CFS quota over the default 100 ms period.
 func cpuQuota(cpus float64) (quota int64, period uint64) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
@@ -26,12 +28,13 @@ func v1Hierarchy() ([]cgroup1.Subsystem, error) {
 }
 
 type v1Group struct {
-	path string
-	cg   cgroup1.Cgroup
+	path  string
+	cg    cgroup1.Cgroup
+	block blockDevices
 }
 
 func newV1(path string, l Limits) (Group, error) {
-	res := &specs.LinuxResources{Devices: allowedDevices(l)}
+	res := &specs.LinuxResources{Devices: allowedDevices(l.BlockDevices)}
 	if l.MemoryBytes > 0 {
 		// memsw equal to the memory limit: the instance gets no swap.
 		res.Memory = &specs.LinuxMemory{Limit: ptr(l.MemoryBytes), Swap: ptr(l.MemoryBytes), Swappiness: ptr(uint64(0))}
@@ -51,7 +54,7 @@ func newV1(path string, l Limits) (Group, error) {
 		}
 		return nil, err
 	}
-	return &v1Group{path: path, cg: cg}, nil
+	return &v1Group{path: path, cg: cg, block: blockDevices{list: l.BlockDevices, known: true}}, nil
 }
 
 func loadV1(path string) (Group, error) {
@@ -97,9 +100,37 @@ func (g *v1Group) Pids() ([]int, error) {
 	return pids, err
 }
 
-func (g *v1Group) AllowBlockDevice(d Device) error { return g.writeDevices("devices.allow", d) }
+func (g *v1Group) AllowBlockDevice(d Device) error {
+	return g.block.change(d, true, func([]Device) error { return g.writeDevices("devices.allow", d) })
+}
 
-func (g *v1Group) DenyBlockDevice(d Device) error { return g.writeDevices("devices.deny", d) }
+func (g *v1Group) DenyBlockDevice(d Device) error {
+	return g.block.change(d, false, func([]Device) error { return g.writeDevices("devices.deny", d) })
+}
+
+// SetBlockDevices denies the block devices the kernel's list has beyond devs, then allows devs.
+func (g *v1Group) SetBlockDevices(devs []Device) error {
+	return g.block.set(devs, func(devs []Device) error {
+		list, err := os.ReadFile(filepath.Join(Root, "devices", g.path, "devices.list"))
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(list), "\n") {
+			var d Device
+			if _, err := fmt.Sscanf(line, "b %d:%d", &d.Major, &d.Minor); err == nil && !slices.Contains(devs, d) {
+				if err := g.writeDevices("devices.deny", d); err != nil {
+					return err
+				}
+			}
+		}
+		for _, d := range devs {
+			if err := g.writeDevices("devices.allow", d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
 
 func (g *v1Group) writeDevices(file string, d Device) error {
 	rule := fmt.Sprintf("b %d:%d rw", d.Major, d.Minor)

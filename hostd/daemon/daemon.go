@@ -93,6 +93,11 @@ func Open(cfg Config) (*Daemon, error) {
 	if runDir := filepath.Join(cfg.StateDir, "instances"); len(runDir) > guest.MaxRunDir {
 		return nil, fmt.Errorf("--state-dir %s is too long: instances' sockets under it would not fit a unix socket address; use one of at most %d bytes", cfg.StateDir, guest.MaxRunDir-len("/instances"))
 	}
+	// Refused before anything is made: without these controllers guests would run unconfined.
+	layout, err := cgroup.Check()
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the state dir: %w", err)
 	}
@@ -132,6 +137,7 @@ func Open(cfg Config) (*Daemon, error) {
 		store.Close()
 		return nil, err
 	}
+	d.logKernel(layout)
 	if d.dp.Adopted {
 		d.log.Info("adopted the pinned datapath", "pins", vnet.PinDir(cfg.Fabric))
 	}

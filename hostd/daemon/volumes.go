@@ -59,7 +59,30 @@ func (d *Daemon) openDiskStore() error {
 			d.detachVolumeLocked(v)
 		}
 	}
+	d.restoreDeviceAllowlists()
 	return nil
+}
+
+// restoreDeviceAllowlists tells each adopted instance's cgroup which block devices it admits: its
+// attached volumes' loop devices. A loaded cgroup does not know (on cgroup v2 the list lives only
+// in an eBPF program that each change replaces whole), and refuses changes until told.
+func (d *Daemon) restoreDeviceAllowlists() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	devs := map[string][]cgroup.Device{}
+	for _, v := range d.volumes {
+		if v.InstanceID != "" && v.Loop != "" {
+			devs[v.InstanceID] = append(devs[v.InstanceID], cgroup.Device{Major: int64(v.LoopMajor), Minor: int64(v.LoopMinor)})
+		}
+	}
+	for id, in := range d.instances {
+		if in.group == nil {
+			continue
+		}
+		if err := in.group.SetBlockDevices(devs[id]); err != nil {
+			d.log.Error("restoring an adopted instance's device allowlist: its volumes cannot be attached or detached until a restart restores it", "instance", id, "err", err)
+		}
+	}
 }
 
 // CreateVolume makes a volume of size bytes from a free extent of the store.

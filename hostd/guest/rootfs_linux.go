@@ -157,22 +157,25 @@ func bind(src, dst string, flags uintptr) error {
 // showOwnCgroup replaces the guest's /sys/fs/cgroup with the instance's own groups: the guest can
 // read its limits (memory.limit_in_bytes, pids.max, …) but sees no other group on the host.
 func showOwnCgroup(dirs map[string]string) error {
+	const ro = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	target := newRoot + "/sys/fs/cgroup"
+	if dir, unified := dirs[""]; unified && len(dirs) == 1 {
+		// cgroup v2: the one hierarchy's group directory is the whole of /sys/fs/cgroup.
+		return bind(oldRoot+dir, target, ro)
+	}
 	if err := mountTmpfs(target, "mode=0755,size=16k", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 		return err
 	}
 	for hierarchy, dir := range dirs {
 		dst := filepath.Join(target, hierarchy)
-		if hierarchy != "" {
-			if err := os.Mkdir(dst, 0o755); err != nil {
-				return err
-			}
+		if err := os.Mkdir(dst, 0o755); err != nil {
+			return err
 		}
-		if err := bind(oldRoot+dir, dst, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+		if err := bind(oldRoot+dir, dst, ro); err != nil {
 			return err
 		}
 	}
-	return unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=16k")
+	return unix.Mount("", target, "", unix.MS_REMOUNT|ro, "mode=0755,size=16k")
 }
 
 // showGuestRAM binds the RAM region the daemon passed (nil for none) at GuestRAMPath. The region

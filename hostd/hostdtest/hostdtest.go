@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,11 +40,21 @@ var (
 	buildErr  error
 )
 
+// BinaryEnv names a prebuilt hostd for Binary to use instead of building one: where the tests
+// run without a Go toolchain (the kernel matrix's VMs, scripts/kernels). Its directory must be
+// traversable by every uid.
+const BinaryEnv = "HOSTD_TEST_BINARY"
+
 // Binary builds hostd once per test process into a directory every uid can traverse: instances'
 // inits run from it as their unprivileged host uid.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if prebuilt := os.Getenv(BinaryEnv); prebuilt != "" {
+			binPath = prebuilt
+			_, buildErr = os.Stat(prebuilt)
+			return
+		}
 		dir, err := os.MkdirTemp("", "hostd-bin-")
 		if err == nil {
 			err = os.Chmod(dir, 0o755)
@@ -64,6 +75,19 @@ func Binary(t testing.TB) string {
 	})
 	require.NoError(t, buildErr)
 	return binPath
+}
+
+// TimeScaleEnv stretches the waits of tests that must give a guest time to act (a listener's
+// timeout, say) by a whole factor, for machines far slower than a developer's: the kernel
+// matrix's emulated VMs set it.
+const TimeScaleEnv = "HOSTD_TEST_TIME_SCALE"
+
+// Scaled is d stretched by HOSTD_TEST_TIME_SCALE (1 when unset).
+func Scaled(d time.Duration) time.Duration {
+	if n, err := strconv.Atoi(os.Getenv(TimeScaleEnv)); err == nil && n > 1 {
+		return d * time.Duration(n)
+	}
+	return d
 }
 
 // Daemon is a hostd daemon of one test.
@@ -129,7 +153,9 @@ func (d *Daemon) Restart() {
 		_ = cmd.Wait()
 		close(exited)
 	}(d.cmd, d.exited)
-	deadline := time.Now().Add(10 * time.Second)
+	// A bound on a failure, not an expectation: under emulation (scripts/kernels) a start that
+	// takes 100 ms here takes seconds.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if _, _, code := d.Run("instance", "describe"); code == 0 {
 			return
@@ -139,7 +165,7 @@ func (d *Daemon) Restart() {
 			d.t.Fatalf("hostd serve exited at start:\n%s", d.log)
 		default:
 		}
-		require.True(d.t, time.Now().Before(deadline), "daemon did not answer within 10s:\n%s", d.log)
+		require.True(d.t, time.Now().Before(deadline), "daemon did not answer within 60s:\n%s", d.log)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
