@@ -30,6 +30,9 @@ type Device struct{ Major, Minor int64 }
 type Group interface {
 	// Add moves a process into the group.
 	Add(pid int) error
+	// CloneInto opens the group's directory for clone3's CLONE_INTO_CGROUP, so that a process is
+	// born in the group (v2); nil on v1, where a process is added once it runs.
+	CloneInto() (*os.File, error)
 	// Kill sends SIGKILL to every process in the group and returns once the group is empty.
 	Kill() error
 	// Delete removes the group; it must be empty.

@@ -64,6 +64,8 @@ func loadV1(path string) (Group, error) {
 
 func (g *v1Group) Add(pid int) error { return g.cg.Add(cgroup1.Process{Pid: pid}) }
 
+func (g *v1Group) CloneInto() (*os.File, error) { return nil, nil }
+
 func (g *v1Group) Kill() error {
 	// Freeze first so that nothing forks between listing the processes and killing them.
 	if err := g.cg.Freeze(); err != nil {

@@ -1,7 +1,10 @@
 package cgroup
 
 import (
+	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
 )
@@ -41,6 +44,10 @@ func loadV2(path string) (Group, error) {
 }
 
 func (g *v2Group) Add(pid int) error { return g.m.AddProc(uint64(pid)) }
+
+func (g *v2Group) CloneInto() (*os.File, error) {
+	return os.OpenFile(filepath.Join(Root, g.path), os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
 
 func (g *v2Group) Kill() error {
 	// cgroup.kill kills the whole subtree atomically, forks included.

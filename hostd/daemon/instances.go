@@ -92,6 +92,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	if err := d.store.PutInstance(rec); err != nil {
 		in.proc.Kill()
 		<-in.proc.Exited()
+		in.proc.Close()
 		return undo(err)
 	}
 	d.mu.Lock()
@@ -106,9 +107,38 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	return out, nil
 }
 
-// watch waits for an instance's init to exit on its own and marks the instance stopped.
+// watch copies an instance's console into its log and waits for its workload to end. The exit
+// code is recorded before the init may exit (it waits for the ack), so that a daemon killed
+// meanwhile gets it again from the init; the instance is stopped once the init is gone.
 func (d *Daemon) watch(in *instance) {
-	<-in.proc.Exited()
+	proc := in.proc
+	console := make(chan struct{})
+	go func() {
+		defer close(console)
+		if err := guest.CopyConsole(d.launcher.ConsoleLog(in.rec.ID), proc.Console()); err != nil && !errors.Is(err, os.ErrClosed) {
+			d.log.Error("copying an instance's console", "instance", in.rec.ID, "err", err)
+		}
+	}()
+	if code, err := proc.WaitStatus(); err == nil {
+		// Every guest process is gone by now (the init killed the rest), so the output has ended:
+		// its last line goes into the log before the instance is stopped.
+		select {
+		case <-console:
+		case <-time.After(5 * time.Second):
+		}
+		d.mu.Lock()
+		in.rec.ExitCode = &code
+		err := d.store.PutInstance(in.rec)
+		d.mu.Unlock()
+		if err == nil {
+			err = proc.Ack()
+		}
+		if err != nil {
+			d.log.Error("recording an instance's exit status", "instance", in.rec.ID, "err", err)
+		}
+	}
+	<-proc.Exited()
+	proc.Close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if in.terminating || in.rec.Phase != state.Running {
@@ -122,9 +152,6 @@ func (d *Daemon) watch(in *instance) {
 func (d *Daemon) stopLocked(in *instance, reason string) {
 	rec := in.rec
 	rec.Phase, rec.EndTime, rec.Reason = state.Stopped, time.Now().UTC(), reason
-	if st := d.launcher.ExitStatus(rec.ID); st != nil {
-		rec.ExitCode = &st.ExitCode
-	}
 	if in.group != nil {
 		// Nothing should be left once PID 1 is gone, but the cgroup is the authority.
 		if err := in.group.Kill(); err != nil {
@@ -294,7 +321,7 @@ func (d *Daemon) describeLocked(rec *state.Instance) api.Instance {
 
 // ExecTarget returns where to reach a running instance's init.
 func (d *Daemon) ExecTarget(id string) (api.ExecTarget, error) {
-	if _, _, _, err := d.running(id, "commands run only in a running instance"); err != nil {
+	if _, _, err := d.running(id, "commands run only in a running instance"); err != nil {
 		return api.ExecTarget{}, err
 	}
 	return api.ExecTarget{ControlSocket: d.launcher.ControlSocket(id)}, nil

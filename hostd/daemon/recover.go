@@ -117,7 +117,7 @@ func (d *Daemon) adopt(in *instance) {
 	if gerr == nil {
 		in.group = group
 	}
-	proc, perr := d.launcher.Adopt(rec.Pid, rec.PidStart)
+	proc, perr := d.launcher.Adopt(rec.ID, rec.Pid, rec.PidStart)
 	if perr != nil || gerr != nil {
 		d.stopLocked(in, "the instance ended while the daemon was down")
 		return

@@ -130,19 +130,19 @@ func (d *Daemon) DeleteVolume(id string) (api.ReturnResponse, error) {
 	return api.ReturnResponse{Return: true}, nil
 }
 
-// running returns a running instance's cgroup, init pid and record; else IncorrectInstanceState,
-// saying why it had to be running.
-func (d *Daemon) running(instanceID, why string) (cgroup.Group, int, *state.Instance, error) {
+// running returns a running instance's cgroup and record; else IncorrectInstanceState, saying
+// why it had to be running.
+func (d *Daemon) running(instanceID, why string) (cgroup.Group, *state.Instance, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	in, err := d.lookupLocked(instanceID)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, nil, err
 	}
 	if in.rec.Phase != state.Running || in.terminating || in.proc == nil {
-		return nil, 0, nil, api.Errorf(api.CodeIncorrectInstanceState, "instance %s is %s; %s", instanceID, in.rec.Phase, why)
+		return nil, nil, api.Errorf(api.CodeIncorrectInstanceState, "instance %s is %s; %s", instanceID, in.rec.Phase, why)
 	}
-	return in.group, in.proc.Pid, in.rec, nil
+	return in.group, in.rec, nil
 }
 
 const attachWhy = "volumes attach to running instances (or at launch)"
@@ -156,7 +156,7 @@ func (d *Daemon) AttachVolume(id string, req api.AttachVolumeRequest) (api.Volum
 	if req.Device == "" {
 		req.Device = "/dev/xvdf"
 	}
-	group, pid, rec, err := d.running(req.InstanceId, attachWhy)
+	group, rec, err := d.running(req.InstanceId, attachWhy)
 	if err != nil {
 		return api.VolumeAttachment{}, err
 	}
@@ -167,7 +167,7 @@ func (d *Daemon) AttachVolume(id string, req api.AttachVolumeRequest) (api.Volum
 	if err == nil {
 		dev := cgroup.Device{Major: int64(loop.Major), Minor: int64(loop.Minor)}
 		if err = group.AllowBlockDevice(dev); err == nil {
-			if err = guest.AttachDevice(pid, loop.Path, req.Device, rec.HostID); err != nil {
+			if err = d.launcher.AttachDevice(rec.ID, loop.Path, req.Device); err != nil {
 				_ = group.DenyBlockDevice(dev)
 			}
 		}
@@ -196,7 +196,7 @@ func (d *Daemon) DetachVolume(id string) (api.ReturnResponse, error) {
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	group, pid, _, err := d.running(instanceID, attachWhy)
+	group, _, err := d.running(instanceID, attachWhy)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -211,7 +211,7 @@ func (d *Daemon) DetachVolume(id string) (api.ReturnResponse, error) {
 		_ = group.AllowBlockDevice(dev)
 		return api.ReturnResponse{}, api.Errorf(api.CodeVolumeInUse, "process %d of %s still has %s open; close it (unmount, stop the process) and detach again", holder, instanceID, device)
 	}
-	if err := guest.DetachDevice(pid, device); err != nil {
+	if err := d.launcher.DetachDevice(instanceID, device); err != nil {
 		_ = group.AllowBlockDevice(dev)
 		return api.ReturnResponse{}, err
 	}
