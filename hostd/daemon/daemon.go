@@ -185,6 +185,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go d.firewallHousekeeping(ctx)
+	go d.volumeHousekeeping(ctx)
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
