@@ -3,6 +3,7 @@ package initc
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,6 +45,7 @@ func field(tag uint32, v []byte) []byte {
 func TestParseConfigRefuses(t *testing.T) {
 	good, err := func() ([]byte, error) { c := sampleConfig(); return c.Encode() }()
 	require.NoError(t, err)
+	good = slices.Clip(good) // every case appends to its own copy
 	op := func(code uint32, strs string) []byte {
 		v := binary.NativeEndian.AppendUint32(nil, code)
 		v = binary.NativeEndian.AppendUint32(v, 0)
