@@ -61,8 +61,12 @@ type RAMConfig struct {
 	// RateBytesPerSec caps each worker's scrubbing (0: no cap), so that background scrubbing
 	// leaves memory bandwidth to the guests.
 	RateBytesPerSec int64
-	Journal         Journal
-	Log             *slog.Logger
+	// Reserve clean regions of ReserveSize are kept ready, made in the background while the pool
+	// has room for them, so that launches after a start do not wait for fresh memory.
+	Reserve     int
+	ReserveSize int64
+	Journal     Journal
+	Log         *slog.Logger
 }
 
 // RAMStats is the pool's accounting, as `pool describe` prints it.
@@ -174,20 +178,11 @@ func (p *RAMPool) Allocate(owner string, size int64) (*Region, error) {
 		return p.handOutLocked(r, owner)
 	}
 	if p.makeRoomLocked(size) {
-		r := &Region{ID: fmt.Sprintf("ram-%d", p.nextID), Size: size, Scrubbed: true}
-		p.nextID++
-		// Made outside the lock; counted as in use already so that nobody else takes the room.
-		r.State, r.Owner = InUse, owner
-		p.regions[r.ID] = r
-		p.mu.Unlock()
-		if err := createRegion(p.path(r.ID), size); err != nil {
-			p.mu.Lock()
-			delete(p.regions, r.ID)
+		r, err := p.freshLocked(size, owner)
+		if err != nil {
 			p.mu.Unlock()
 			return nil, err
 		}
-		p.mu.Lock()
-		r.State, r.Owner = Clean, ""
 		return p.handOutLocked(r, owner)
 	}
 	// Only dirty memory of this size is left: scrub one now rather than make the launch wait.
@@ -206,6 +201,40 @@ func (p *RAMPool) Allocate(owner string, size int64) (*Region, error) {
 	}
 	p.mu.Unlock()
 	return nil, fmt.Errorf("%w: %d bytes asked, %s", ErrInsufficientCapacity, size, p.describeUse())
+}
+
+// freshLocked makes a new region of size from the kernel's memory, clean, for owner (or the
+// reserve). It unlocks while the memory is faulted in, with the region counted as in use so that
+// nobody else takes the room, and returns locked.
+func (p *RAMPool) freshLocked(size int64, owner string) (*Region, error) {
+	r := &Region{ID: fmt.Sprintf("ram-%d", p.nextID), Size: size, Scrubbed: true, State: InUse, Owner: owner}
+	p.nextID++
+	p.regions[r.ID] = r
+	p.mu.Unlock()
+	err := createRegion(p.path(r.ID), size)
+	p.mu.Lock()
+	if err != nil {
+		delete(p.regions, r.ID)
+		return nil, err
+	}
+	r.State, r.Owner = Clean, ""
+	return r, nil
+}
+
+// reserveShortLocked tells whether the reserve lacks a region and the pool has room for one
+// without dropping any.
+func (p *RAMPool) reserveShortLocked() bool {
+	if p.cfg.Reserve == 0 {
+		return false
+	}
+	ready, used := 0, int64(0)
+	for _, r := range p.regions {
+		used += r.Size
+		if r.State == Clean && r.Size == p.cfg.ReserveSize {
+			ready++
+		}
+	}
+	return ready < p.cfg.Reserve && used+p.cfg.ReserveSize <= p.cfg.TotalBytes
 }
 
 // anyLocked tells whether some region is in state.
@@ -276,6 +305,7 @@ func (p *RAMPool) handOutLocked(r *Region, owner string) (*Region, error) {
 	r.Uses++
 	err := p.cfg.Journal.SaveRegion(r)
 	out := *r
+	p.kick() // the reserve may want topping up
 	p.mu.Unlock()
 	if err != nil {
 		p.Release(r.ID, owner)
@@ -330,6 +360,18 @@ func (p *RAMPool) scrubWorker() {
 		if next != nil {
 			next.State = Scrubbing
 		}
+		if next == nil && p.reserveShortLocked() {
+			r, err := p.freshLocked(p.cfg.ReserveSize, "")
+			if err == nil {
+				err = p.cfg.Journal.SaveRegion(r)
+			}
+			p.mu.Unlock()
+			if err != nil {
+				p.log.Error("making a reserve RAM region", "err", err)
+				p.sleepOrStop(time.Second)
+			}
+			continue
+		}
 		p.mu.Unlock()
 		if next == nil {
 			select {
@@ -353,8 +395,15 @@ func (p *RAMPool) scrubWorker() {
 		}
 		p.mu.Unlock()
 		if err != nil {
-			time.Sleep(time.Second) // do not spin on a region that cannot be scrubbed
+			p.sleepOrStop(time.Second) // do not spin on a region that cannot be scrubbed
 		}
+	}
+}
+
+func (p *RAMPool) sleepOrStop(d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-p.stop:
 	}
 }
 

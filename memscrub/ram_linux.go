@@ -46,8 +46,9 @@ func UnmountPoolDir(dir string) error {
 
 // createRegion makes a region file of size bytes with every page present and zeroed. fallocate
 // alone reserves tmpfs pages but leaves them to be cleared on first touch, so the region is also
-// zeroed through a populated mapping: fresh memory pays here, once, and a region the pool hands
-// out again has nothing left to fault.
+// faulted in, for writing, through a mapping: the kernel clears each page as it first maps it, so
+// fresh memory is zero with no pass of ours, pays here once, and a region the pool hands out again
+// has nothing left to fault.
 func createRegion(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
@@ -58,11 +59,39 @@ func createRegion(path string, size int64) error {
 		os.Remove(path)
 		return fmt.Errorf("allocating %d bytes for a RAM region: %w", size, err)
 	}
-	if err := ScrubRegion(path, size, 0); err != nil {
+	mem, fresh, err := mapPopulated(f, size)
+	if err == nil {
+		if !fresh { // populated by reading: write every page now, not at the guest's first writes
+			clear(mem)
+		}
+		err = unix.Munmap(mem)
+	}
+	if err != nil {
 		os.Remove(path)
-		return err
+		return fmt.Errorf("faulting in a RAM region: %w", err)
 	}
 	return nil
+}
+
+// mapPopulated maps size bytes of f shared, with every page present and writable: by
+// MADV_POPULATE_WRITE (Linux 5.14), which takes write faults. MAP_POPULATE, the fallback, takes
+// read faults on a shared mapping, which on fallocated huge tmpfs pages ran twenty times slower
+// here (36 ms against 1.8 for 16 MiB), and then the writes fault again. written says whether the
+// pages were populated for writing.
+func mapPopulated(f *os.File, size int64) (mem []byte, written bool, err error) {
+	mem, err = unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, false, err
+	}
+	if err = unix.Madvise(mem, unix.MADV_POPULATE_WRITE); err == nil {
+		return mem, true, nil
+	}
+	unix.Munmap(mem)
+	if !errors.Is(err, unix.EINVAL) {
+		return nil, false, err
+	}
+	mem, err = unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	return mem, false, err
 }
 
 func removeRegion(path string) error { return os.Remove(path) }
@@ -82,9 +111,9 @@ func fileSize(path string) (int64, error) {
 const scrubChunk = 64 << 20
 
 // ScrubRegion zeroes the size bytes of the region file at path through a shared mapping, which
-// keeps its pages allocated (pre-faulted for the next tenant). The mapping is populated up front:
-// faulting it in page by page ran at a third of the speed. rate caps the bytes per second (0: as
-// fast as memory allows).
+// keeps its pages allocated (pre-faulted for the next tenant). The mapping is populated up front
+// (mapPopulated): faulting it in page by page ran at a third of the speed. rate caps the bytes per
+// second (0: as fast as memory allows).
 //
 // The guest owned the file and may have truncated or grown it: it is set back to size first
 // (pages a truncation dropped come back zero), since touching a mapping past the end of a file is
@@ -107,7 +136,7 @@ func ScrubRegion(path string, size int64, rate int64) (err error) {
 			err = fmt.Errorf("memory fault while scrubbing %s: %v", path, r)
 		}
 	}()
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	mem, _, err := mapPopulated(f, size)
 	if err != nil {
 		return fmt.Errorf("mapping the region: %w", err)
 	}

@@ -204,3 +204,25 @@ func TestScrubRateIsCapped(t *testing.T) {
 	require.NoError(t, ScrubRegion(dir+"/r", 8<<20, 32<<20)) // 8 MiB at 32 MiB/s: about 250 ms
 	assert.Greater(t, time.Since(start), 150*time.Millisecond)
 }
+
+// The reserve: clean regions of the reserve size are made in the background while the pool has
+// room for them, topped up as launches take them, and never crowd out the pool.
+func TestReserveIsKeptReady(t *testing.T) {
+	j := &memJournal{recs: map[string]Region{}}
+	p, err := OpenRAMPool(RAMConfig{Dir: t.TempDir(), TotalBytes: 10 << 20, Scrub: true, Workers: 1, Reserve: 2, ReserveSize: 4 << 20,
+		Journal: j, Log: slog.New(slog.DiscardHandler)}, nil, nil)
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	require.Eventually(t, func() bool { return p.Stats().CleanBytes == 8<<20 }, 5*time.Second, 5*time.Millisecond)
+
+	a, err := p.Allocate("i-a", 4<<20)
+	require.NoError(t, err)
+	assert.True(t, isZero(t, p.Path(a.ID)))
+	// Topped up again: 4 in use and 4 clean leave no room for a second reserve region of 4.
+	require.Eventually(t, func() bool { return p.Stats().CleanBytes == 4<<20 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	assert.Equal(t, int64(4<<20), p.Stats().CleanBytes, "the reserve outgrew the pool")
+	// A region of another size still fits: clean reserve regions give way.
+	_, err = p.Allocate("i-b", 6<<20)
+	require.NoError(t, err)
+}
