@@ -29,15 +29,12 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 		return api.RunInstanceResponse{}, err
 	}
 	ids := d.ids.Range(slot)
+	// Recorded once the workload runs, not before: a daemon killed mid-launch leaves nothing the
+	// next one's start does not find by its name and remove (cgroup, id range, instance files,
+	// the RAM region's and volumes' claims, the interface), and a launch pays one fsync less.
 	rec := &state.Instance{
 		ID: id, Phase: state.Launching, Command: req.Command, Limits: limits,
 		IDSlot: slot, HostID: ids.HostID, IDCount: ids.Size, LaunchTime: time.Now().UTC(),
-	}
-	// Recorded before anything is made on the host: a daemon killed from here on finds the
-	// record at start and removes what it made.
-	if err := d.store.PutInstance(rec); err != nil {
-		d.ids.Release(slot)
-		return api.RunInstanceResponse{}, err
 	}
 	in := &instance{rec: rec}
 	var eni *state.ENI
@@ -50,9 +47,6 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 			d.releaseENI(id)
 		}
 		d.release(in)
-		if derr := d.store.DeleteInstance(id); derr != nil {
-			d.log.Error("removing the record of a failed launch", "instance", id, "err", derr)
-		}
 		var le *guest.LaunchError
 		if errors.As(err, &le) {
 			return api.RunInstanceResponse{}, api.Errorf(api.CodeInvalidParameterValue, "%s", le.Reason)

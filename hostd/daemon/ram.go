@@ -34,8 +34,15 @@ func (d *Daemon) openRAMPool() error {
 	d.ram, err = memscrub.OpenRAMPool(memscrub.RAMConfig{
 		Dir: d.ramDir(), TotalBytes: d.cfg.RAMPoolBytes, Scrub: d.cfg.Scrub,
 		Workers: d.cfg.ScrubWorkers, RateBytesPerSec: d.cfg.ScrubRate, Journal: d.store, Log: d.log,
+		Reserve: reserveRegions(d.cfg.RAMPoolBytes), ReserveSize: DefaultGuestRAM,
 	}, saved, live)
 	return err
+}
+
+// reserveRegions is how many regions of the default size the pool keeps clean and faulted in
+// ahead of launches: four, or fewer so as to hold at most a quarter of the pool.
+func reserveRegions(poolBytes int64) int {
+	return int(min(4, poolBytes/4/DefaultGuestRAM))
 }
 
 // takeRAM gives a launching instance its region, owned by the guest's root, and returns its path.

@@ -260,7 +260,7 @@ func (l *Launcher) config(spec Spec, newRoot string) (*initc.Config, error) {
 		Hostname: spec.ID, Args: spec.Args, Env: GuestEnv(spec.ID),
 		UIDMap: idMap, GIDMap: idMap, Caps: capabilityMask(),
 		WaitGo: spec.BeforeStart != nil,
-		Plan:   rootPlan(spec, newRoot, hiddenMounts(mounts, l.Private), l.Socket),
+		Plan:   rootPlan(spec, newRoot, keptMounts(mounts, l.Private), l.Socket),
 	}
 	for _, d := range spec.Devices {
 		cfg.Devices = append(cfg.Devices, strings.TrimPrefix(d.GuestPath, "/dev/"))

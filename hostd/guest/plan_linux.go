@@ -14,11 +14,11 @@ import (
 	"github.com/hostd/hostd/hostd/guest/initc"
 )
 
-// The guest's root: the host's root read-only, nosuid and nodev, with every host mount the guest
-// has no business knowing about detached (the init's mount namespace belongs to the host's user
-// namespace, so nothing in it is locked and detaching works), fresh /tmp, /run, /dev, /proc and
-// /sys, and masks over what reveals the host or other tenants. The init builds it as host root,
-// in a copy of the host's mount namespace that no guest process has entered yet.
+// The guest's root: the host's root read-only, nosuid and nodev, with the host's mounts but those
+// the guest has no business knowing about, fresh /tmp, /run, /dev, /proc and /sys, and masks over
+// what reveals the host or other tenants. The init builds it as host root, in a copy of the
+// host's mount namespace (owned by the host's user namespace) that no guest process has entered
+// yet, and drops the rest of that copy when it pivots.
 
 // Paths masked as runc masks them, and more where hostd would leak its own layout: the kernel's
 // command line, and every view of the block devices (loop devices are other tenants' volumes:
@@ -85,12 +85,13 @@ func under(path, dir string) bool {
 	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
 }
 
-// hiddenMounts are the host mounts to detach from the guest's root: everything under the dirs
-// the guest gets fresh, under the daemon's private dirs (its state dir), every RAM pool (any
-// daemon's: the source names it), namespace and bpf pins. Only the topmost of nested ones: a
-// detach takes what is below with it.
-func hiddenMounts(mounts []mountPoint, private []string) []string {
-	var hide []string
+// keptMounts are the host mounts the guest's root shows, read-only, by path: every one but those
+// under the dirs the guest gets fresh, under the daemon's private dirs (its state dir), every RAM
+// pool (any daemon's: the source names it), namespace and bpf pins, and anything mounted below
+// one of those. Binding what is kept one by one, rather than binding the whole tree and
+// detaching what is not, spares a launch one RCU grace period per detach.
+func keptMounts(mounts []mountPoint, private []string) []string {
+	var hidden, kept []string
 	for _, m := range mounts {
 		if m.Path == "/" {
 			continue
@@ -98,17 +99,15 @@ func hiddenMounts(mounts []mountPoint, private []string) []string {
 		if slices.ContainsFunc(replacedDirs, func(d string) bool { return under(m.Path, d) }) ||
 			slices.ContainsFunc(private, func(d string) bool { return under(m.Path, d) }) ||
 			m.FSType == "nsfs" || m.FSType == "bpf" || m.Source == ramPoolSource {
-			hide = append(hide, m.Path)
+			hidden = append(hidden, m.Path)
 		}
 	}
-	slices.Sort(hide)
-	var top []string
-	for _, p := range hide {
-		if len(top) == 0 || !under(p, top[len(top)-1]) {
-			top = append(top, p)
+	for _, m := range mounts {
+		if m.Path != "/" && !slices.Contains(kept, m.Path) && !slices.ContainsFunc(hidden, func(h string) bool { return under(m.Path, h) }) {
+			kept = append(kept, m.Path)
 		}
 	}
-	return top
+	return kept
 }
 
 // ramPoolSource is the source name memscrub mounts RAM pools with.
@@ -149,8 +148,8 @@ func (p *plan) mkdir(dst string) { p.add(initc.Op{Code: initc.OpMkdir, Arg: 0o75
 func rel(guestPath string) string { return strings.TrimPrefix(filepath.Clean(guestPath), "/") }
 
 // rootPlan is the plan of spec's root, built at newRoot (an empty host directory) and pivoted
-// into. hidden are the host mounts to detach; socket, if the guest could see it, is covered.
-func rootPlan(spec Spec, newRoot string, hidden []string, socket string) []initc.Op {
+// into. kept are the host mounts shown; socket, if the guest could see it, is covered.
+func rootPlan(spec Spec, newRoot string, kept []string, socket string) []initc.Op {
 	const (
 		nosuidNodev = unix.MS_NOSUID | unix.MS_NODEV
 		locked      = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
@@ -159,12 +158,12 @@ func rootPlan(spec Spec, newRoot string, hidden []string, socket string) []initc
 	p := &plan{}
 	// Nothing done here propagates back to the host.
 	p.mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
-	p.mount("/", newRoot, "", unix.MS_BIND|unix.MS_REC, "")
+	p.mount("/", newRoot, "", unix.MS_BIND, "")
 	p.add(initc.Op{Code: initc.OpChdir, Dst: newRoot})
-	p.add(initc.Op{Code: initc.OpSetattr, Arg: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, Dst: "."})
-	for _, h := range hidden {
-		p.add(initc.Op{Code: initc.OpDetach, Dst: rel(h), Optional: true})
+	for _, k := range kept {
+		p.add(initc.Op{Code: initc.OpMount, Arg: unix.MS_BIND, Src: k, Dst: rel(k), Optional: true})
 	}
+	p.add(initc.Op{Code: initc.OpSetattr, Arg: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, Dst: "."})
 
 	p.tmpfs("tmp", nosuidNodev, "mode=1777,"+owner)
 	p.tmpfs("run", nosuidNodev, "mode=0755,"+owner)
@@ -195,8 +194,10 @@ func rootPlan(spec Spec, newRoot string, hidden []string, socket string) []initc
 		p.bindFile(d.HostPath, rel(d.GuestPath), 0)
 	}
 
-	// In the instance's PID namespace (the init's) and, for sysfs, its network namespace.
+	// In the instance's PID namespace (the init's) and, for sysfs, its network namespace: all
+	// of the above is done while the workload makes that namespace.
 	p.mount("proc", "proc", "proc", locked, "")
+	p.add(initc.Op{Code: initc.OpNetns})
 	p.mount("sysfs", "sys", "sysfs", unix.MS_RDONLY|locked, "")
 	// The instance's own cgroups, read-only: the guest reads its limits, and no other group.
 	p.tmpfs("sys/fs/cgroup", locked, "mode=0755,size=16k")

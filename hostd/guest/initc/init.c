@@ -202,6 +202,28 @@ static const char *exec_failure(const char *msg, ssize_t n, const char *cmd, cha
 	return err;
 }
 
+// The workload's socket and host pid, while the root is built.
+static int launch_sync = -1;
+static pid_t launch_hostpid;
+
+// join_netns waits for the workload's namespaces, keeps them for exec, tells the daemon (which
+// then plumbs the network, if it asked to wait), and joins the network namespace: the sysfs the
+// plan mounts next shows the guest's interfaces.
+static const char *join_netns(char *err, size_t errlen) {
+	const char *perr = workload_says(launch_sync, 'n', err, errlen);
+	if (perr != NULL)
+		return perr;
+	st.ns = (struct guest_ns){open_ns(launch_hostpid, "user"), open_ns(launch_hostpid, "net"),
+				  open_ns(launch_hostpid, "uts"), open_ns(launch_hostpid, "ipc")};
+	if (st.ns.user < 0 || st.ns.net < 0 || st.ns.uts < 0 || st.ns.ipc < 0)
+		return failure(err, errlen, "opening the guest's namespaces");
+	if (cfg.waitgo && send_u32(FD_SYNC, MSG_NETNS, (uint32_t)launch_hostpid) < 0)
+		return failure(err, errlen, "reporting to the daemon");
+	if (setns(st.ns.net, CLONE_NEWNET) < 0)
+		return failure(err, errlen, "joining the guest's network namespace");
+	return NULL;
+}
+
 static const char *launch(char *err, size_t errlen) {
 	// The config, parsed in place: its strings stay in this mapping, of which only the pages the
 	// message filled are ever resident.
@@ -258,19 +280,16 @@ static const char *launch(char *err, size_t errlen) {
 		if (hostpid <= 0 || write_file(path, maps[i][1]) < 0)
 			return failure(err, errlen, "writing the guest's id maps");
 	}
-	if (write(ws[0], "m", 1) != 1 || (perr = workload_says(ws[0], 'n', err, errlen)) != NULL)
-		return perr != NULL ? perr : "the workload is gone";
-	st.ns = (struct guest_ns){open_ns(hostpid, "user"), open_ns(hostpid, "net"), open_ns(hostpid, "uts"),
-				  open_ns(hostpid, "ipc")};
-	if (st.ns.user < 0 || st.ns.net < 0 || st.ns.uts < 0 || st.ns.ipc < 0)
-		return failure(err, errlen, "opening the guest's namespaces");
-	// The daemon plumbs the network while the root is built.
-	if (cfg.waitgo && send_u32(FD_SYNC, MSG_NETNS, (uint32_t)hostpid) < 0)
-		return failure(err, errlen, "reporting to the daemon");
-	// In the guest's network namespace, the sysfs the plan mounts shows the guest's interfaces.
-	if (setns(st.ns.net, CLONE_NEWNET) < 0)
-		return failure(err, errlen, "joining the guest's network namespace");
-	if ((perr = run_plan(&cfg, err, errlen)) != NULL)
+	if (write(ws[0], "m", 1) != 1)
+		return "the workload is gone";
+	// The root is built while the workload makes its namespaces; the plan joins the network
+	// namespace (join_netns) where it needs it, before sysfs.
+	launch_sync = ws[0];
+	launch_hostpid = hostpid;
+	st.ns = (struct guest_ns){-1, -1, -1, -1};
+	if ((perr = run_plan(&cfg, join_netns, err, errlen)) != NULL)
+		return perr;
+	if (st.ns.net < 0 && (perr = join_netns(err, errlen)) != NULL)
 		return perr;
 	st.devfd = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (st.devfd < 0)

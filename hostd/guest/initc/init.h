@@ -35,7 +35,9 @@ void run_command(const struct guest_ns *ns, const struct guest_entry *e, const i
 		 int errpipe) __attribute__((noreturn));
 
 // rootfs.c: the guest's root, and devices in its /dev.
-const char *run_plan(const struct config *cfg, char *err, size_t errlen);
+// run_plan follows the plan; at OP_NETNS it calls join_netns, which returns NULL or what failed.
+const char *run_plan(const struct config *cfg, const char *(*join_netns)(char *err, size_t errlen), char *err,
+		     size_t errlen);
 const char *remember_device(const char *name);
 const char *attach_device(int devfd, const char *name, int treefd);
 const char *detach_device(int devfd, const char *name);

@@ -15,7 +15,7 @@
 #include "init.h"
 
 static const char *op_name(uint32_t code) {
-	static const char *names[] = {"?", "mount", "setattr", "detach", "mkdir", "file", "symlink", "chdir", "pivot"};
+	static const char *names[] = {"?", "mount", "setattr", "mkdir", "file", "symlink", "chdir", "pivot", "netns"};
 	return code < sizeof names / sizeof names[0] ? names[code] : "?";
 }
 
@@ -27,14 +27,6 @@ static int run_op(const struct op *o) {
 		struct mount_attr attr = {.attr_set = o->arg};
 		return (int)syscall(SYS_mount_setattr, AT_FDCWD, o->dst, AT_RECURSIVE, &attr, sizeof attr);
 	}
-	case OP_DETACH:
-		if (umount2(o->dst, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
-			// Detached already with a parent, or not a mount on this host any more.
-			if ((o->opt & OP_OPTIONAL) && errno == EINVAL)
-				return 0;
-			return -1;
-		}
-		return 0;
 	case OP_MKDIR:
 		return mkdir(o->dst, o->arg);
 	case OP_FILE: {
@@ -55,9 +47,16 @@ static int run_op(const struct op *o) {
 	return -1;
 }
 
-const char *run_plan(const struct config *cfg, char *err, size_t errlen) {
+const char *run_plan(const struct config *cfg, const char *(*join_netns)(char *err, size_t errlen), char *err,
+		     size_t errlen) {
 	for (int i = 0; i < cfg->nops; i++) {
 		const struct op *o = &cfg->ops[i];
+		if (o->code == OP_NETNS) {
+			const char *e = join_netns(err, errlen);
+			if (e != NULL)
+				return e;
+			continue;
+		}
 		if (run_op(o) < 0 && !((o->opt & OP_OPTIONAL) && errno == ENOENT)) {
 			snprintf(err, errlen, "building the guest's root: %s %s: %s", op_name(o->code), o->dst ? o->dst : ".",
 				 strerror(errno));

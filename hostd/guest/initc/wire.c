@@ -43,7 +43,7 @@ static const char *parse_op(char *v, size_t len, struct op *op) {
 	op->code = u32_at(v);
 	op->arg = u32_at(v + 4);
 	op->opt = u32_at(v + 8);
-	if (op->code < OP_MOUNT || op->code > OP_PIVOT || op->opt > OP_OPTIONAL)
+	if (op->code < OP_MOUNT || op->code > OP_NETNS || op->opt > OP_OPTIONAL)
 		return "unknown plan step";
 	const char **strs[4] = {&op->src, &op->dst, &op->fstype, &op->data};
 	size_t off = 12;
@@ -56,7 +56,7 @@ static const char *parse_op(char *v, size_t len, struct op *op) {
 	}
 	if (off != len)
 		return "plan step has trailing bytes";
-	if (op->code != OP_PIVOT && op->dst == NULL)
+	if (op->code != OP_PIVOT && op->code != OP_NETNS && op->dst == NULL)
 		return "plan step without a target";
 	if (op->code == OP_SYMLINK && op->src == NULL)
 		return "symlink step without a target";

@@ -42,12 +42,12 @@ const (
 const (
 	OpMount   = C.OP_MOUNT
 	OpSetattr = C.OP_SETATTR
-	OpDetach  = C.OP_DETACH
 	OpMkdir   = C.OP_MKDIR
 	OpFile    = C.OP_FILE
 	OpSymlink = C.OP_SYMLINK
 	OpChdir   = C.OP_CHDIR
 	OpPivot   = C.OP_PIVOT
+	OpNetns   = C.OP_NETNS
 )
 
 // Limits the init enforces.
@@ -202,7 +202,7 @@ type Op struct {
 	// Arg is mount flags (OpMount), a mount_setattr attribute set (OpSetattr) or a mode
 	// (OpMkdir, OpFile).
 	Arg uint32
-	// Optional steps may find their target missing (or, detached, no mount) without failing.
+	// Optional steps may find their paths missing without failing.
 	Optional               bool
 	Src, Dst, FSType, Data string
 }

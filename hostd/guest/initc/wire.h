@@ -60,14 +60,14 @@ enum {
 enum {
 	OP_MOUNT = 1,   // mount(src, dst, fstype, arg, data)
 	OP_SETATTR = 2, // mount_setattr(dst, AT_RECURSIVE, attr_set = arg)
-	OP_DETACH = 3,  // umount2(dst, MNT_DETACH)
-	OP_MKDIR = 4,   // mkdir(dst, arg)
-	OP_FILE = 5,    // an empty file dst, mode arg (a bind target)
-	OP_SYMLINK = 6, // symlink(src, dst)
-	OP_CHDIR = 7,   // chdir(dst)
-	OP_PIVOT = 8,   // pivot_root(".", "."), then drop the old root
+	OP_MKDIR = 3,   // mkdir(dst, arg)
+	OP_FILE = 4,    // an empty file dst, mode arg (a bind target)
+	OP_SYMLINK = 5, // symlink(src, dst)
+	OP_CHDIR = 6,   // chdir(dst)
+	OP_PIVOT = 7,   // pivot_root(".", "."), then drop the old root
+	OP_NETNS = 8,   // join the guest's network namespace, once the workload has made it
 };
-#define OP_OPTIONAL 1 // opt: a dst that does not exist (or, detached, is no mount) is no failure
+#define OP_OPTIONAL 1 // opt: a path that does not exist is no failure
 
 #define WIRE_HEADER 8
 #define WIRE_MAX_MESSAGE (256 * 1024)

@@ -18,7 +18,7 @@ func sampleConfig() Config {
 		WaitGo: true, Devices: []string{"xvdb"},
 		Plan: []Op{
 			{Code: OpMount, Arg: 4096, Src: "/", Dst: "/x/root"},
-			{Code: OpDetach, Dst: "proc", Optional: true},
+			{Code: OpMount, Arg: 4096, Src: "/mnt", Dst: "mnt", Optional: true},
 			{Code: OpSymlink, Src: "pts/ptmx", Dst: "dev/ptmx"},
 			{Code: OpPivot},
 		},
