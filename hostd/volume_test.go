@@ -228,6 +228,8 @@ func TestDetachIsRefusedWhileTheGuestHoldsTheDevice(t *testing.T) {
 			assert.Equal(t, before, volumeSnapshot(t, d), "a refused detach changed something")
 			_, errOut, code = d.Run("volume", "delete", v.VolumeId)
 			assert.Equal(t, 1, code, "an attached volume was deleted")
+			c, _ = hostdtest.ErrorOf(t, errOut)
+			assert.Equal(t, "VolumeInUse", c)
 			other := createVolume(t, d, "8M")
 			assert.NotEqual(t, v.StoreOffset, other.StoreOffset, "the held extent went to another volume")
 

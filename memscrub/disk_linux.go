@@ -150,7 +150,8 @@ func (l *LoopDevice) Detach() error {
 	f, err := os.OpenFile(l.Path, os.O_RDWR, 0)
 	if err == nil {
 		err = unix.IoctlSetInt(int(f.Fd()), unix.LOOP_CLR_FD, 0)
-		f.Close() // the unbind, deferred or not, happens at the last close: possibly this one
+		// The unbind, deferred or not, happens at the last close: possibly this one.
+		f.Close()
 		if errors.Is(err, unix.ENXIO) { // not bound any more
 			err = nil
 		}
