@@ -15,7 +15,7 @@ build:
 
 test: build
 	$(GO) test $(TESTFLAGS) ./...
-	$(GO) test -race -count=1 ./memscrub ./hostd/guest
+	$(GO) test -race -count=1 ./memscrub ./hostd/guest/...
 
 # Short fuzzing runs of every parser, and of the datapath against the oracle; `go test -fuzz` runs them for as long as you like.
 fuzz:

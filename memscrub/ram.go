@@ -61,12 +61,8 @@ type RAMConfig struct {
 	// RateBytesPerSec caps each worker's scrubbing (0: no cap), so that background scrubbing
 	// leaves memory bandwidth to the guests.
 	RateBytesPerSec int64
-	// Reserve clean regions of ReserveSize are kept ready, made in the background while the pool
-	// has room for them, so that launches after a start do not wait for fresh memory.
-	Reserve     int
-	ReserveSize int64
-	Journal     Journal
-	Log         *slog.Logger
+	Journal         Journal
+	Log             *slog.Logger
 }
 
 // RAMStats is the pool's accounting, as `pool describe` prints it.
@@ -94,6 +90,9 @@ type RAMPool struct {
 	wake     chan struct{}
 	stop     chan struct{}
 	workers  sync.WaitGroup
+	// reserve clean regions of reserveSize are kept ready (Reserve).
+	reserve     int
+	reserveSize int64
 }
 
 // OpenRAMPool opens the pool with the regions an earlier daemon recorded. A region still held
@@ -203,6 +202,17 @@ func (p *RAMPool) Allocate(owner string, size int64) (*Region, error) {
 	return nil, fmt.Errorf("%w: %d bytes asked, %s", ErrInsufficientCapacity, size, p.describeUse())
 }
 
+// Reserve keeps n clean regions of size ready from now on, made in the background while the pool
+// has room for them without dropping any, and topped up as they are taken: launches after a start
+// then find memory already faulted in. A failure to make one (a pool tmpfs smaller than the pool,
+// left by an earlier daemon) turns the reserve off, and says so.
+func (p *RAMPool) Reserve(n int, size int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reserve, p.reserveSize = n, size
+	p.kick()
+}
+
 // freshLocked makes a new region of size from the kernel's memory, clean, for owner (or the
 // reserve). It unlocks while the memory is faulted in, with the region counted as in use so that
 // nobody else takes the room, and returns locked.
@@ -224,17 +234,17 @@ func (p *RAMPool) freshLocked(size int64, owner string) (*Region, error) {
 // reserveShortLocked tells whether the reserve lacks a region and the pool has room for one
 // without dropping any.
 func (p *RAMPool) reserveShortLocked() bool {
-	if p.cfg.Reserve == 0 {
+	if p.reserve == 0 {
 		return false
 	}
 	ready, used := 0, int64(0)
 	for _, r := range p.regions {
 		used += r.Size
-		if r.State == Clean && r.Size == p.cfg.ReserveSize {
+		if r.State == Clean && r.Size == p.reserveSize {
 			ready++
 		}
 	}
-	return ready < p.cfg.Reserve && used+p.cfg.ReserveSize <= p.cfg.TotalBytes
+	return ready < p.reserve && used+p.reserveSize <= p.cfg.TotalBytes
 }
 
 // anyLocked tells whether some region is in state.
@@ -349,6 +359,11 @@ func (p *RAMPool) kick() {
 func (p *RAMPool) scrubWorker() {
 	defer p.workers.Done()
 	for {
+		select {
+		case <-p.stop:
+			return
+		default:
+		}
 		p.mu.Lock()
 		var next *Region
 		for _, r := range p.regions {
@@ -361,15 +376,15 @@ func (p *RAMPool) scrubWorker() {
 			next.State = Scrubbing
 		}
 		if next == nil && p.reserveShortLocked() {
-			r, err := p.freshLocked(p.cfg.ReserveSize, "")
+			r, err := p.freshLocked(p.reserveSize, "")
 			if err == nil {
 				err = p.cfg.Journal.SaveRegion(r)
 			}
-			p.mu.Unlock()
 			if err != nil {
-				p.log.Error("making a reserve RAM region", "err", err)
-				p.sleepOrStop(time.Second)
+				p.reserve = 0
+				p.log.Error("making a reserve RAM region failed; no reserve is kept", "err", err)
 			}
+			p.mu.Unlock()
 			continue
 		}
 		p.mu.Unlock()
@@ -395,15 +410,12 @@ func (p *RAMPool) scrubWorker() {
 		}
 		p.mu.Unlock()
 		if err != nil {
-			p.sleepOrStop(time.Second) // do not spin on a region that cannot be scrubbed
+			// Do not spin on a region that cannot be scrubbed.
+			select {
+			case <-time.After(time.Second):
+			case <-p.stop:
+			}
 		}
-	}
-}
-
-func (p *RAMPool) sleepOrStop(d time.Duration) {
-	select {
-	case <-time.After(d):
-	case <-p.stop:
 	}
 }
 

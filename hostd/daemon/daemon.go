@@ -186,6 +186,8 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go d.firewallHousekeeping(ctx)
 	go d.volumeHousekeeping(ctx)
+	// Only a serving daemon keeps memory ready for launches (teardown opens the pool too).
+	d.ram.Reserve(reserveRegions(d.cfg.RAMPoolBytes), DefaultGuestRAM)
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -34,7 +34,6 @@ func (d *Daemon) openRAMPool() error {
 	d.ram, err = memscrub.OpenRAMPool(memscrub.RAMConfig{
 		Dir: d.ramDir(), TotalBytes: d.cfg.RAMPoolBytes, Scrub: d.cfg.Scrub,
 		Workers: d.cfg.ScrubWorkers, RateBytesPerSec: d.cfg.ScrubRate, Journal: d.store, Log: d.log,
-		Reserve: reserveRegions(d.cfg.RAMPoolBytes), ReserveSize: DefaultGuestRAM,
 	}, saved, live)
 	return err
 }
