@@ -91,8 +91,8 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	}
 	d.mu.Lock()
 	d.instances[id] = in
+	go d.watch(in, in.proc) // before a terminate may clear in.proc
 	d.mu.Unlock()
-	go d.watch(in)
 	d.log.Info("instance running", "instance", id, "pid", rec.Pid, "host_uid", rec.HostID, "command", rec.Command)
 	out := api.RunInstanceResponse{InstanceId: id, State: api.StateRunning}
 	if eni != nil {
@@ -104,8 +104,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 // watch copies an instance's console into its log and waits for its workload to end. The exit
 // code is recorded before the init may exit (it waits for the ack), so that a daemon killed
 // meanwhile gets it again from the init; the instance is stopped once the init is gone.
-func (d *Daemon) watch(in *instance) {
-	proc := in.proc
+func (d *Daemon) watch(in *instance, proc *guest.Process) {
 	console := make(chan struct{})
 	go func() {
 		defer close(console)

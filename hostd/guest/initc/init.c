@@ -298,8 +298,9 @@ static const char *launch(char *err, size_t errlen) {
 		if ((perr = remember_device(cfg.devices[i])) != NULL)
 			return perr;
 	if (cfg.waitgo) {
-		n = recv_msg(FD_SYNC, buf, WIRE_HEADER, NULL, 0, &nfds, 0);
-		if (n != WIRE_HEADER || parse_header(buf, (size_t)n, &type, &payload, &len) != NULL || type != MSG_GO)
+		char go[WIRE_HEADER]; // not in buf: the config's strings are there
+		n = recv_msg(FD_SYNC, go, sizeof go, NULL, 0, &nfds, 0);
+		if (n != WIRE_HEADER || parse_header(go, (size_t)n, &type, &payload, &len) != NULL || type != MSG_GO)
 			return "the daemon did not say go";
 	}
 	if (write(ws[0], "g", 1) != 1)
