@@ -1,19 +1,23 @@
 package guest
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // consoleLimit is the most of a workload's output the console log holds; past it the log starts
 // over, so it keeps the latest output.
 const consoleLimit = 8 << 20
 
-// CopyConsole appends the workload's output (src, until every writer has gone) to the console
-// log at path, for as long as it lasts. A daemon restarted mid-way resumes the same log.
-func CopyConsole(path string, src io.Reader) error {
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// CopyConsole appends the workload's output (the pipe src, until every writer has gone) to the
+// console log at path. The bytes move from the pipe to the file inside the kernel (splice), so a
+// daemon killed at any moment loses none: what it has not moved is still in the pipe for the next
+// daemon, which resumes the same log.
+func CopyConsole(path string, src *os.File) error {
+	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -25,31 +29,37 @@ func CopyConsole(path string, src io.Reader) error {
 	return copyCapped(dst, src, consoleLimit, st.Size())
 }
 
-// copyCapped copies src to the file dst, which holds written bytes already, emptying dst whenever
-// it would pass limit bytes.
-func copyCapped(dst *os.File, src io.Reader, limit, written int64) error {
-	buf := make([]byte, 64<<10)
+// copyCapped moves src into the file dst from offset written on, emptying dst whenever it reaches
+// limit bytes.
+func copyCapped(dst, src *os.File, limit, written int64) error {
+	raw, err := src.SyscallConn()
+	if err != nil {
+		return err
+	}
 	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if written+int64(n) > limit {
-				if err := dst.Truncate(0); err != nil {
-					return err
-				}
-				m, _ := fmt.Fprintf(dst, "[hostd: console log passed %d bytes; earlier output dropped]\n", limit)
-				written = int64(m)
+		if written >= limit {
+			if err := dst.Truncate(0); err != nil {
+				return err
 			}
-			m, werr := dst.Write(buf[:n])
-			written += int64(m)
-			if werr != nil {
-				return werr
+			marker := fmt.Sprintf("[hostd: console log passed %d bytes; earlier output dropped]\n", limit)
+			if _, err := dst.WriteAt([]byte(marker), 0); err != nil {
+				return err
 			}
+			written = int64(len(marker))
 		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
+		var n int64
+		var serr error
+		err := raw.Read(func(fd uintptr) bool {
+			n, serr = unix.Splice(int(fd), nil, int(dst.Fd()), &written, int(min(64<<10, limit-written)), unix.SPLICE_F_NONBLOCK)
+			return !errors.Is(serr, unix.EAGAIN)
+		})
+		switch {
+		case err != nil:
 			return err
+		case serr != nil:
+			return serr
+		case n == 0: // every writer has gone
+			return nil
 		}
 	}
 }

@@ -152,6 +152,9 @@ func receivedFiles(oob []byte) ([]*os.File, error) {
 		}
 		for _, fd := range fds {
 			unix.CloseOnExec(fd)
+			// Non-blocking, so that the file is Go's poller's (the console pipe is read with
+			// splice through it); the flag is the open file's, which only this side reads.
+			_ = unix.SetNonblock(fd, true)
 			files = append(files, os.NewFile(uintptr(fd), "received"))
 		}
 	}
