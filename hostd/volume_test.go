@@ -138,8 +138,22 @@ func TestVolumeBadInputChangesNothing(t *testing.T) {
 func volumeSnapshot(t *testing.T, d *hostdtest.Daemon) string {
 	out, _, code := d.Run("volume", "describe")
 	require.Equal(t, 0, code)
-	pool, _, _ := d.Run("pool", "describe")
-	return out + pool + snapshot(t, d)
+	return out + settledPool(t, d) + snapshot(t, d)
+}
+
+// settledPool is `pool describe` once the pool's background work is done: regions released by
+// instances that stopped scrubbed, the reserve made. That work follows earlier launches and stops,
+// not the command a snapshot is taken around.
+func settledPool(t *testing.T, d *hostdtest.Daemon) string {
+	var last string
+	require.Eventually(t, func() bool {
+		pool, _, _ := d.Run("pool", "describe")
+		var p api.PoolDescription
+		settled := json.Unmarshal([]byte(pool), &p) == nil && p.RamPool.DirtyBytes == 0 && pool == last
+		last = pool
+		return settled
+	}, 10*time.Second, 20*time.Millisecond, "the RAM pool never settled")
+	return last
 }
 
 // A volume attached to and detached from running instances carries its data from one to the
