@@ -168,8 +168,8 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 			Setsid: true,
 		},
 	}
-	// On the unified hierarchy the init is born in its cgroup; on v1 it waits for its config,
-	// which is sent once it has been moved there.
+	// On the unified hierarchy the init is born in its cgroup; on v1 it moves itself there
+	// (Config.Cgroups) before it does anything else.
 	cgroupDir, err := spec.Group.CloneInto()
 	if err != nil {
 		f.closeAll()
@@ -194,11 +194,6 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 		<-proc.exited
 		proc.Close()
 		return nil, err
-	}
-	if cgroupDir == nil {
-		if err := spec.Group.Add(proc.Pid); err != nil {
-			return fail(fmt.Errorf("placing the init in its cgroup: %w", err))
-		}
 	}
 	if proc.StartTime, err = StartTime(proc.Pid); err != nil {
 		return fail(err)
@@ -259,8 +254,9 @@ func (l *Launcher) config(spec Spec, newRoot string) (*initc.Config, error) {
 	cfg := &initc.Config{
 		Hostname: spec.ID, Args: spec.Args, Env: GuestEnv(spec.ID),
 		UIDMap: idMap, GIDMap: idMap, Caps: capabilityMask(),
-		WaitGo: spec.BeforeStart != nil,
-		Plan:   rootPlan(spec, newRoot, keptMounts(mounts, l.Private), l.Socket),
+		WaitGo:  spec.BeforeStart != nil,
+		Plan:    rootPlan(spec, newRoot, keptMounts(mounts, l.Private), l.Socket),
+		Cgroups: spec.Group.TaskFiles(),
 	}
 	for _, d := range spec.Devices {
 		cfg.Devices = append(cfg.Devices, strings.TrimPrefix(d.GuestPath, "/dev/"))

@@ -17,7 +17,7 @@ type parsed struct {
 	Err                     string
 	Hostname                string
 	Args, Env, Ops, Devices int
-	FilterLen               int
+	Cgroups, FilterLen      int
 	WaitGo                  bool
 	Caps                    uint64
 }
@@ -33,7 +33,7 @@ func parseConfigC(b []byte) parsed {
 	}
 	return parsed{
 		Hostname: C.GoString(cfg.hostname), Args: int(cfg.argc), Env: int(cfg.envc), Ops: int(cfg.nops),
-		Devices: int(cfg.ndevices), FilterLen: int(cfg.filter_len), WaitGo: cfg.waitgo != 0, Caps: uint64(cfg.caps),
+		Devices: int(cfg.ndevices), Cgroups: int(cfg.ncgroups), FilterLen: int(cfg.filter_len), WaitGo: cfg.waitgo != 0, Caps: uint64(cfg.caps),
 	}
 }
 

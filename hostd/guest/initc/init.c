@@ -246,8 +246,13 @@ static const char *launch(char *err, size_t errlen) {
 		return perr;
 	st.entry = (struct guest_entry){cfg.caps, cfg.filter, cfg.filter_len, cfg.envp};
 
+	// Into the instance's cgroups (v1; on v2 it was born there), before anything is forked.
+	for (int i = 0; i < cfg.ncgroups; i++)
+		if (write_file(cfg.cgroups[i], "0") < 0)
+			return failure(err, errlen, "joining the instance's cgroups");
+
 	// The init itself: no host group, never the OOM killer's choice, its cgroup namespace rooted
-	// at the instance's group (the daemon placed us in it). -1000 needs CAP_SYS_RESOURCE, which
+	// at the instance's group. -1000 needs CAP_SYS_RESOURCE, which
 	// some sandboxes withhold even from root: there the init keeps the daemon's score, and its
 	// size (about 1 MiB against any guest process's) is what keeps it from being chosen.
 	if (setgroups(0, NULL) < 0)

@@ -126,6 +126,11 @@ const char *parse_config(char *buf, size_t len, struct config *cfg) {
 				return "bad or too many devices";
 			cfg->devices[cfg->ndevices++] = v;
 			break;
+		case F_CGROUP:
+			if (!str || cfg->ncgroups >= WIRE_MAX_CGROUPS || v[0] != '/')
+				return "bad or too many cgroups";
+			cfg->cgroups[cfg->ncgroups++] = v;
+			break;
 		default:
 			return "unknown config field";
 		}

@@ -61,6 +61,7 @@ const (
 	maxEnv      = C.WIRE_MAX_ENV
 	maxOps      = C.WIRE_MAX_OPS
 	maxDevices  = C.WIRE_MAX_DEVICES
+	maxCgroups  = C.WIRE_MAX_CGROUPS
 	maxFilter   = C.WIRE_MAX_FILTER
 	fieldHeader = 8
 )
@@ -223,6 +224,9 @@ type Config struct {
 	WaitGo  bool
 	Plan    []Op
 	Devices []string
+	// Cgroups are cgroup v1 tasks files the init writes "0" to, to move itself into the
+	// instance's groups before it does anything else.
+	Cgroups []string
 }
 
 // Encode is the config as CONFIG's payload; it refuses what the init would.
@@ -243,7 +247,7 @@ func (c *Config) Encode() ([]byte, error) {
 	switch {
 	case len(c.Args) == 0 || c.Args[0] == "":
 		return nil, errors.New("a command is required")
-	case len(c.Args) > maxArgs, len(c.Env) > maxEnv, len(c.Plan) > maxOps, len(c.Devices) > maxDevices:
+	case len(c.Args) > maxArgs, len(c.Env) > maxEnv, len(c.Plan) > maxOps, len(c.Devices) > maxDevices, len(c.Cgroups) > maxCgroups:
 		return nil, errors.New("too many arguments, variables, plan steps or devices")
 	case len(c.Seccomp)%8 != 0 || len(c.Seccomp)/8 > maxFilter:
 		return nil, errors.New("the seccomp filter is not a whole number of instructions, or too long")
@@ -285,6 +289,12 @@ func (c *Config) Encode() ([]byte, error) {
 			return nil, fmt.Errorf("device name %q: use [a-z][a-z0-9]{0,14}", d)
 		}
 		field(C.F_DEVICE, cstr(d))
+	}
+	for _, g := range c.Cgroups {
+		if !strings.HasPrefix(g, "/") {
+			return nil, fmt.Errorf("cgroup file %q is not an absolute path", g)
+		}
+		field(C.F_CGROUP, cstr(g))
 	}
 	if bad != nil {
 		return nil, bad

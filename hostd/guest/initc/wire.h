@@ -53,6 +53,7 @@ enum {
 	F_WAITGO = 8,   // empty: wait for GO before starting the workload
 	F_OP = 9,       // repeated: one step of building the guest's root (struct op)
 	F_DEVICE = 10,  // string, repeated: a device the plan puts in /dev, detachable later
+	F_CGROUP = 11,  // string, repeated: a cgroup v1 tasks file the init moves itself in with
 };
 
 // A step of the root's plan: uint32 code, uint32 arg (mount flags, a mount_setattr attribute
@@ -75,6 +76,7 @@ enum {
 #define WIRE_MAX_ENV 64
 #define WIRE_MAX_OPS 256
 #define WIRE_MAX_DEVICES 32
+#define WIRE_MAX_CGROUPS 16
 #define WIRE_MAX_FILTER 4096 // BPF_MAXINSNS
 #define WIRE_DEVICE_NAME_MAX 15
 
@@ -96,6 +98,8 @@ struct config {
 	int nops;
 	const char *devices[WIRE_MAX_DEVICES];
 	int ndevices;
+	const char *cgroups[WIRE_MAX_CGROUPS];
+	int ncgroups;
 };
 
 // parse_config reads CONFIG's payload into cfg; strings point into buf. It returns NULL, or what

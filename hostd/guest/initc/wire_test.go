@@ -15,7 +15,7 @@ func sampleConfig() Config {
 	return Config{
 		Hostname: "i-0123456789abcdef0", Args: []string{"sh", "-c", "echo hi"}, Env: []string{"PATH=/bin", "HOME=/root"},
 		UIDMap: "0 1073741824 65536\n", GIDMap: "0 1073741824 65536\n", Seccomp: make([]byte, 8*10), Caps: 0xa80425fb,
-		WaitGo: true, Devices: []string{"xvdb"},
+		WaitGo: true, Devices: []string{"xvdb"}, Cgroups: []string{"/sys/fs/cgroup/pids/hostd/x/i-0123456789abcdef0/tasks"},
 		Plan: []Op{
 			{Code: OpMount, Arg: 4096, Src: "/", Dst: "/x/root"},
 			{Code: OpMount, Arg: 4096, Src: "/mnt", Dst: "mnt", Optional: true},
@@ -31,7 +31,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	b, err := c.Encode()
 	require.NoError(t, err)
 	got := parseConfigC(b)
-	assert.Equal(t, parsed{Hostname: c.Hostname, Args: 3, Env: 2, Ops: 4, Devices: 1, FilterLen: 10, WaitGo: true, Caps: c.Caps}, got)
+	assert.Equal(t, parsed{Hostname: c.Hostname, Args: 3, Env: 2, Ops: 4, Devices: 1, Cgroups: 1, FilterLen: 10, WaitGo: true, Caps: c.Caps}, got)
 }
 
 // field is one config field, written by hand.
@@ -72,6 +72,7 @@ func TestParseConfigRefuses(t *testing.T) {
 		"device name too long":    append(good, field(10, []byte("abcdefghijklmnop\x00"))...),
 		"capabilities of 4 bytes": append(good, field(7, []byte{1, 2, 3, 4})...),
 		"wait flag with a value":  append(good, field(8, []byte{1})...),
+		"relative cgroup file":    append(good, field(11, []byte("tasks\x00"))...),
 	} {
 		t.Run(name, func(t *testing.T) {
 			assert.NotEmpty(t, parseConfigC(b).Err)
