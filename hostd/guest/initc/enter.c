@@ -1,6 +1,7 @@
 // Entering the guest: the workload, forked by the init before the guest's root exists, makes the
-// guest's user, network, UTS and IPC namespaces and waits; each exec'd command joins them. Both
-// then drop to the guest's capabilities, no_new_privs and seccomp filter, and exec. Until that
+// guest's user, network, UTS and IPC namespaces, drops to the guest's capabilities, no_new_privs
+// and seccomp filter, and waits for the root; each exec'd command joins the namespaces and drops
+// the same way. Both then exec. Until that
 // exec they are non-dumpable children of a host-root process, whose memory belongs to the host's
 // user namespace: guest root cannot ptrace them, read their memory or take their fds.
 #define _GNU_SOURCE
@@ -99,11 +100,28 @@ static const char *restrict_caps(uint64_t keep) {
 	return NULL;
 }
 
+// lock_down makes the caller guest root's as the guest may have it: its capabilities,
+// no_new_privs, and the seccomp filter. What it does after that the filter must allow.
+static void lock_down(const struct guest_entry *e, int report) {
+	const char *err = restrict_caps(e->caps);
+	if (err != NULL)
+		fail(report, err);
+	if (e->filter_len > 0) {
+		struct sock_filter *f = malloc(e->filter_len * sizeof *f); // the message's copy is unaligned
+		if (f == NULL)
+			fail(report, "seccomp filter");
+		memcpy(f, e->filter, e->filter_len * sizeof *f);
+		struct sock_fprog prog = {.len = (unsigned short)e->filter_len, .filter = f};
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+			fail(report, "installing the seccomp filter");
+	}
+}
+
 // start is the end of every way into the guest: its own session, /, default signal handling,
-// no fd but stdin, stdout and stderr across the exec, the seccomp filter, and the exec. A failed
-// exec is reported as 'x' and the errno, for the init to word.
-static void start(const struct guest_entry *e, char **argv, int report) __attribute__((noreturn));
-static void start(const struct guest_entry *e, char **argv, int report) {
+// no fd but stdin, stdout and stderr across the exec, and the exec. A failed exec is reported as
+// 'x' and the errno, for the init to word.
+static void start(char **argv, char **envp, int report) __attribute__((noreturn));
+static void start(char **argv, char **envp, int report) {
 	if (setsid() < 0)
 		fail(report, "new session");
 	if (chdir("/") < 0)
@@ -115,16 +133,7 @@ static void start(const struct guest_entry *e, char **argv, int report) {
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		for (int fd = 3; fd < 4096; fd++)
 			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (e->filter_len > 0) {
-		struct sock_filter *f = malloc(e->filter_len * sizeof *f); // the message's copy is unaligned
-		if (f == NULL)
-			fail(report, "seccomp filter");
-		memcpy(f, e->filter, e->filter_len * sizeof *f);
-		struct sock_fprog prog = {.len = (unsigned short)e->filter_len, .filter = f};
-		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-			fail(report, "installing the seccomp filter");
-	}
-	environ = e->envp;
+	environ = envp;
 	execvp(argv[0], argv);
 	char msg[1 + sizeof(int)];
 	msg[0] = 'x';
@@ -152,17 +161,16 @@ void run_workload(const struct config *cfg, int sync) {
 	if (write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1") < 0 && errno != ENOENT)
 		fail(sync, "disabling IPv6");
 	tell(sync, 'n');
+	// Locked down while the init finishes the root: nothing here needs more from now on.
+	struct guest_entry e = {cfg->caps, cfg->filter, cfg->filter_len, (char **)cfg->envp};
+	lock_down(&e, sync);
 	await(sync, 'g'); // the guest's root is built and the network plumbed
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		fail(sync, "/dev/null");
-	const char *err = restrict_caps(cfg->caps);
-	if (err != NULL)
-		fail(sync, err);
 	if (dup2(devnull, 0) < 0 || dup2(FD_CONSOLE_W, 1) < 0 || dup2(FD_CONSOLE_W, 2) < 0)
 		fail(sync, "stdio");
-	struct guest_entry e = {cfg->caps, cfg->filter, cfg->filter_len, (char **)cfg->envp};
-	start(&e, (char **)cfg->argv, sync);
+	start((char **)cfg->argv, (char **)cfg->envp, sync);
 }
 
 void run_command(const struct guest_ns *ns, const struct guest_entry *e, const int stdio[3], char **argv, int report) {
@@ -173,11 +181,9 @@ void run_command(const struct guest_ns *ns, const struct guest_entry *e, const i
 	    setns(ns->ipc, CLONE_NEWIPC) < 0)
 		fail(report, "joining the guest's namespaces");
 	become_guest_root(report);
-	const char *err = restrict_caps(e->caps);
-	if (err != NULL)
-		fail(report, err);
+	lock_down(e, report);
 	for (int i = 0; i < 3; i++)
 		if (dup2(stdio[i], i) < 0)
 			fail(report, "stdio");
-	start(e, argv, report);
+	start(argv, e->envp, report);
 }
