@@ -90,9 +90,11 @@ type RAMPool struct {
 	wake     chan struct{}
 	stop     chan struct{}
 	workers  sync.WaitGroup
-	// reserve clean regions of reserveSize are kept ready (Reserve).
+	// reserve clean regions of reserveSize are kept ready (Reserve), made by one worker at a
+	// time (making), so that the others, and launches, keep a core.
 	reserve     int
 	reserveSize int64
+	making      bool
 }
 
 // OpenRAMPool opens the pool with the regions an earlier daemon recorded. A region still held
@@ -375,7 +377,8 @@ func (p *RAMPool) scrubWorker() {
 		if next != nil {
 			next.State = Scrubbing
 		}
-		if next == nil && p.reserveShortLocked() {
+		if next == nil && !p.making && p.reserveShortLocked() {
+			p.making = true
 			r, err := p.freshLocked(p.reserveSize, "")
 			if err == nil {
 				err = p.cfg.Journal.SaveRegion(r)
@@ -384,6 +387,7 @@ func (p *RAMPool) scrubWorker() {
 				p.reserve = 0
 				p.log.Error("making a reserve RAM region failed; no reserve is kept", "err", err)
 			}
+			p.making = false
 			p.mu.Unlock()
 			continue
 		}
