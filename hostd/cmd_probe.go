@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -20,7 +21,95 @@ func cmdProbe(args []string) error {
 		"send": probeSend, "sniff": probeSniff, "listen": probeListen, "connect": probeConnect, "ping": probePing,
 		"serve": probeServe, "bulk": probePerf(probe.Bulk), "rr": probePerf(probe.RequestResponse),
 		"connrate": probePerf(probe.ConnectionRate),
+		"syscall":  probeSyscall, "ptrace": probePtrace, "getfd": probeGetFD, "peek": probePeek, "hold": probeHold,
 	})
+}
+
+// probeSyscall makes syscalls by name with harmless arguments and prints what each answered.
+func probeSyscall(_ *globals, args []string) error {
+	fs := newFlags("probe syscall")
+	uids := fs.Int("as-uids", 0, "make each call once as each of fsuids 1..N")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("usage: hostd probe syscall [--as-uids N] NAME...")
+	}
+	res, err := probe.Syscalls(fs.Args(), *uids)
+	if err != nil {
+		return api.Errorf(api.CodeInvalidParameterValue, "%v", err)
+	}
+	return printJSON(map[string]any{"Syscalls": res})
+}
+
+// pidFlag parses a probe that takes --pid (and maybe more flags).
+func pidFlag(name string, args []string, more func(*flag.FlagSet)) (int, error) {
+	fs := newFlags(name)
+	pid := fs.Int("pid", 0, "target process")
+	if more != nil {
+		more(fs)
+	}
+	if err := parseNoArgs(fs, args); err != nil {
+		return 0, err
+	}
+	if *pid <= 0 {
+		return 0, api.Errorf(api.CodeMissingParameter, "--pid is required")
+	}
+	return *pid, nil
+}
+
+func probePtrace(_ *globals, args []string) error {
+	pid, err := pidFlag("probe ptrace", args, nil)
+	if err != nil {
+		return err
+	}
+	if err := probe.Ptrace(pid); err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(map[string]any{"Pid": pid, "Attached": true})
+}
+
+func probeGetFD(_ *globals, args []string) error {
+	var fd *int
+	pid, err := pidFlag("probe getfd", args, func(fs *flag.FlagSet) { fd = fs.Int("fd", 0, "the target's descriptor") })
+	if err != nil {
+		return err
+	}
+	target, err := probe.GetFD(pid, *fd)
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(map[string]any{"Pid": pid, "Fd": *fd, "Target": target})
+}
+
+func probePeek(_ *globals, args []string) error {
+	pid, err := pidFlag("probe peek", args, nil)
+	if err != nil {
+		return err
+	}
+	mem, err := probe.Peek(pid)
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(map[string]any{"Pid": pid, "Bytes": mem})
+}
+
+// probeHold keeps a device open in a way a detach might miss, then writes through it.
+func probeHold(_ *globals, args []string) error {
+	fs := newFlags("probe hold")
+	path := fs.String("path", "", "the device (or file) to hold")
+	how := fs.String("how", "fd", "fd, parked (in flight in a unix socket) or mmap")
+	seconds := fs.Float64("seconds", 5, "how long to hold it before writing through it")
+	ready := fs.String("ready", "", "a file to create once it is held")
+	text := fs.String("write", "hostd-probe-held", "what to write at offset 0 afterwards")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	res, err := probe.Hold(*path, *how, time.Duration(*seconds*float64(time.Second)), *ready, *text)
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(res)
 }
 
 // probeServe answers `probe bulk` and `probe rr` clients for a while.

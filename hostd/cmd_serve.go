@@ -59,6 +59,8 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	if !validFabricName(cfg.Fabric) {
 		return cfg, usagef("--fabric %q: use 1 to 32 letters, digits, '-' or '_'", cfg.Fabric)
 	}
+	// This very binary, by its host path (resolved here, host side, never a guest's): instances'
+	// inits are the daemon's own code.
 	exe, err := os.Executable()
 	if err != nil {
 		return cfg, err

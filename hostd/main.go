@@ -1,25 +1,8 @@
-// Command hostd is both the daemon (`hostd serve`) and its client (`hostd RESOURCE VERB`).
+// Command hostd is both the daemon (`hostd serve`) and its client (`hostd RESOURCE VERB`). Started
+// as `hostd instance-init ID` it is an instance's init instead, in C, before Go starts (package
+// initc, which package guest links in).
 package main
 
-import (
-	"fmt"
-	"os"
+import "os"
 
-	"github.com/hostd/hostd/hostd/guest"
-)
-
-func main() {
-	// An instance's PID 1 is this same binary, started by the daemon with this argument.
-	if len(os.Args) > 1 && os.Args[1] == guest.InitArg {
-		guest.RunInit()
-	}
-	// Run by the daemon through nsenter inside an instance's mount namespace.
-	if len(os.Args) > 1 && os.Args[1] == guest.DeviceHelperArg {
-		if err := guest.RunDeviceHelper(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(run(os.Args[1:]))
-}
+func main() { os.Exit(run(os.Args[1:])) }

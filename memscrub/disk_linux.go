@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -82,7 +86,15 @@ func wipeExtent(path string, e Extent, mode WipeMode) error {
 type LoopDevice struct {
 	Path         string
 	Major, Minor uint32
+	// Backing and Offset are what the device is bound to: the store and the extent's start.
+	Backing string
+	Offset  int64
 }
+
+// ErrStillBound means a loop device is still bound after LOOP_CLR_FD: something holds it open (a
+// descriptor passed over a unix socket and not yet received, a mapping), and the kernel unbinds it
+// only at the last close. Until then its extent may still be read and written through it.
+var ErrStillBound = errors.New("the loop device is still bound: a descriptor of it is still held")
 
 // AttachLoop makes a loop device showing exactly extent e of the store at path.
 func AttachLoop(path string, e Extent) (*LoopDevice, error) {
@@ -109,7 +121,7 @@ func AttachLoop(path string, e Extent) (*LoopDevice, error) {
 		cfg := &unix.LoopConfig{Fd: uint32(backing.Fd())}
 		cfg.Info.Offset, cfg.Info.Sizelimit = uint64(e.Offset), uint64(e.Size)
 		// No autoclear: it would end the device when this handle closes, before the guest opens
-		// it. The daemon detaches it itself (DetachLoop) and records which device a volume has.
+		// it. The daemon detaches it itself (Detach) and records which device a volume has.
 		err = unix.IoctlLoopConfigure(int(lf.Fd()), cfg)
 		if errors.Is(err, unix.EBUSY) {
 			lf.Close()
@@ -125,21 +137,76 @@ func AttachLoop(path string, e Extent) (*LoopDevice, error) {
 			return nil, err
 		}
 		lf.Close()
-		return &LoopDevice{Path: dev, Major: unix.Major(st.Rdev), Minor: unix.Minor(st.Rdev)}, nil
+		return &LoopDevice{Path: dev, Major: unix.Major(st.Rdev), Minor: unix.Minor(st.Rdev), Backing: path, Offset: e.Offset}, nil
 	}
 	return nil, errors.New("no loop device stayed free")
 }
 
-// DetachLoop ends a loop device.
-func DetachLoop(dev string) error {
-	f, err := os.OpenFile(dev, os.O_RDWR, 0)
+// Detach unbinds the loop device and returns nil only once it is no longer bound to its extent.
+// If something still holds it, the kernel defers the unbind to the last close (the device is
+// marked autoclear) and Detach returns ErrStillBound: the extent must not be reused until Bound
+// says otherwise (or Keep cancels the unbind).
+func (l *LoopDevice) Detach() error {
+	f, err := os.OpenFile(l.Path, os.O_RDWR, 0)
+	if err == nil {
+		err = unix.IoctlSetInt(int(f.Fd()), unix.LOOP_CLR_FD, 0)
+		// The unbind, deferred or not, happens at the last close: possibly this one.
+		f.Close()
+		if errors.Is(err, unix.ENXIO) { // not bound any more
+			err = nil
+		}
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("detaching %s: %w", l.Path, err)
+	}
+	// The unbind at the last close may take a moment to show.
+	for range 20 {
+		bound, err := l.Bound()
+		if err != nil || !bound {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return ErrStillBound
+}
+
+// Bound tells whether the device is still bound to its extent. One bound to something else has
+// been unbound and taken again since.
+func (l *LoopDevice) Bound() (bool, error) {
+	sys := filepath.Join("/sys/block", filepath.Base(l.Path), "loop")
+	offset, err := os.ReadFile(filepath.Join(sys, "offset"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	backing, err := os.ReadFile(filepath.Join(sys, "backing_file"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	want, err := filepath.EvalSymlinks(l.Backing)
+	if err != nil {
+		want = l.Backing
+	}
+	return strings.TrimSpace(string(backing)) == want && strings.TrimSpace(string(offset)) == strconv.FormatInt(l.Offset, 10), nil
+}
+
+// Keep cancels a deferred unbind (clears LO_FLAGS_AUTOCLEAR), for a detach that is refused and
+// undone: the device stays as it was.
+func (l *LoopDevice) Keep() error {
+	f, err := os.OpenFile(l.Path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	err = unix.IoctlSetInt(int(f.Fd()), unix.LOOP_CLR_FD, 0)
-	if errors.Is(err, unix.ENXIO) { // not configured any more
-		return nil
+	info, err := unix.IoctlLoopGetStatus64(int(f.Fd()))
+	if err != nil {
+		return err
 	}
-	return err
+	info.Flags &^= unix.LO_FLAGS_AUTOCLEAR
+	return unix.IoctlLoopSetStatus64(int(f.Fd()), info)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -147,10 +148,47 @@ func TestLoopDeviceShowsOneExtent(t *testing.T) {
 	writeExtent(t, path, b.Extent, 0x42)
 	loop, err := AttachLoop(path, b.Extent)
 	require.NoError(t, err)
-	defer func() { assert.NoError(t, DetachLoop(loop.Path)) }()
+	defer func() { assert.NoError(t, loop.Detach()) }()
 	assert.Equal(t, uint32(7), loop.Major)
 	data, err := os.ReadFile(loop.Path)
 	require.NoError(t, err)
 	assert.Len(t, data, 4<<20, "the device is exactly the extent")
 	assert.Equal(t, len(data), bytes.Count(data, []byte{0x42}))
+}
+
+// A loop device still held open elsewhere (here by this test, as a guest's descriptor parked in a
+// unix socket would hold it) is not unbound by LOOP_CLR_FD: Detach says so instead of pretending,
+// and the kernel unbinds it at the last close. Keep cancels that pending unbind. The control: with
+// no holder, Detach unbinds at once.
+func TestDetachOfAHeldLoopDeviceSaysSo(t *testing.T) {
+	hostdtest.RequireRoot(t)
+	path := filepath.Join(t.TempDir(), "disk.img")
+	s := newStore(t, path, true, WipeFast, &extentJournal{recs: map[string]ExtentRecord{}})
+	a, _ := s.Create("vol-a", 4<<20)
+
+	loop, err := AttachLoop(path, a.Extent)
+	require.NoError(t, err)
+	require.NoError(t, loop.Detach(), "control: a loop device nobody holds unbinds at once")
+	bound, err := loop.Bound()
+	require.NoError(t, err)
+	assert.False(t, bound)
+
+	loop, err = AttachLoop(path, a.Extent)
+	require.NoError(t, err)
+	holder, err := os.Open(loop.Path)
+	require.NoError(t, err)
+	assert.ErrorIs(t, loop.Detach(), ErrStillBound)
+	bound, _ = loop.Bound()
+	assert.True(t, bound, "a held device was reported unbound")
+	require.NoError(t, loop.Keep())
+	holder.Close()
+	bound, _ = loop.Bound()
+	assert.True(t, bound, "Keep did not cancel the pending unbind")
+
+	holder, err = os.Open(loop.Path)
+	require.NoError(t, err)
+	assert.ErrorIs(t, loop.Detach(), ErrStillBound)
+	holder.Close() // the last close unbinds it
+	require.Eventually(t, func() bool { b, _ := loop.Bound(); return !b }, 2*time.Second, 10*time.Millisecond)
+	assert.NoError(t, loop.Detach(), "an unbound device detaches")
 }

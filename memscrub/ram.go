@@ -90,6 +90,11 @@ type RAMPool struct {
 	wake     chan struct{}
 	stop     chan struct{}
 	workers  sync.WaitGroup
+	// reserve clean regions of reserveSize are kept ready (Reserve), made by one worker at a
+	// time (making), so that the others, and launches, keep a core.
+	reserve     int
+	reserveSize int64
+	making      bool
 }
 
 // OpenRAMPool opens the pool with the regions an earlier daemon recorded. A region still held
@@ -174,20 +179,11 @@ func (p *RAMPool) Allocate(owner string, size int64) (*Region, error) {
 		return p.handOutLocked(r, owner)
 	}
 	if p.makeRoomLocked(size) {
-		r := &Region{ID: fmt.Sprintf("ram-%d", p.nextID), Size: size, Scrubbed: true}
-		p.nextID++
-		// Made outside the lock; counted as in use already so that nobody else takes the room.
-		r.State, r.Owner = InUse, owner
-		p.regions[r.ID] = r
-		p.mu.Unlock()
-		if err := createRegion(p.path(r.ID), size); err != nil {
-			p.mu.Lock()
-			delete(p.regions, r.ID)
+		r, err := p.freshLocked(size, owner)
+		if err != nil {
 			p.mu.Unlock()
 			return nil, err
 		}
-		p.mu.Lock()
-		r.State, r.Owner = Clean, ""
 		return p.handOutLocked(r, owner)
 	}
 	// Only dirty memory of this size is left: scrub one now rather than make the launch wait.
@@ -206,6 +202,51 @@ func (p *RAMPool) Allocate(owner string, size int64) (*Region, error) {
 	}
 	p.mu.Unlock()
 	return nil, fmt.Errorf("%w: %d bytes asked, %s", ErrInsufficientCapacity, size, p.describeUse())
+}
+
+// Reserve keeps n clean regions of size ready from now on, made in the background while the pool
+// has room for them without dropping any, and topped up as they are taken: launches after a start
+// then find memory already faulted in. A failure to make one (a pool tmpfs smaller than the pool,
+// left by an earlier daemon) turns the reserve off, and says so.
+func (p *RAMPool) Reserve(n int, size int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reserve, p.reserveSize = n, size
+	p.kick()
+}
+
+// freshLocked makes a new region of size from the kernel's memory, clean, for owner (or the
+// reserve). It unlocks while the memory is faulted in, with the region counted as in use so that
+// nobody else takes the room, and returns locked.
+func (p *RAMPool) freshLocked(size int64, owner string) (*Region, error) {
+	r := &Region{ID: fmt.Sprintf("ram-%d", p.nextID), Size: size, Scrubbed: true, State: InUse, Owner: owner}
+	p.nextID++
+	p.regions[r.ID] = r
+	p.mu.Unlock()
+	err := createRegion(p.path(r.ID), size)
+	p.mu.Lock()
+	if err != nil {
+		delete(p.regions, r.ID)
+		return nil, err
+	}
+	r.State, r.Owner = Clean, ""
+	return r, nil
+}
+
+// reserveShortLocked tells whether the reserve lacks a region and the pool has room for one
+// without dropping any.
+func (p *RAMPool) reserveShortLocked() bool {
+	if p.reserve == 0 {
+		return false
+	}
+	ready, used := 0, int64(0)
+	for _, r := range p.regions {
+		used += r.Size
+		if r.State == Clean && r.Size == p.reserveSize {
+			ready++
+		}
+	}
+	return ready < p.reserve && used+p.reserveSize <= p.cfg.TotalBytes
 }
 
 // anyLocked tells whether some region is in state.
@@ -276,6 +317,7 @@ func (p *RAMPool) handOutLocked(r *Region, owner string) (*Region, error) {
 	r.Uses++
 	err := p.cfg.Journal.SaveRegion(r)
 	out := *r
+	p.kick() // the reserve may want topping up
 	p.mu.Unlock()
 	if err != nil {
 		p.Release(r.ID, owner)
@@ -319,6 +361,11 @@ func (p *RAMPool) kick() {
 func (p *RAMPool) scrubWorker() {
 	defer p.workers.Done()
 	for {
+		select {
+		case <-p.stop:
+			return
+		default:
+		}
 		p.mu.Lock()
 		var next *Region
 		for _, r := range p.regions {
@@ -329,6 +376,20 @@ func (p *RAMPool) scrubWorker() {
 		}
 		if next != nil {
 			next.State = Scrubbing
+		}
+		if next == nil && !p.making && p.reserveShortLocked() {
+			p.making = true
+			r, err := p.freshLocked(p.reserveSize, "")
+			if err == nil {
+				err = p.cfg.Journal.SaveRegion(r)
+			}
+			if err != nil {
+				p.reserve = 0
+				p.log.Error("making a reserve RAM region failed; no reserve is kept", "err", err)
+			}
+			p.making = false
+			p.mu.Unlock()
+			continue
 		}
 		p.mu.Unlock()
 		if next == nil {
@@ -353,7 +414,11 @@ func (p *RAMPool) scrubWorker() {
 		}
 		p.mu.Unlock()
 		if err != nil {
-			time.Sleep(time.Second) // do not spin on a region that cannot be scrubbed
+			// Do not spin on a region that cannot be scrubbed.
+			select {
+			case <-time.After(time.Second):
+			case <-p.stop:
+			}
 		}
 	}
 }

@@ -44,10 +44,14 @@ func UnmountPoolDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// createRegion makes a region file of size bytes with every page present and zeroed. fallocate
+// createRegion makes a region file of size bytes with every page present and zeroed: fresh memory
+// pays here, once, and a region the pool hands out again has nothing left to allocate. fallocate
 // alone reserves tmpfs pages but leaves them to be cleared on first touch, so the region is also
-// zeroed through a populated mapping: fresh memory pays here, once, and a region the pool hands
-// out again has nothing left to fault.
+// written with zeros (simpler than a populated mapping, and as fast: on this machine's huge-page
+// tmpfs, 2 ms per 16 MiB against 1.8 with MADV_POPULATE_WRITE and 3.4 with MAP_POPULATE and a
+// clear). What makes fresh memory slow on a virtual machine is elsewhere: memory the VM has never
+// touched is faulted in by the hypervisor on first use (about 2.5 ms per MiB on this Firecracker
+// VM, 40 ms per 16 MiB), whatever the method; the pool's reserve takes that off the launch path.
 func createRegion(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
@@ -58,9 +62,12 @@ func createRegion(path string, size int64) error {
 		os.Remove(path)
 		return fmt.Errorf("allocating %d bytes for a RAM region: %w", size, err)
 	}
-	if err := ScrubRegion(path, size, 0); err != nil {
-		os.Remove(path)
-		return err
+	zeros := make([]byte, min(size, 1<<20))
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			os.Remove(path)
+			return fmt.Errorf("writing a RAM region: %w", err)
+		}
 	}
 	return nil
 }

@@ -204,3 +204,47 @@ func TestScrubRateIsCapped(t *testing.T) {
 	require.NoError(t, ScrubRegion(dir+"/r", 8<<20, 32<<20)) // 8 MiB at 32 MiB/s: about 250 ms
 	assert.Greater(t, time.Since(start), 150*time.Millisecond)
 }
+
+// The reserve: clean regions of the reserve size are made in the background while the pool has
+// room for them, topped up as launches take them, and never crowd out the pool.
+func TestReserveIsKeptReady(t *testing.T) {
+	j := &memJournal{recs: map[string]Region{}}
+	p, err := OpenRAMPool(RAMConfig{Dir: t.TempDir(), TotalBytes: 10 << 20, Scrub: true, Workers: 1,
+		Journal: j, Log: slog.New(slog.DiscardHandler)}, nil, nil)
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	p.Reserve(2, 4<<20)
+	require.Eventually(t, func() bool { return p.Stats().CleanBytes == 8<<20 }, 5*time.Second, 5*time.Millisecond)
+
+	a, err := p.Allocate("i-a", 4<<20)
+	require.NoError(t, err)
+	assert.True(t, isZero(t, p.Path(a.ID)))
+	// Topped up again: 4 in use and 4 clean leave no room for a second reserve region of 4.
+	require.Eventually(t, func() bool { return p.Stats().CleanBytes == 4<<20 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	assert.Equal(t, int64(4<<20), p.Stats().CleanBytes, "the reserve outgrew the pool")
+	// A region of another size still fits: clean reserve regions give way.
+	_, err = p.Allocate("i-b", 6<<20)
+	require.NoError(t, err)
+}
+
+// A reserve the pool's memory cannot hold (a tmpfs smaller than the pool, left by an earlier
+// daemon) is given up after one try, and closing the pool ends its workers.
+func TestReserveThatCannotBeMadeIsGivenUp(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, MountPoolDir(dir, 2<<20))
+	t.Cleanup(func() { _ = UnmountPoolDir(dir) })
+	p, err := OpenRAMPool(RAMConfig{Dir: dir, TotalBytes: 64 << 20, Scrub: true, Workers: 2,
+		Journal: &memJournal{recs: map[string]Region{}}, Log: slog.New(slog.DiscardHandler)}, nil, nil)
+	require.NoError(t, err)
+	p.Reserve(4, 16<<20)
+	time.Sleep(100 * time.Millisecond)
+	assert.Zero(t, p.Stats().CleanBytes)
+	done := make(chan struct{})
+	go func() { p.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the pool's workers did not stop")
+	}
+}

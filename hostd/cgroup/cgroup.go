@@ -32,6 +32,13 @@ type Device struct{ Major, Minor int64 }
 type Group interface {
 	// Add moves a process into the group.
 	Add(pid int) error
+	// CloneInto opens the group's directory for clone3's CLONE_INTO_CGROUP, so that a process is
+	// born in the group (v2); nil on v1.
+	CloneInto() (*os.File, error)
+	// TaskFiles are the files a process writes "0" to, one per hierarchy, to move itself into the
+	// group (v1; none on v2). A thread that moves itself skips the global lock that moving
+	// another process takes, whose RCU grace period cost 5 ms per move here.
+	TaskFiles() []string
 	// Kill sends SIGKILL to every process in the group and returns once the group is empty.
 	Kill() error
 	// Delete removes the group; it must be empty.

@@ -67,6 +67,16 @@ func loadV1(path string) (Group, error) {
 
 func (g *v1Group) Add(pid int) error { return g.cg.Add(cgroup1.Process{Pid: pid}) }
 
+func (g *v1Group) CloneInto() (*os.File, error) { return nil, nil }
+
+func (g *v1Group) TaskFiles() []string {
+	files := make([]string, len(v1Subsystems))
+	for i, s := range v1Subsystems {
+		files[i] = filepath.Join(Root, s, g.path, "tasks")
+	}
+	return files
+}
+
 func (g *v1Group) Kill() error {
 	// Freeze first so that nothing forks between listing the processes and killing them.
 	if err := g.cg.Freeze(); err != nil {

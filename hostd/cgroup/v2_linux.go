@@ -54,6 +54,12 @@ func loadV2(path string) (Group, error) {
 
 func (g *v2Group) Add(pid int) error { return g.m.AddProc(uint64(pid)) }
 
+func (g *v2Group) TaskFiles() []string { return nil }
+
+func (g *v2Group) CloneInto() (*os.File, error) {
+	return os.OpenFile(filepath.Join(Root, g.path), os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
 func (g *v2Group) Kill() error {
 	// cgroup.kill kills the whole subtree atomically, forks included.
 	if err := g.m.Kill(); err != nil {

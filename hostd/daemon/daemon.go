@@ -27,7 +27,7 @@ type Config struct {
 	StateDir string
 	Socket   string
 	Fabric   string
-	// InitPath is the hostd binary instances' inits run from (normally this very binary).
+	// InitPath is the hostd binary instances' inits run from: this very binary.
 	InitPath string
 	Log      *slog.Logger
 	// The guest RAM pool: its size, whether released regions are scrubbed (off only to show
@@ -101,6 +101,12 @@ func Open(cfg Config) (*Daemon, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the state dir: %w", err)
 	}
+	// Root's alone, whatever it was made with: guest root's capabilities do not reach a file of
+	// an owner its user namespace does not map, so it cannot even walk in. Nothing else hides the
+	// instances' files, the disk store or the RAM pool from a guest.
+	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("making the state dir root's alone: %w", err)
+	}
 	store, err := state.Open(filepath.Join(cfg.StateDir, "hostd.db"))
 	if err != nil {
 		return nil, err
@@ -110,9 +116,10 @@ func Open(cfg Config) (*Daemon, error) {
 		log:   cfg.Log,
 		store: store,
 		launcher: &guest.Launcher{
-			InitPath:  cfg.InitPath,
-			RunDir:    filepath.Join(cfg.StateDir, "instances"),
-			HidePaths: []string{cfg.StateDir, cfg.Socket},
+			InitPath: cfg.InitPath,
+			RunDir:   filepath.Join(cfg.StateDir, "instances"),
+			Private:  []string{cfg.StateDir},
+			Socket:   cfg.Socket,
 		},
 		ids:       &guest.IDAllocator{Dir: guest.DefaultIDDir, Owner: cfg.StateDir},
 		instances: map[string]*instance{},
@@ -181,6 +188,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go d.firewallHousekeeping(ctx)
+	go d.volumeHousekeeping(ctx)
+	// Only a serving daemon keeps memory ready for launches (teardown opens the pool too).
+	d.ram.Reserve(reserveRegions(d.cfg.RAMPoolBytes), DefaultGuestRAM)
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -29,15 +29,12 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 		return api.RunInstanceResponse{}, err
 	}
 	ids := d.ids.Range(slot)
+	// Recorded once the workload runs, not before: a daemon killed mid-launch leaves nothing the
+	// next one's start does not find by its name and remove (cgroup, id range, instance files,
+	// the RAM region's and volumes' claims, the interface), and a launch pays one fsync less.
 	rec := &state.Instance{
 		ID: id, Phase: state.Launching, Command: req.Command, Limits: limits,
 		IDSlot: slot, HostID: ids.HostID, IDCount: ids.Size, LaunchTime: time.Now().UTC(),
-	}
-	// Recorded before anything is made on the host: a daemon killed from here on finds the
-	// record at start and removes what it made.
-	if err := d.store.PutInstance(rec); err != nil {
-		d.ids.Release(slot)
-		return api.RunInstanceResponse{}, err
 	}
 	in := &instance{rec: rec}
 	var eni *state.ENI
@@ -50,9 +47,6 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 			d.releaseENI(id)
 		}
 		d.release(in)
-		if derr := d.store.DeleteInstance(id); derr != nil {
-			d.log.Error("removing the record of a failed launch", "instance", id, "err", derr)
-		}
 		var le *guest.LaunchError
 		if errors.As(err, &le) {
 			return api.RunInstanceResponse{}, api.Errorf(api.CodeInvalidParameterValue, "%s", le.Reason)
@@ -92,12 +86,13 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	if err := d.store.PutInstance(rec); err != nil {
 		in.proc.Kill()
 		<-in.proc.Exited()
+		in.proc.Close()
 		return undo(err)
 	}
 	d.mu.Lock()
 	d.instances[id] = in
+	go d.watch(in, in.proc) // before a terminate may clear in.proc
 	d.mu.Unlock()
-	go d.watch(in)
 	d.log.Info("instance running", "instance", id, "pid", rec.Pid, "host_uid", rec.HostID, "command", rec.Command)
 	out := api.RunInstanceResponse{InstanceId: id, State: api.StateRunning}
 	if eni != nil {
@@ -106,9 +101,37 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	return out, nil
 }
 
-// watch waits for an instance's init to exit on its own and marks the instance stopped.
-func (d *Daemon) watch(in *instance) {
-	<-in.proc.Exited()
+// watch copies an instance's console into its log and waits for its workload to end. The exit
+// code is recorded before the init may exit (it waits for the ack), so that a daemon killed
+// meanwhile gets it again from the init; the instance is stopped once the init is gone.
+func (d *Daemon) watch(in *instance, proc *guest.Process) {
+	console := make(chan struct{})
+	go func() {
+		defer close(console)
+		if err := guest.CopyConsole(d.launcher.ConsoleLog(in.rec.ID), proc.Console()); err != nil && !errors.Is(err, os.ErrClosed) {
+			d.log.Error("copying an instance's console", "instance", in.rec.ID, "err", err)
+		}
+	}()
+	if code, err := proc.WaitStatus(); err == nil {
+		// Every guest process is gone by now (the init killed the rest), so the output has ended:
+		// its last line goes into the log before the instance is stopped.
+		select {
+		case <-console:
+		case <-time.After(5 * time.Second):
+		}
+		d.mu.Lock()
+		in.rec.ExitCode = &code
+		err := d.store.PutInstance(in.rec)
+		d.mu.Unlock()
+		if err == nil {
+			err = proc.Ack()
+		}
+		if err != nil {
+			d.log.Error("recording an instance's exit status", "instance", in.rec.ID, "err", err)
+		}
+	}
+	<-proc.Exited()
+	proc.Close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if in.terminating || in.rec.Phase != state.Running {
@@ -122,9 +145,6 @@ func (d *Daemon) watch(in *instance) {
 func (d *Daemon) stopLocked(in *instance, reason string) {
 	rec := in.rec
 	rec.Phase, rec.EndTime, rec.Reason = state.Stopped, time.Now().UTC(), reason
-	if st := d.launcher.ExitStatus(rec.ID); st != nil {
-		rec.ExitCode = &st.ExitCode
-	}
 	if in.group != nil {
 		// Nothing should be left once PID 1 is gone, but the cgroup is the authority.
 		if err := in.group.Kill(); err != nil {
@@ -294,7 +314,7 @@ func (d *Daemon) describeLocked(rec *state.Instance) api.Instance {
 
 // ExecTarget returns where to reach a running instance's init.
 func (d *Daemon) ExecTarget(id string) (api.ExecTarget, error) {
-	if _, _, _, err := d.running(id, "commands run only in a running instance"); err != nil {
+	if _, _, err := d.running(id, "commands run only in a running instance"); err != nil {
 		return api.ExecTarget{}, err
 	}
 	return api.ExecTarget{ControlSocket: d.launcher.ControlSocket(id)}, nil

@@ -38,6 +38,12 @@ func (d *Daemon) openRAMPool() error {
 	return err
 }
 
+// reserveRegions is how many regions of the default size the pool keeps clean and faulted in
+// ahead of launches: four, or fewer so as to hold at most a quarter of the pool.
+func reserveRegions(poolBytes int64) int {
+	return int(min(4, poolBytes/4/DefaultGuestRAM))
+}
+
 // takeRAM gives a launching instance its region, owned by the guest's root, and returns its path.
 func (d *Daemon) takeRAM(rec *state.Instance, size int64) (string, error) {
 	region, err := d.ram.Allocate(rec.ID, size)

@@ -117,13 +117,17 @@ func (d *Daemon) adopt(in *instance) {
 	if gerr == nil {
 		in.group = group
 	}
-	proc, perr := d.launcher.Adopt(rec.Pid, rec.PidStart)
+	proc, perr := d.launcher.Adopt(rec.ID, rec.Pid, rec.PidStart)
 	if perr != nil || gerr != nil {
+		if proc != nil { // no cgroup to hold it by: it goes
+			proc.Kill()
+			proc.Close()
+		}
 		d.stopLocked(in, "the instance ended while the daemon was down")
 		return
 	}
 	in.proc = proc
-	go d.watch(in)
+	go d.watch(in, proc)
 	d.log.Info("adopted running instance", "instance", rec.ID, "pid", rec.Pid)
 }
 

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -122,6 +123,9 @@ func (d *Daemon) DescribeVolumes(ids []string) (api.DescribeVolumesResponse, err
 		if v.InstanceID != "" {
 			av.State = "in-use"
 			av.Attachments = []api.VolumeAttachment{{InstanceId: v.InstanceID, Device: v.Device, State: "attached"}}
+			if v.Detaching {
+				av.Attachments[0].State = "detaching"
+			}
 		}
 		out.Volumes = append(out.Volumes, av)
 	}
@@ -132,6 +136,9 @@ func (d *Daemon) DescribeVolumes(ids []string) (api.DescribeVolumesResponse, err
 func (d *Daemon) DeleteVolume(id string) (api.ReturnResponse, error) {
 	d.mu.Lock()
 	v, err := d.lookupVolumeLocked(id)
+	if err == nil && v.Detaching {
+		err = api.Errorf(api.CodeVolumeInUse, "volume %s is still detaching from %s: a descriptor of its device is still held; it frees itself once that is closed", id, v.InstanceID)
+	}
 	if err == nil && v.InstanceID != "" {
 		err = api.Errorf(api.CodeVolumeInUse, "volume %s is attached to %s; terminate the instance first", id, v.InstanceID)
 	}
@@ -152,19 +159,19 @@ func (d *Daemon) DeleteVolume(id string) (api.ReturnResponse, error) {
 	return api.ReturnResponse{Return: true}, nil
 }
 
-// running returns a running instance's cgroup, init pid and record; else IncorrectInstanceState,
-// saying why it had to be running.
-func (d *Daemon) running(instanceID, why string) (cgroup.Group, int, *state.Instance, error) {
+// running returns a running instance's cgroup and record; else IncorrectInstanceState, saying
+// why it had to be running.
+func (d *Daemon) running(instanceID, why string) (cgroup.Group, *state.Instance, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	in, err := d.lookupLocked(instanceID)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, nil, err
 	}
 	if in.rec.Phase != state.Running || in.terminating || in.proc == nil {
-		return nil, 0, nil, api.Errorf(api.CodeIncorrectInstanceState, "instance %s is %s; %s", instanceID, in.rec.Phase, why)
+		return nil, nil, api.Errorf(api.CodeIncorrectInstanceState, "instance %s is %s; %s", instanceID, in.rec.Phase, why)
 	}
-	return in.group, in.proc.Pid, in.rec, nil
+	return in.group, in.rec, nil
 }
 
 const attachWhy = "volumes attach to running instances (or at launch)"
@@ -178,7 +185,7 @@ func (d *Daemon) AttachVolume(id string, req api.AttachVolumeRequest) (api.Volum
 	if req.Device == "" {
 		req.Device = "/dev/xvdf"
 	}
-	group, pid, rec, err := d.running(req.InstanceId, attachWhy)
+	group, rec, err := d.running(req.InstanceId, attachWhy)
 	if err != nil {
 		return api.VolumeAttachment{}, err
 	}
@@ -189,7 +196,7 @@ func (d *Daemon) AttachVolume(id string, req api.AttachVolumeRequest) (api.Volum
 	if err == nil {
 		dev := cgroup.Device{Major: int64(loop.Major), Minor: int64(loop.Minor)}
 		if err = group.AllowBlockDevice(dev); err == nil {
-			if err = guest.AttachDevice(pid, loop.Path, req.Device, rec.HostID); err != nil {
+			if err = d.launcher.AttachDevice(rec.ID, loop.Path, req.Device); err != nil {
 				_ = group.DenyBlockDevice(dev)
 			}
 		}
@@ -202,7 +209,8 @@ func (d *Daemon) AttachVolume(id string, req api.AttachVolumeRequest) (api.Volum
 	return api.VolumeAttachment{InstanceId: rec.ID, Device: req.Device, State: "attached"}, nil
 }
 
-// DetachVolume takes a volume from the running instance it is attached to.
+// DetachVolume takes a volume from the running instance it is attached to. It succeeds only
+// once the loop device is unbound: a refusal (VolumeInUse) leaves everything as it was.
 func (d *Daemon) DetachVolume(id string) (api.ReturnResponse, error) {
 	d.mu.Lock()
 	v, err := d.lookupVolumeLocked(id)
@@ -211,50 +219,81 @@ func (d *Daemon) DetachVolume(id string) (api.ReturnResponse, error) {
 	}
 	var instanceID, device string
 	var dev cgroup.Device
+	var loop *memscrub.LoopDevice
 	if err == nil {
-		instanceID, device, dev = v.InstanceID, v.Device, cgroup.Device{Major: int64(v.LoopMajor), Minor: int64(v.LoopMinor)}
+		instanceID, device, dev, loop = v.InstanceID, v.Device, cgroup.Device{Major: int64(v.LoopMajor), Minor: int64(v.LoopMinor)}, d.loopOf(v)
 	}
 	d.mu.Unlock()
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	group, pid, _, err := d.running(instanceID, attachWhy)
+	group, rec, err := d.running(instanceID, attachWhy)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	// The allowlist is checked at open only, and a loop device still open outlives its detach:
-	// a guest keeping it open would keep this extent after it is wiped and given to someone else.
-	// So: no new opens, then refuse while any process of the instance holds it, as EC2 leaves a
-	// busy volume busy.
+	// The allowlist is checked at open only, and a loop device still open outlives its unbind:
+	// a guest keeping it would keep this extent after it is wiped and given to someone else. So:
+	// no new opens, then refuse while any process of the instance holds it, as EC2 leaves a busy
+	// volume busy.
 	if err := group.DenyBlockDevice(dev); err != nil {
 		return api.ReturnResponse{}, err
 	}
 	if holder := deviceHolder(group, dev); holder != 0 {
 		_ = group.AllowBlockDevice(dev)
-		return api.ReturnResponse{}, api.Errorf(api.CodeVolumeInUse, "process %d of %s still has %s open; close it (unmount, stop the process) and detach again", holder, instanceID, device)
+		return api.ReturnResponse{}, api.Errorf(api.CodeVolumeInUse, "process %d of %s still has %s open or mapped; close it (unmount, stop the process) and detach again", holder, instanceID, device)
 	}
-	if err := guest.DetachDevice(pid, device); err != nil {
+	if err := d.launcher.DetachDevice(instanceID, device); err != nil {
 		_ = group.AllowBlockDevice(dev)
 		return api.ReturnResponse{}, err
 	}
-	d.detachVolumes(instanceID, id)
+	// A descriptor in no process (passed over a unix socket and not received) escapes the check
+	// above; the device then stays bound, and everything is put back as it was (unless the
+	// holder lets go before the pending unbind is cancelled: then the detach is done).
+	err = loop.Detach()
+	if err != nil && loop.Keep() != nil {
+		if bound, berr := loop.Bound(); berr == nil && !bound {
+			err = nil
+		}
+	}
+	if err != nil {
+		if uerr := errors.Join(group.AllowBlockDevice(dev), d.launcher.AttachDevice(instanceID, loop.Path, device)); uerr != nil {
+			d.log.Error("undoing a refused detach", "volume", id, "instance", instanceID, "err", uerr)
+		}
+		if errors.Is(err, memscrub.ErrStillBound) {
+			return api.ReturnResponse{}, api.Errorf(api.CodeVolumeInUse, "a descriptor of %s is still held inside %s (passed over a unix socket, say); close it and detach again", device, instanceID)
+		}
+		return api.ReturnResponse{}, err
+	}
+	d.mu.Lock()
+	d.volumeDetachedLocked(v)
+	d.mu.Unlock()
+	d.log.Info("volume detached", "volume", id, "instance", rec.ID)
 	return api.ReturnResponse{Return: true}, nil
 }
 
-// deviceHolder returns a process of group that has block device dev open (host pid), or 0.
+// deviceHolder returns a process of group that has block device dev open or mapped (host pid),
+// or 0. A mapping outlives the descriptor it was made with, and keeps the device open.
 func deviceHolder(group cgroup.Group, dev cgroup.Device) int {
 	pids, _ := group.Pids()
 	want := unix.Mkdev(uint32(dev.Major), uint32(dev.Minor))
 	for _, pid := range pids {
-		fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
-		for _, fd := range fds {
-			var st unix.Stat_t
-			if unix.Stat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK && st.Rdev == want {
-				return pid
+		for _, dir := range []string{"fd", "map_files"} {
+			links, _ := filepath.Glob(fmt.Sprintf("/proc/%d/%s/*", pid, dir))
+			for _, l := range links {
+				var st unix.Stat_t
+				if unix.Stat(l, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK && st.Rdev == want {
+					return pid
+				}
 			}
 		}
 	}
 	return 0
+}
+
+// loopOf is the loop device a volume's record names.
+func (d *Daemon) loopOf(v *state.Volume) *memscrub.LoopDevice {
+	ext, _ := d.disk.Extent(v.ID)
+	return &memscrub.LoopDevice{Path: v.Loop, Major: v.LoopMajor, Minor: v.LoopMinor, Backing: d.disk.Path(), Offset: ext.Offset}
 }
 
 // attachVolumes gives a launching instance its volumes: each becomes a loop device over its
@@ -318,6 +357,8 @@ func (d *Daemon) reserveVolumes(instanceID string, maps []api.VolumeMapping) err
 			return err
 		}
 		switch {
+		case v.Detaching:
+			return api.Errorf(api.CodeVolumeInUse, "volume %s is still detaching from %s", v.ID, v.InstanceID)
 		case v.InstanceID != "":
 			return api.Errorf(api.CodeVolumeInUse, "volume %s is attached to %s", v.ID, v.InstanceID)
 		case !devicePattern.MatchString(m.Device) || reservedDevices[m.Device]:
@@ -358,17 +399,55 @@ func (d *Daemon) detachVolumesLocked(instanceID string, only ...string) {
 	}
 }
 
+// detachVolumeLocked ends the loop device of a volume whose instance has ended (or whose launch
+// failed). A device still bound once the instance's processes are gone (the kernel frees
+// descriptors in flight in unix sockets asynchronously) leaves the volume detaching: never
+// deleted, wiped or attached until the device is free, which housekeeping checks.
 func (d *Daemon) detachVolumeLocked(v *state.Volume) {
 	if v.Loop != "" {
-		_ = os.Chown(v.Loop, 0, v.LoopGID)
-		if err := memscrub.DetachLoop(v.Loop); err != nil {
-			d.log.Error("detaching a loop device", "volume", v.ID, "loop", v.Loop, "err", err)
+		if err := d.loopOf(v).Detach(); err != nil {
+			if !v.Detaching {
+				d.log.Warn("volume quarantined: its loop device is still bound; it stays detaching until the device is free", "volume", v.ID, "instance", v.InstanceID, "loop", v.Loop, "err", err)
+				v.Detaching = true
+				if err := d.store.PutVolume(v); err != nil {
+					d.log.Error("recording a detaching volume", "volume", v.ID, "err", err)
+				}
+			}
+			return
 		}
 	}
 	d.log.Info("volume detached", "volume", v.ID, "instance", v.InstanceID)
-	v.InstanceID, v.Device, v.Loop, v.LoopMajor, v.LoopMinor, v.LoopGID = "", "", "", 0, 0, 0
+	d.volumeDetachedLocked(v)
+}
+
+// volumeDetachedLocked records a volume whose loop device is unbound as available.
+func (d *Daemon) volumeDetachedLocked(v *state.Volume) {
+	if v.Loop != "" {
+		_ = os.Chown(v.Loop, 0, v.LoopGID)
+	}
+	v.InstanceID, v.Device, v.Loop, v.LoopMajor, v.LoopMinor, v.LoopGID, v.Detaching = "", "", "", 0, 0, 0, false
 	if err := d.store.PutVolume(v); err != nil {
 		d.log.Error("recording a detached volume", "volume", v.ID, "err", err)
+	}
+}
+
+// volumeHousekeeping retries the detach of quarantined volumes until their devices are free.
+func (d *Daemon) volumeHousekeeping(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		d.mu.Lock()
+		for _, v := range d.volumes {
+			if v.Detaching && !d.holds(v.InstanceID, true) {
+				d.detachVolumeLocked(v)
+			}
+		}
+		d.mu.Unlock()
 	}
 }
 

@@ -1,11 +1,9 @@
 package guest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"os"
 	"os/signal"
@@ -13,28 +11,17 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/hostd/hostd/hostd/guest/initc"
 )
 
-// The exec protocol, over the instance's SOCK_SEQPACKET control socket, one JSON message per
-// packet. The client sends an execRequest with three pipe ends attached (SCM_RIGHTS) for the
-// command's stdin, stdout and stderr, and copies between those pipes and its own files. The init
-// answers with the pid, and later with the exit code. The client may send signals meanwhile;
-// closing the connection kills the command.
+// Exec, over the instance's control socket (see initc's wire.h): the client sends EXEC with the
+// arguments and three pipe ends attached for the command's stdin, stdout and stderr, and copies
+// between those pipes and its own files. The init answers with the pid, and later the exit code.
+// The client may send signals meanwhile; closing the connection kills the command. The init
+// serves exec whether or not a daemon runs.
 //
-// Pipes, not the client's own files: guest root can reach into anything its instance holds (it
-// may ptrace its init, or pidfd_getfd a command's fds), and the client's own stdio may be the
+// Pipes, not the client's own files: the command is guest code, and the client's stdio may be the
 // operator's terminal. A guest gets only pipes made for this one command.
-type execRequest struct {
-	Args []string `json:"Args"`
-}
-
-type execMessage struct {
-	Pid      int    `json:"Pid,omitempty"`
-	ExitCode *int   `json:"ExitCode,omitempty"`
-	Error    string `json:"Error,omitempty"`
-	Signal   int    `json:"Signal,omitempty"`
-}
 
 // ErrInstanceGone means the instance stopped or was terminated while the command ran.
 var ErrInstanceGone = errors.New("the instance stopped while the command was running")
@@ -43,21 +30,20 @@ var ErrInstanceGone = errors.New("the instance stopped while the command was run
 // stdout and stderr, and returns its exit code. SIGINT, SIGTERM and SIGHUP to the caller are
 // passed on to the command.
 func Exec(socket string, args []string, stdio [3]*os.File) (int, error) {
+	req, err := initc.Args(args)
+	if err != nil {
+		return 0, err
+	}
 	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: socket, Net: "unixpacket"})
 	if err != nil {
 		return 0, fmt.Errorf("connecting to the instance: %w", err)
 	}
 	defer conn.Close()
-	req, err := json.Marshal(execRequest{Args: args})
-	if err != nil {
-		return 0, err
-	}
 	guestEnds, proxy, err := execPipes(stdio)
 	if err != nil {
 		return 0, err
 	}
-	rights := unix.UnixRights(int(guestEnds[0].Fd()), int(guestEnds[1].Fd()), int(guestEnds[2].Fd()))
-	_, _, err = conn.WriteMsgUnix(req, rights, nil)
+	err = initc.Send(conn, initc.MsgExec, req, guestEnds[:]...)
 	for _, f := range guestEnds {
 		f.Close() // the init has its copies now; the command's exit then ends our reads
 	}
@@ -65,12 +51,16 @@ func Exec(socket string, args []string, stdio [3]*os.File) (int, error) {
 		return 0, fmt.Errorf("sending the command: %w", err)
 	}
 	defer proxy.drain()
-	first, err := readMessage(conn)
+	first, err := receive(conn)
 	if err != nil {
 		return 0, err
 	}
-	if first.Error != "" {
-		return 0, &LaunchError{Reason: first.Error}
+	switch first.Type {
+	case initc.MsgError:
+		return 0, &LaunchError{Reason: string(first.Payload)}
+	case initc.MsgPid:
+	default:
+		return 0, fmt.Errorf("the instance's init answered message %d", first.Type)
 	}
 
 	sigs := make(chan os.Signal, 4)
@@ -78,17 +68,28 @@ func Exec(socket string, args []string, stdio [3]*os.File) (int, error) {
 	defer signal.Stop(sigs)
 	go func() {
 		for s := range sigs {
-			_ = writeMessage(conn, execMessage{Signal: int(s.(syscall.Signal))})
+			_ = initc.Send(conn, initc.MsgSignal, initc.Uint32(uint32(s.(syscall.Signal))))
 		}
 	}()
-	last, err := readMessage(conn)
+	last, err := receive(conn)
 	if err != nil {
 		return 0, err
 	}
-	if last.ExitCode == nil {
-		return 0, ErrInstanceGone
+	if last.Type != initc.MsgExit {
+		return 0, fmt.Errorf("the instance's init answered message %d", last.Type)
 	}
-	return *last.ExitCode, nil
+	code, err := initc.ParseInt32(last.Payload)
+	return int(code), err
+}
+
+// receive reads the init's next answer; the connection ending means the instance did.
+func receive(conn *net.UnixConn) (initc.Message, error) {
+	m, err := initc.Receive(conn)
+	if errors.Is(err, io.EOF) {
+		return m, ErrInstanceGone
+	}
+	m.Close()
+	return m, err
 }
 
 // execProxy copies between the client's stdio and the command's pipes.
@@ -141,122 +142,4 @@ func (p *execProxy) drain() {
 		}
 		<-done
 	}
-}
-
-func readMessage(conn *net.UnixConn) (execMessage, error) {
-	var m execMessage
-	buf := make([]byte, 64<<10)
-	n, err := conn.Read(buf)
-	if err == io.EOF || (err == nil && n == 0) {
-		return m, ErrInstanceGone
-	}
-	if err != nil {
-		return m, err
-	}
-	return m, json.Unmarshal(buf[:n], &m)
-}
-
-func writeMessage(conn *net.UnixConn, m execMessage) error {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	_, err = conn.Write(data)
-	return err
-}
-
-// serveExec accepts exec requests for as long as the init lives.
-func serveExec(ln *net.UnixListener, in *initProcess, env []string) {
-	for {
-		conn, err := ln.AcceptUnix()
-		if err != nil {
-			log.Printf("control socket: %v", err)
-			return
-		}
-		go handleExec(conn, in, env)
-	}
-}
-
-func handleExec(conn *net.UnixConn, in *initProcess, env []string) {
-	defer conn.Close()
-	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(3*4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-	if err != nil {
-		return
-	}
-	files, err := receivedFiles(oob[:oobn])
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	var req execRequest
-	if err == nil {
-		err = json.Unmarshal(buf[:n], &req)
-	}
-	if err == nil && (len(files) != 3 || len(req.Args) == 0) {
-		err = errors.New("an exec request carries a command and exactly three file descriptors")
-	}
-	if err != nil {
-		_ = writeMessage(conn, execMessage{Error: err.Error()})
-		return
-	}
-	reply := make(chan spawnResult)
-	exited := make(chan int, 1)
-	in.spawns <- spawnRequest{args: req.Args, env: env, files: files, reply: reply, exited: exited}
-	res := <-reply
-	if res.err != nil {
-		_ = writeMessage(conn, execMessage{Error: res.err.Error()})
-		return
-	}
-	if writeMessage(conn, execMessage{Pid: res.pid}) != nil {
-		in.signals <- signalRequest{pid: res.pid, sig: syscall.SIGKILL}
-		return
-	}
-	// Signals from the client go to the command; the client going away kills it. Once the
-	// command has been reaped its pid may be reused, so nothing is sent after that.
-	finished := make(chan struct{})
-	go func() {
-		for {
-			m, err := readMessage(conn)
-			sig := syscall.Signal(m.Signal)
-			if err != nil {
-				sig = syscall.SIGKILL
-			}
-			select {
-			case <-finished:
-				return
-			default:
-			}
-			if sig > 0 {
-				in.signals <- signalRequest{pid: res.pid, sig: sig}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	code := <-exited
-	close(finished)
-	_ = writeMessage(conn, execMessage{ExitCode: &code})
-}
-
-func receivedFiles(oob []byte) ([]*os.File, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, err
-	}
-	var files []*os.File
-	for _, m := range msgs {
-		fds, err := unix.ParseUnixRights(&m)
-		if err != nil {
-			return files, err
-		}
-		for _, fd := range fds {
-			unix.CloseOnExec(fd)
-			files = append(files, os.NewFile(uintptr(fd), "exec-stdio"))
-		}
-	}
-	return files, nil
 }

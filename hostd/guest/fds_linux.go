@@ -8,10 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// CloseOnExecFrom marks every file descriptor from fd up close-on-exec. An fd a process inherited
-// carries no such mark (the daemon's from whatever started it, the init's from the daemon), and Go
-// closes only the fds it opened itself when it starts a program: without this, a guest's workload
-// would inherit the init's control socket and status file, and the daemon's stray fds.
+// CloseOnExecFrom marks every file descriptor from fd up close-on-exec. An fd the daemon inherited
+// from whatever started it carries no such mark, and Go closes only the fds it opened itself
+// when it starts a program: without this, every instance's init would hold the daemon's stray
+// fds.
 func CloseOnExecFrom(fd int) error {
 	err := unix.CloseRange(uint(fd), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
 	if err != unix.ENOSYS {

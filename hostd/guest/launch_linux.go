@@ -1,31 +1,42 @@
 package guest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/guest/initc"
+	"github.com/hostd/hostd/hostd/guest/seccomp"
 )
 
 // Launcher starts instances. RunDir holds one private directory per instance with its control
-// socket and status file; it must be on the host and invisible to guests.
+// socket and console log; it must be on the host and invisible to guests.
 type Launcher struct {
-	// InitPath is the hostd binary the init runs from. It must be executable by the unprivileged
-	// host uid that guest root maps to, and visible at the same path inside the guest.
-	InitPath  string
-	RunDir    string
-	HidePaths []string
+	// InitPath is the hostd binary the init runs from: the daemon's own, by its host path. (Not
+	// /proc/self/exe: the init's own exe must be opened in its mount namespace, for the guest's
+	// root to bind it.)
+	InitPath string
+	RunDir   string
+	// Private are host directories whose mounts guests must not see (the daemon's state dir).
+	Private []string
+	// Socket is the API socket, covered in guests that could see its path.
+	Socket string
+
+	filterOnce sync.Once
+	filter     []byte
+	filterErr  error
 }
 
 // Spec is one instance to launch.
@@ -34,11 +45,12 @@ type Spec struct {
 	Args  []string
 	IDs   IDRange
 	Group cgroup.Group
-	// AllowMountSyscalls turns off a protection, for the negative-control test only: the daemon
+	// NoSeccomp launches without the seccomp filter, for negative-control tests only: the daemon
 	// never sets it.
-	AllowMountSyscalls bool
-	// BeforeStart, if set, runs once the init sits in its cgroup and namespaces and before the
-	// workload starts (the network is plumbed here), with the init's host pid.
+	NoSeccomp bool
+	// BeforeStart, if set, runs once the guest's network namespace exists and before the
+	// workload starts (the network is plumbed here), with the host pid of the workload-to-be,
+	// which is in that namespace.
 	BeforeStart func(pid int) error
 	// RAMPath, if set, is the host path of the instance's RAM region (a file on a tmpfs that the
 	// guest's root may read and write), shown in the guest at GuestRAMPath.
@@ -53,32 +65,51 @@ type DeviceNode struct {
 	GuestPath string
 }
 
-// Process is a running instance's init, launched by this daemon or adopted after a restart.
+// Process is a running instance's init, launched by this daemon or adopted after a restart, and
+// the daemon's watch connection to it.
 type Process struct {
 	Pid       int
 	StartTime uint64
 	exited    chan struct{}
+	watch     *net.UnixConn
+	console   *os.File
 }
 
 // Exited is closed once the init has exited (and, if this daemon launched it, been reaped).
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 
-// ExitStatus reads how an instance's workload ended. It returns nil if the init did not record
-// it, as when the instance was killed.
-func (l *Launcher) ExitStatus(id string) *ExitStatus {
-	data, err := os.ReadFile(l.statusPath(id))
-	if err != nil || len(data) == 0 {
-		return nil
-	}
-	var st ExitStatus
-	if json.Unmarshal(data, &st) != nil {
-		return nil
-	}
-	return &st
-}
-
 // Kill sends SIGKILL to the init; the kernel then kills everything in its PID namespace.
 func (p *Process) Kill() { _ = syscall.Kill(p.Pid, syscall.SIGKILL) }
+
+// Console is the read end of the workload's output pipe, for the daemon to copy into the
+// console log. The init keeps a copy, so that the pipe outlives a daemon restart.
+func (p *Process) Console() *os.File { return p.console }
+
+// WaitStatus waits for the workload's exit code, which the init sends once the workload has
+// ended and everything else in the instance is gone. An error means the watch connection ended
+// first: the init was killed, or this daemon is closing.
+func (p *Process) WaitStatus() (int, error) {
+	for {
+		m, err := initc.Receive(p.watch)
+		if err != nil {
+			return 0, err
+		}
+		m.Close()
+		if m.Type == initc.MsgStatus {
+			code, err := initc.ParseInt32(m.Payload)
+			return int(code), err
+		}
+	}
+}
+
+// Ack tells the init that its status is recorded; it exits then.
+func (p *Process) Ack() error { return initc.Send(p.watch, initc.MsgAck, nil) }
+
+// Close drops this daemon's connections to the init, which keeps running.
+func (p *Process) Close() {
+	p.watch.Close()
+	p.console.Close()
+}
 
 // InstanceDir is where an instance's private files live.
 func (l *Launcher) InstanceDir(id string) string { return filepath.Join(l.RunDir, id) }
@@ -87,59 +118,73 @@ func (l *Launcher) InstanceDir(id string) string { return filepath.Join(l.RunDir
 // address (108 bytes with its terminating NUL).
 const MaxRunDir = 107 - len("/i-0123456789abcdef0/control.sock")
 
-// ControlSocket is the path of the socket an instance's init serves exec requests on.
+// ControlSocket is the path of the socket an instance's init serves on: exec for clients, the
+// watch and devices for the daemon. Only host root can reach it (the state dir is 0700).
 func (l *Launcher) ControlSocket(id string) string {
 	return filepath.Join(l.InstanceDir(id), "control.sock")
 }
 
-func (l *Launcher) statusPath(id string) string {
-	return filepath.Join(l.InstanceDir(id), "exit.json")
+// ConsoleLog is where the daemon keeps the workload's output.
+func (l *Launcher) ConsoleLog(id string) string {
+	return filepath.Join(l.InstanceDir(id), "console.log")
 }
 
-// Launch starts spec's init, places it in spec.Group, and returns once the workload runs.
-// On failure nothing of the instance is left running; the caller removes the group and dir.
+// consolePipeSize is the workload's output pipe: while no daemon reads it, output beyond this
+// blocks the writer.
+const consolePipeSize = 1 << 20
+
+// Launch starts spec's init in spec.Group and returns once the workload runs. On failure nothing
+// of the instance is left running; the caller removes the group and the instance dir.
 func (l *Launcher) Launch(spec Spec) (*Process, error) {
 	dir := l.InstanceDir(spec.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	newRoot := filepath.Join(dir, "root") // an empty mount point, in the init's namespace only
+	if err := os.MkdirAll(newRoot, 0o700); err != nil {
 		return nil, err
 	}
-	files, err := l.initFiles(spec.ID)
+	cfg, err := l.config(spec, newRoot)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	syncParent, syncChild := files[0], files[1]
-
+	payload, err := cfg.Encode()
+	if err != nil {
+		return nil, &LaunchError{Reason: err.Error()}
+	}
+	f, err := l.initFiles(spec.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer f.closeChildEnds()
 	cmd := &exec.Cmd{
-		Path:       l.InitPath,
-		Args:       []string{"hostd", InitArg, spec.ID},
-		Env:        GuestEnv(spec.ID),
-		Stdout:     files[4], // console log
-		Stderr:     files[4],
-		ExtraFiles: []*os.File{syncChild, files[2], files[3]},
+		Path: l.InitPath,
+		Args: []string{"hostd", InitArg, spec.ID},
+		Env:  []string{},
+		// Order fixed by initc's FD_ constants.
+		ExtraFiles: []*os.File{f.syncChild, f.control, f.consoleR, f.consoleW},
 		SysProcAttr: &syscall.SysProcAttr{
-			// The cgroup namespace is made by the init itself, once it sits in its cgroup, so that
-			// its root is the instance's own group.
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNS |
-				syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
-			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(spec.IDs.HostID), Size: int(spec.IDs.Size)}},
-			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(spec.IDs.HostID), Size: int(spec.IDs.Size)}},
-			GidMappingsEnableSetgroups: false,
-			// Creating a user namespace does not change who we are: without this the init would stay
-			// host root, which is unmapped (nobody) inside and holds no capability there.
-			Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+			// Both owned by the host's user namespace: the guest can change neither its mounts nor
+			// its PID 1. The workload makes the namespaces the guest owns.
+			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
 			// Its own session: a signal to the daemon's terminal must not reach instances.
 			Setsid: true,
 		},
 	}
+	// On the unified hierarchy the init is born in its cgroup; on v1 it moves itself there
+	// (Config.Cgroups) before it does anything else.
+	cgroupDir, err := spec.Group.CloneInto()
+	if err != nil {
+		f.closeAll()
+		return nil, err
+	}
+	if cgroupDir != nil {
+		defer cgroupDir.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgroupDir.Fd())
+	}
 	if err := cmd.Start(); err != nil {
+		f.closeAll()
 		return nil, fmt.Errorf("starting the instance's init: %w", err)
 	}
-	proc := &Process{Pid: cmd.Process.Pid, exited: make(chan struct{})}
+	f.closeChildEnds()
+	proc := &Process{Pid: cmd.Process.Pid, exited: make(chan struct{}), watch: f.sync, console: f.consoleR}
 	go func() {
 		_ = cmd.Wait()
 		close(proc.exited)
@@ -147,139 +192,159 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 	fail := func(err error) (*Process, error) {
 		proc.Kill()
 		<-proc.exited
+		proc.Close()
 		return nil, err
-	}
-
-	if err := spec.Group.Add(proc.Pid); err != nil {
-		return fail(fmt.Errorf("placing the init in its cgroup: %w", err))
 	}
 	if proc.StartTime, err = StartTime(proc.Pid); err != nil {
 		return fail(err)
 	}
-	if spec.BeforeStart != nil {
-		if err := spec.BeforeStart(proc.Pid); err != nil {
-			return fail(err)
-		}
-	}
-	cfg := initConfig{
-		ID:         spec.ID,
-		Binary:     l.InitPath,
-		Args:       spec.Args,
-		Env:        GuestEnv(spec.ID),
-		HidePaths:  l.HidePaths,
-		CgroupDirs: spec.Group.Dirs(),
-
-		AllowMountSyscalls: spec.AllowMountSyscalls,
-		GuestRAM:           spec.RAMPath != "",
-	}
-	var paths []string
-	if spec.RAMPath != "" {
-		paths = append(paths, spec.RAMPath)
-	}
-	for _, dev := range spec.Devices {
-		cfg.Devices = append(cfg.Devices, dev.GuestPath)
-		paths = append(paths, dev.HostPath)
-	}
-	if err := sendConfig(syncParent, proc.Pid, cfg, paths); err != nil {
+	if err := initc.Send(f.sync, initc.MsgConfig, payload); err != nil {
 		return fail(fmt.Errorf("sending the init its config: %w", err))
 	}
-	report, err := readReport(syncParent)
-	if err != nil {
+	if err := l.handshake(f.sync, spec); err != nil {
 		return fail(err)
-	}
-	if report.Error != "" {
-		return fail(&LaunchError{Reason: report.Error})
 	}
 	return proc, nil
 }
 
-// sendConfig sends the init its config in one message, with the files at paths (the RAM region,
-// the volumes' devices) attached. They are opened through the init's own root (/proc/PID/root,
-// before it pivots) so that the fds belong to the init's mount namespace: the kernel binds only
-// what is mounted in the binder's own. O_PATH: the init only binds them, it never reads them.
-func sendConfig(sync *os.File, pid int, cfg initConfig, paths []string) error {
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return err
-	}
-	var fds []int
-	for _, p := range paths {
-		fd, err := unix.Open(fmt.Sprintf("/proc/%d/root%s", pid, p), unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("opening %s in the instance's mount namespace: %w", p, err)
+// handshake follows the init through the launch: plumbing when it asks, until the workload runs.
+func (l *Launcher) handshake(sync *net.UnixConn, spec Spec) error {
+	_ = sync.SetReadDeadline(time.Now().Add(30 * time.Second))
+	defer sync.SetReadDeadline(time.Time{})
+	for {
+		m, err := initc.Receive(sync)
+		if errors.Is(err, io.EOF) {
+			return errors.New("the instance's init exited during the launch")
 		}
-		defer unix.Close(fd)
-		fds = append(fds, fd)
+		if err != nil {
+			return fmt.Errorf("the instance's init did not report: %w", err)
+		}
+		m.Close()
+		switch m.Type {
+		case initc.MsgError:
+			return &LaunchError{Reason: strings.TrimSpace(string(m.Payload))}
+		case initc.MsgRunning:
+			return nil
+		case initc.MsgNetns:
+			pid, err := initc.ParseUint32(m.Payload)
+			if err != nil {
+				return err
+			}
+			if spec.BeforeStart != nil {
+				if err := spec.BeforeStart(int(pid)); err != nil {
+					return err
+				}
+			}
+			if err := initc.Send(sync, initc.MsgGo, nil); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("the instance's init sent message %d during the launch", m.Type)
+		}
 	}
-	var rights []byte
-	if len(fds) > 0 {
-		rights = unix.UnixRights(fds...)
-	}
-	return unix.Sendmsg(int(sync.Fd()), data, rights, nil, 0)
 }
 
-// LaunchError is a failure inside the guest, such as a command that does not exist there.
-type LaunchError struct{ Reason string }
-
-func (e *LaunchError) Error() string { return e.Reason }
-
-// readReport waits for the init's report; a dead or hung init gives an error, not a hang.
-func readReport(f *os.File) (initReport, error) {
-	var r initReport
-	_ = f.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if err := json.NewDecoder(f).Decode(&r); err != nil {
-		return r, fmt.Errorf("the instance's init did not report (see its console log): %w", err)
+// config is what the init is told: the command, the guest's identity and limits, and its root.
+func (l *Launcher) config(spec Spec, newRoot string) (*initc.Config, error) {
+	mounts, err := hostMounts()
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	idMap := fmt.Sprintf("0 %d %d\n", spec.IDs.HostID, spec.IDs.Size)
+	cfg := &initc.Config{
+		Hostname: spec.ID, Args: spec.Args, Env: GuestEnv(spec.ID),
+		UIDMap: idMap, GIDMap: idMap, Caps: capabilityMask(),
+		WaitGo:  spec.BeforeStart != nil,
+		Plan:    rootPlan(spec, newRoot, keptMounts(mounts, l.Private), l.Socket),
+		Cgroups: spec.Group.TaskFiles(),
+	}
+	for _, d := range spec.Devices {
+		cfg.Devices = append(cfg.Devices, strings.TrimPrefix(d.GuestPath, "/dev/"))
+	}
+	if !spec.NoSeccomp {
+		l.filterOnce.Do(func() { l.filter, l.filterErr = seccomp.Filter() })
+		if l.filterErr != nil {
+			return nil, fmt.Errorf("assembling the seccomp filter: %w", l.filterErr)
+		}
+		cfg.Seccomp = l.filter
+	}
+	return cfg, nil
 }
 
-// initFiles makes what the init inherits: both ends of the sync socketpair, the control socket,
-// the status file and the console log, in that order.
-func (l *Launcher) initFiles(id string) (files []*os.File, err error) {
+// initFiles are what the init inherits (initc's FD_ order) and the daemon's ends of them.
+type initFiles struct {
+	sync                         *net.UnixConn // the daemon's end of the socketpair
+	syncChild, control, consoleW *os.File      // the init's alone: closed here once it has them
+	consoleR                     *os.File      // both have it
+}
+
+func (f *initFiles) closeChildEnds() {
+	for _, c := range []**os.File{&f.syncChild, &f.control, &f.consoleW} {
+		if *c != nil {
+			(*c).Close()
+			*c = nil
+		}
+	}
+}
+
+func (f *initFiles) closeAll() {
+	f.closeChildEnds()
+	if f.sync != nil {
+		f.sync.Close()
+	}
+	if f.consoleR != nil {
+		f.consoleR.Close()
+	}
+}
+
+func (l *Launcher) initFiles(id string) (f *initFiles, err error) {
+	f = &initFiles{}
 	defer func() {
 		if err != nil {
-			for _, f := range files {
-				f.Close()
-			}
+			f.closeAll()
 		}
 	}()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return f, err
 	}
-	files = append(files, os.NewFile(uintptr(pair[0]), "sync-parent"), os.NewFile(uintptr(pair[1]), "sync-child"))
+	// A config may be larger than the default socket buffer, and one message must fit.
+	_ = unix.SetsockoptInt(pair[0], unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 1<<20)
+	f.syncChild = os.NewFile(uintptr(pair[1]), "sync-child")
+	parent := os.NewFile(uintptr(pair[0]), "sync")
+	conn, err := net.FileConn(parent)
+	parent.Close()
+	if err != nil {
+		return f, err
+	}
+	f.sync = conn.(*net.UnixConn)
 
 	path := l.ControlSocket(id)
 	_ = os.Remove(path)
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
-		return files, fmt.Errorf("creating the control socket: %w", err)
+		return f, fmt.Errorf("creating the control socket: %w", err)
 	}
 	// The init keeps listening after this daemon closes its copy, and after it dies.
 	ln.SetUnlinkOnClose(false)
-	ctl, err := ln.File()
+	f.control, err = ln.File()
 	ln.Close()
 	if err != nil {
-		return files, err
+		return f, err
 	}
-	files = append(files, ctl)
 
-	status, err := os.OpenFile(l.statusPath(id), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return files, err
+	if f.consoleR, f.consoleW, err = os.Pipe(); err != nil {
+		return f, err
 	}
-	files = append(files, status)
-
-	console, err := os.OpenFile(filepath.Join(l.InstanceDir(id), "console.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return files, err
+	if _, err := unix.FcntlInt(f.consoleR.Fd(), unix.F_SETPIPE_SZ, consolePipeSize); err != nil {
+		return f, fmt.Errorf("sizing the console pipe: %w", err)
 	}
-	return append(files, console), nil
+	return f, nil
 }
 
-// Adopt finds the init of an instance launched by an earlier daemon. It fails if pid no longer
-// runs or now belongs to another process.
-func (l *Launcher) Adopt(pid int, startTime uint64) (*Process, error) {
+// Adopt finds the init of an instance launched by an earlier daemon and becomes its watcher. It
+// fails if pid no longer runs or now belongs to another process.
+func (l *Launcher) Adopt(id string, pid int, startTime uint64) (*Process, error) {
 	st, err := StartTime(pid)
 	if err != nil || st != startTime {
 		return nil, errors.New("the instance's init is gone")
@@ -288,7 +353,28 @@ func (l *Launcher) Adopt(pid int, startTime uint64) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
-	proc := &Process{Pid: pid, StartTime: startTime, exited: make(chan struct{})}
+	conn, err := l.dial(id)
+	if err == nil {
+		err = initc.Send(conn, initc.MsgWatch, nil)
+	}
+	var m initc.Message
+	if err == nil {
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		m, err = initc.Receive(conn)
+		_ = conn.SetReadDeadline(time.Time{})
+	}
+	if err == nil && (m.Type != initc.MsgConsole || len(m.Files) != 1) {
+		m.Close()
+		err = fmt.Errorf("the instance's init answered a watch with message %d", m.Type)
+	}
+	if err != nil {
+		unix.Close(fd)
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, fmt.Errorf("watching the instance's init: %w", err)
+	}
+	proc := &Process{Pid: pid, StartTime: startTime, exited: make(chan struct{}), watch: conn, console: m.Files[0]}
 	go func() {
 		defer unix.Close(fd)
 		// A pidfd becomes readable when the process exits; its parent (not us) reaps it.
@@ -301,6 +387,10 @@ func (l *Launcher) Adopt(pid int, startTime uint64) (*Process, error) {
 		close(proc.exited)
 	}()
 	return proc, nil
+}
+
+func (l *Launcher) dial(id string) (*net.UnixConn, error) {
+	return net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: l.ControlSocket(id), Net: "unixpacket"})
 }
 
 // StartTime reads a process's start time (in clock ticks since boot) from /proc, which together

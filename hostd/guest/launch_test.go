@@ -1,18 +1,24 @@
 package guest_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hostd/hostd/hostd/cgroup"
 	"github.com/hostd/hostd/hostd/guest"
+	"github.com/hostd/hostd/hostd/guest/initc"
 	"github.com/hostd/hostd/hostd/hostdtest"
 	"github.com/hostd/hostd/memscrub"
 	"golang.org/x/sys/unix"
@@ -68,8 +74,10 @@ func run(t *testing.T, l *guest.Launcher, id, script string) string {
 }
 
 // The attack: guest root unmounts the /proc and /tmp the init mounted for it, to look at the
-// host's underneath. With the seccomp filter the unmounts fail; without it (the control) the
-// guest sees the host's processes and the host's /tmp.
+// host's underneath. The guest's mount namespace belongs to the host's user namespace, so guest
+// root holds no privilege over it: the unmounts fail even with the seccomp filter off. The
+// control: host root in the same mount namespace lifts the same cover, and the guest then sees
+// the host's /tmp.
 func TestGuestCannotUnmountItsCovers(t *testing.T) {
 	marker, err := os.CreateTemp("/tmp", "hostd-host-only-")
 	require.NoError(t, err)
@@ -77,19 +85,20 @@ func TestGuestCannotUnmountItsCovers(t *testing.T) {
 	t.Cleanup(func() { os.Remove(marker.Name()) })
 	attack := "umount -l /proc; umount -l /tmp; ls /proc | grep -c '^[0-9]'; ls /tmp"
 
-	protected, _ := launch(t, guest.Spec{ID: "i-0000000000000000a", Args: []string{"sleep", "1000"}})
-	out := run(t, protected, "i-0000000000000000a", attack)
+	l, proc := launch(t, guest.Spec{ID: "i-0000000000000000a", Args: []string{"sleep", "1000"}, NoSeccomp: true})
+	out := run(t, l, "i-0000000000000000a", attack)
 	// umount(8) words EPERM as "must be superuser".
 	assert.Regexp(t, `must be superuser|Operation not permitted`, out)
 	assert.NotContains(t, out, filepath.Base(marker.Name()), "the guest saw the host's /tmp")
 	// A handful of processes of its own: the init, the workload, the shell.
 	assert.Regexp(t, `(?m)^[1-5]$`, out)
 
-	open, _ := launch(t, guest.Spec{ID: "i-0000000000000000b", Args: []string{"sleep", "1000"}, AllowMountSyscalls: true})
-	out = run(t, open, "i-0000000000000000b", attack)
-	assert.Contains(t, out, filepath.Base(marker.Name()), "control: without the filter the unmount should expose the host's /tmp")
-	assert.NotRegexp(t, `must be superuser|Operation not permitted`, out)
-	assert.NotRegexp(t, `(?m)^[1-5]$`, out, "control: without the filter the guest should see the host's processes")
+	// Control: the cover comes off for someone privileged over the namespace.
+	lift := exec.Command("nsenter", fmt.Sprintf("--target=%d", proc.Pid), "--mount", "--pid", "--root", "umount", "-l", "/tmp")
+	lifted, err := lift.CombinedOutput()
+	require.NoError(t, err, "%s", lifted)
+	assert.Contains(t, run(t, l, "i-0000000000000000a", "ls /tmp"), filepath.Base(marker.Name()),
+		"control: with the cover lifted the guest should see the host's /tmp")
 }
 
 // Raw disk access: a block device node inside a guest, owned by its root, opens only if the
@@ -104,7 +113,7 @@ func TestDeviceAllowlistIsWhatStopsRawDiskAccess(t *testing.T) {
 	require.NoError(t, unix.Stat(loop.Path, &orig))
 	t.Cleanup(func() {
 		assert.NoError(t, os.Chown(loop.Path, int(orig.Uid), int(orig.Gid)))
-		assert.NoError(t, memscrub.DetachLoop(loop.Path))
+		assert.NoError(t, loop.Detach())
 	})
 	for _, allowed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("allowed=%v", allowed), func(t *testing.T) {
@@ -143,4 +152,88 @@ func chownToGuest(path string, pid int) error {
 		return err
 	}
 	return os.Chown(path, host, host)
+}
+
+// The controls of the boundary tests in hostd's boundary_test.go, in a guest without the seccomp
+// filter: what the filter alone stops gets through here (keys as many uids, new namespaces,
+// io_uring), while what the init's identity stops does not (its descriptors), and the same probe
+// does take a sibling's.
+func TestWithoutTheFilter(t *testing.T) {
+	const id = "i-0000000000000000d"
+	l, _ := launch(t, guest.Spec{ID: id, Args: []string{"sleep", "1000"}, NoSeccomp: true})
+	out := run(t, l, id, "hostd probe syscall --as-uids 50 add_key unshare io_uring_setup userfaultfd")
+	var res struct {
+		Syscalls []struct {
+			Name, Errno string
+			Succeeded   int
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	got := map[string]string{}
+	for _, r := range res.Syscalls {
+		got[r.Name] = r.Errno
+	}
+	assert.Equal(t, 50, res.Syscalls[0].Succeeded, "control: add_key as 50 uids should work unfiltered")
+	assert.Equal(t, "ok", got["unshare"])
+	assert.NotEqual(t, "EPERM", got["io_uring_setup"])
+
+	assert.Contains(t, run(t, l, id, "hostd probe getfd --pid 1 --fd 3"), "operation not permitted", "the init's descriptor was taken")
+	assert.Contains(t, run(t, l, id, "hostd probe getfd --pid 2 --fd 1"), `"Target"`, "control: a sibling's descriptor should be taken")
+}
+
+// Garbage on a live init's control socket (from host root, the only one who can connect) is
+// refused message by message; the init goes on serving and its /dev is intact.
+func TestInitSurvivesGarbageOnItsSocket(t *testing.T) {
+	const id = "i-0000000000000000e"
+	l, proc := launch(t, guest.Spec{ID: id, Args: []string{"sleep", "1000"}})
+	pipeR, pipeW, err := os.Pipe()
+	require.NoError(t, err)
+	defer pipeR.Close()
+	defer pipeW.Close()
+	frame := initc.Frame
+	garbage := []struct {
+		name  string
+		msg   []byte
+		files []*os.File
+	}{
+		{"3 bytes", []byte{1, 2, 3}, nil},
+		{"length past the message", append(frame(initc.MsgExec, []byte("sh\x00"))[:8], 'x'), nil},
+		{"length short of the message", append(frame(initc.MsgExec, []byte("sh\x00")), 'x'), nil},
+		{"unknown type", frame(999, nil), nil},
+		{"exec without files", frame(initc.MsgExec, []byte("sh\x00")), nil},
+		{"exec with one file", frame(initc.MsgExec, []byte("sh\x00")), []*os.File{pipeR}},
+		{"exec with four files", frame(initc.MsgExec, []byte("sh\x00")), []*os.File{pipeR, pipeW, pipeW, pipeW}},
+		{"exec of unterminated arguments", frame(initc.MsgExec, []byte("sh")), []*os.File{pipeR, pipeW, pipeW}},
+		{"exec of an empty command", frame(initc.MsgExec, []byte("\x00")), []*os.File{pipeR, pipeW, pipeW}},
+		{"oversized", frame(initc.MsgExec, bytes.Repeat([]byte("a"), 80<<10)), nil},
+		{"ack unasked", frame(initc.MsgAck, nil), nil},
+		{"signal without a command", frame(initc.MsgSignal, initc.Uint32(9)), nil},
+		{"watch with a payload", frame(initc.MsgWatch, []byte("x")), nil},
+		{"attach a path", frame(initc.MsgAttach, []byte("../etc/x\x00")), []*os.File{pipeR}},
+		{"attach over a device", frame(initc.MsgAttach, []byte("null\x00")), []*os.File{pipeR}},
+		{"attach something not a mount", frame(initc.MsgAttach, []byte("xvdq\x00")), []*os.File{pipeR}},
+		{"detach a device it did not attach", frame(initc.MsgDetach, []byte("null\x00")), nil},
+	}
+	for _, g := range garbage {
+		conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: l.ControlSocket(id), Net: "unixpacket"})
+		require.NoError(t, err, g.name)
+		var oob []byte
+		if len(g.files) > 0 {
+			var fds []int
+			for _, f := range g.files {
+				fds = append(fds, int(f.Fd()))
+			}
+			oob = unix.UnixRights(fds...)
+		}
+		_, _, err = conn.WriteMsgUnix(g.msg, oob, nil)
+		require.NoError(t, err, g.name)
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		m, err := initc.Receive(conn)
+		if err == nil {
+			assert.Equal(t, uint32(initc.MsgError), m.Type, "%s was not refused", g.name)
+		}
+		conn.Close()
+	}
+	assert.Equal(t, "alive\nnull\n", run(t, l, id, "echo alive; ls /dev | grep -x null"))
+	assert.NoError(t, unix.Kill(proc.Pid, 0))
 }

@@ -45,8 +45,8 @@ var (
 // traversable by every uid.
 const BinaryEnv = "HOSTD_TEST_BINARY"
 
-// Binary builds hostd once per test process into a directory every uid can traverse: instances'
-// inits run from it as their unprivileged host uid.
+// Binary builds hostd once per test process, as `make build` does (static, with the init's C),
+// into a directory every uid can traverse: guests run it as `hostd probe`.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -66,11 +66,9 @@ func Binary(t testing.TB) string {
 		binPath = filepath.Join(dir, "hostd")
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./hostd")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd := exec.Command("make", "--no-print-directory", "-C", root, "build", "BIN="+binPath)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("make build: %v\n%s", err, out)
 		}
 	})
 	require.NoError(t, buildErr)

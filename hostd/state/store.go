@@ -122,6 +122,9 @@ type Volume struct {
 	LoopMajor  uint32    `json:"loop_major,omitempty"`
 	LoopMinor  uint32    `json:"loop_minor,omitempty"`
 	LoopGID    int       `json:"loop_gid,omitempty"` // the loop node's group before the guest got it
+	// Detaching: the instance is gone but its loop device is still bound (a descriptor of it is
+	// held somewhere); the extent stays out of reach until the device is free.
+	Detaching bool `json:"detaching,omitempty"`
 }
 
 var (

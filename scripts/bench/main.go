@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -28,7 +27,7 @@ func main() {
 	bin := flag.String("hostd", "bin/hostd", "hostd binary")
 	out := flag.String("out", "BENCHMARKS.md", "report to write")
 	n := flag.Int("n", 50, "sequential launches per measurement")
-	only := flag.String("only", "", "run only these sections (comma-separated: launch, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane)")
+	only := flag.String("only", "", "run only these sections (comma-separated: launch, density, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench needs root")
@@ -37,7 +36,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	d, err := startDaemon(hostd)
+	d, err := startDaemon(hostd, "")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -51,6 +50,7 @@ func main() {
 		run  func() error
 	}{
 		{"launch", func() error { return benchLaunch(&report, d, *n) }},
+		{"density", func() error { return benchDensity(&report, d) }},
 		{"network", func() error { return benchNetwork(&report, d) }},
 		{"datapath", func() error { return benchDatapathCost(&report) }},
 		{"rules", func() error { return benchRuleScaling(&report) }},
@@ -85,12 +85,13 @@ type daemon struct {
 	client                   *api.Client
 }
 
-func startDaemon(bin string) (*daemon, error) {
+// startDaemon starts a daemon of its own; tag tells its fabric from another one's.
+func startDaemon(bin, tag string) (*daemon, error) {
 	dir, err := os.MkdirTemp("/var/tmp", "hostd-bench-")
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{bin: bin, dir: dir, socket: filepath.Join(dir, "hostd.sock"), fabric: fmt.Sprintf("bench%d", os.Getpid())}
+	d := &daemon{bin: bin, dir: dir, socket: filepath.Join(dir, "hostd.sock"), fabric: fmt.Sprintf("bench%d%s", os.Getpid(), tag)}
 	d.cmd = exec.Command(bin, "serve", "--state-dir", filepath.Join(dir, "state"), "--socket", d.socket, "--fabric", d.fabric, "--ram-pool", "4GiB", "--scrub-workers", "2")
 	logFile, err := os.Create(filepath.Join(dir, "daemon.log"))
 	if err != nil {
@@ -101,12 +102,12 @@ func startDaemon(bin string) (*daemon, error) {
 		return nil, err
 	}
 	d.client = api.NewClient(d.socket)
-	for range 200 {
+	for range 2000 {
 		var out api.DescribeInstancesResponse
 		if d.client.Call(context.Background(), http.MethodGet, "/v1/instances", nil, &out) == nil {
 			return d, nil
 		}
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(time.Millisecond) // the first launches after a start are measured: no lag here
 	}
 	d.stop()
 	return nil, fmt.Errorf("daemon did not start; see %s/daemon.log", dir)
@@ -156,148 +157,6 @@ func summarize(ds []time.Duration) stats {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-
-func benchLaunch(w *bytes.Buffer, d *daemon, n int) error {
-	// Warm up the page cache, the daemon, and the RAM pool: every launch below, through the CLI
-	// or the API, then finds a scrubbed region of its size, as in steady state. (What fresh
-	// memory costs a launch is measured on its own, in the RAM section.)
-	var warm []string
-	for range n {
-		id, _, err := d.launchCLI()
-		if err != nil {
-			return err
-		}
-		warm = append(warm, id)
-	}
-	if _, err := d.cli(append([]string{"instance", "terminate"}, warm...)...); err != nil {
-		return err
-	}
-	if err := d.waitScrubbed(); err != nil {
-		return err
-	}
-
-	var launch, terminate, apiLaunch, baseline []time.Duration
-	var ids []string
-	for range n {
-		id, took, err := d.launchCLI()
-		if err != nil {
-			return err
-		}
-		launch = append(launch, took)
-		ids = append(ids, id)
-	}
-	for _, id := range ids {
-		start := time.Now()
-		if _, err := d.cli("instance", "terminate", id); err != nil {
-			return err
-		}
-		terminate = append(terminate, time.Since(start))
-	}
-	// The daemon's share alone: the API call without the CLI process around it, from the same
-	// warm pool.
-	if err := d.waitScrubbed(); err != nil {
-		return err
-	}
-	ids = ids[:0]
-	for range n {
-		var out api.RunInstanceResponse
-		start := time.Now()
-		req := api.RunInstanceRequest{Command: []string{"sleep", "3600"}}
-		if err := d.client.Call(context.Background(), http.MethodPost, "/v1/instances", req, &out); err != nil {
-			return err
-		}
-		apiLaunch = append(apiLaunch, time.Since(start))
-		ids = append(ids, out.InstanceId)
-	}
-	if _, err := d.cli(append([]string{"instance", "terminate"}, ids...)...); err != nil {
-		return err
-	}
-	for range n {
-		start := time.Now()
-		if out, err := unshareBaseline().CombinedOutput(); err != nil {
-			return fmt.Errorf("unshare baseline: %v: %s", err, out)
-		}
-		baseline = append(baseline, time.Since(start))
-	}
-	if err := d.waitScrubbed(); err != nil {
-		return err
-	}
-	rate, err := concurrentRate(d, 2, n)
-	if err != nil {
-		return err
-	}
-	baseRate, err := baselineRate(2, n)
-	if err != nil {
-		return err
-	}
-
-	l, t, a, b := summarize(launch), summarize(terminate), summarize(apiLaunch), summarize(baseline)
-	fmt.Fprintf(w, "## Instance launch and terminate (issue 2)\n\n")
-	fmt.Fprintf(w, "%d sequential instances running `sleep 3600`, default limits (a 16 MiB RAM region each, from a pool warmed and scrubbed beforehand, as in steady state). Launch is timed from the start of `hostd instance run` to its exit, which happens once the workload runs; terminate from the start of `hostd instance terminate` to its exit, which happens once every process, cgroup and file of the instance is gone. The baseline is `unshare --user --pid --mount --uts --ipc --net --fork true`: the same namespaces with no cgroup, no root filesystem and no daemon.\n\n", n)
-	fmt.Fprintf(w, "| measurement | p50 | p99 | min | p50 vs baseline |\n|---|---|---|---|---|\n")
-	fmt.Fprintf(w, "| `hostd instance run` (CLI, end to end) | %s | %s | %s | %.1f× |\n", ms(l.p50), ms(l.p99), ms(l.min), float64(l.p50)/float64(b.p50))
-	fmt.Fprintf(w, "| launch through the API (daemon only) | %s | %s | %s | %.1f× |\n", ms(a.p50), ms(a.p99), ms(a.min), float64(a.p50)/float64(b.p50))
-	fmt.Fprintf(w, "| `hostd instance terminate` (CLI) | %s | %s | %s | %.1f× |\n", ms(t.p50), ms(t.p99), ms(t.min), float64(t.p50)/float64(b.p50))
-	fmt.Fprintf(w, "| baseline: `unshare … --fork true` | %s | %s | %s | 1.0× |\n\n", ms(b.p50), ms(b.p99), ms(b.min))
-	fmt.Fprintf(w, "With 2 concurrent launchers (%d launches each, CLI): **%.1f launches/s**, against %.1f/s for 2 concurrent `unshare` loops (%.0f%%).\n\n", n/2, rate, baseRate, 100*rate/baseRate)
-	fmt.Fprintf(w, "Target: p50 launch under 20 ms on 2 cores (crun: about 5–17 ms per container; Firecracker: about 125 ms per microVM boot). Measured p50: %s end to end, %s in the daemon: %s.\n\n", ms(l.p50), ms(a.p50), verdict(l.p50 < 20*time.Millisecond))
-	return nil
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "**not met**"
-}
-
-// concurrentRate launches total instances from `workers` goroutines at once and returns launches
-// per second; the instances are terminated afterwards, outside the timing.
-func concurrentRate(d *daemon, workers, total int) (float64, error) {
-	var mu sync.Mutex
-	var ids []string
-	elapsed, err := parallel(workers, func(int) error {
-		for range total / workers {
-			id, _, err := d.launchCLI()
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			ids = append(ids, id)
-			mu.Unlock()
-		}
-		return nil
-	})
-	if len(ids) > 0 {
-		if _, terr := d.cli(append([]string{"instance", "terminate"}, ids...)...); err == nil {
-			err = terr
-		}
-	}
-	if err != nil {
-		return 0, err
-	}
-	return float64(len(ids)) / elapsed.Seconds(), nil
-}
-
-func baselineRate(workers, total int) (float64, error) {
-	elapsed, err := parallel(workers, func(int) error {
-		for range total / workers {
-			if err := unshareBaseline().Run(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return float64(total/workers*workers) / elapsed.Seconds(), nil
-}
-
-// unshareBaseline is the launch baseline: the same namespaces, no cgroup, root or daemon.
-func unshareBaseline() *exec.Cmd {
-	return exec.Command("unshare", "--user", "--pid", "--mount", "--uts", "--ipc", "--net", "--fork", "true")
-}
 
 // machine describes the host the figures come from.
 func machine() string {
