@@ -12,13 +12,15 @@ import (
 )
 
 // MountPoolDir mounts a tmpfs of size bytes on dir, root-only, unless one is mounted there
-// already (from an earlier daemon: its regions are still in it).
+// already (from an earlier daemon: its regions are still in it). A dir that merely lies on a
+// tmpfs (a state dir under a tmpfs /tmp or /var/tmp) gets its own mount all the same: the pool's
+// size is its mount's, and a region's path inside that mount is all a guest's mountinfo shows.
 func MountPoolDir(dir string, size int64) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err == nil && st.Type == unix.TMPFS_MAGIC {
+	if err := unix.Statfs(dir, &st); err == nil && st.Type == unix.TMPFS_MAGIC && isMountPoint(dir) {
 		return nil
 	}
 	// A little over the pool's size: tmpfs counts its own metadata too. Huge pages where the
@@ -34,6 +36,15 @@ func MountPoolDir(dir string, size int64) error {
 		return fmt.Errorf("mounting the RAM pool's tmpfs on %s: %w", dir, err)
 	}
 	return nil
+}
+
+// isMountPoint tells whether dir is the root of a mount other than its parent's.
+func isMountPoint(dir string) bool {
+	var self, parent unix.Stat_t
+	if unix.Stat(dir, &self) != nil || unix.Stat(filepath.Join(dir, ".."), &parent) != nil {
+		return false
+	}
+	return self.Dev != parent.Dev
 }
 
 // UnmountPoolDir unmounts the pool's tmpfs, which frees every region's memory.

@@ -79,17 +79,15 @@ func run(t *testing.T, l *guest.Launcher, id, script string) string {
 // control: host root in the same mount namespace lifts the same cover, and the guest then sees
 // the host's /tmp.
 func TestGuestCannotUnmountItsCovers(t *testing.T) {
-	marker, err := os.CreateTemp("/tmp", "hostd-host-only-")
-	require.NoError(t, err)
-	marker.Close()
-	t.Cleanup(func() { os.Remove(marker.Name()) })
+	hostdtest.RequireRoot(t)
+	marker := hostTmpMarker(t)
 	attack := "umount -l /proc; umount -l /tmp; ls /proc | grep -c '^[0-9]'; ls /tmp"
 
 	l, proc := launch(t, guest.Spec{ID: "i-0000000000000000a", Args: []string{"sleep", "1000"}, NoSeccomp: true})
 	out := run(t, l, "i-0000000000000000a", attack)
 	// umount(8) words EPERM as "must be superuser".
 	assert.Regexp(t, `must be superuser|Operation not permitted`, out)
-	assert.NotContains(t, out, filepath.Base(marker.Name()), "the guest saw the host's /tmp")
+	assert.NotContains(t, out, marker, "the guest saw the host's /tmp")
 	// A handful of processes of its own: the init, the workload, the shell.
 	assert.Regexp(t, `(?m)^[1-5]$`, out)
 
@@ -97,8 +95,22 @@ func TestGuestCannotUnmountItsCovers(t *testing.T) {
 	lift := exec.Command("nsenter", fmt.Sprintf("--target=%d", proc.Pid), "--mount", "--pid", "--root", "umount", "-l", "/tmp")
 	lifted, err := lift.CombinedOutput()
 	require.NoError(t, err, "%s", lifted)
-	assert.Contains(t, run(t, l, "i-0000000000000000a", "ls /tmp"), filepath.Base(marker.Name()),
+	assert.Contains(t, run(t, l, "i-0000000000000000a", "ls /tmp"), marker,
 		"control: with the cover lifted the guest should see the host's /tmp")
+}
+
+// hostTmpMarker makes a file in the /tmp directory of the host's root filesystem, which is what
+// lies under a guest's /tmp cover (a host that mounts a tmpfs on /tmp hides that from guests
+// anyway), and returns its name.
+func hostTmpMarker(t *testing.T) string {
+	rootView := t.TempDir()
+	require.NoError(t, unix.Mount("/", rootView, "", unix.MS_BIND, ""))
+	t.Cleanup(func() { assert.NoError(t, unix.Unmount(rootView, unix.MNT_DETACH)) })
+	marker, err := os.CreateTemp(filepath.Join(rootView, "tmp"), "hostd-host-only-")
+	require.NoError(t, err)
+	marker.Close()
+	t.Cleanup(func() { os.Remove(marker.Name()) })
+	return filepath.Base(marker.Name())
 }
 
 // Raw disk access: a block device node inside a guest, owned by its root, opens only if the
