@@ -74,10 +74,10 @@ func wipeExtent(path string, e Extent, mode WipeMode) error {
 	}
 	err = unix.EOPNOTSUPP
 	if mode != WipePunchHole {
-		err = unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, e.Offset, e.Size)
+		err = fallocate(int(f.Fd()), unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, e.Offset, e.Size)
 	}
 	if errors.Is(err, unix.EOPNOTSUPP) {
-		err = unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, e.Offset, e.Size)
+		err = fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, e.Offset, e.Size)
 	}
 	return err
 }

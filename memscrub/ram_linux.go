@@ -69,7 +69,7 @@ func createRegion(path string, size int64) error {
 		return err
 	}
 	defer f.Close()
-	if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+	if err := fallocate(int(f.Fd()), 0, 0, size); err != nil {
 		os.Remove(path)
 		return fmt.Errorf("allocating %d bytes for a RAM region: %w", size, err)
 	}
