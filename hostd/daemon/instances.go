@@ -64,6 +64,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	} else if req.PrivateIpAddress != "" || len(req.SecurityGroupIds) > 0 {
 		return undo(api.Errorf(api.CodeInvalidParameterValue, "--private-ip and --sg need --subnet"))
 	}
+	spec.Files = d.nameFiles(id, eni)
 	var blockDevices []cgroup.Device
 	if spec.Devices, blockDevices, err = d.attachVolumes(rec, req.Volumes); err != nil {
 		return undo(err)

@@ -57,6 +57,10 @@ type Spec struct {
 	RAMPath string
 	// Devices are block devices (its volumes) to show in the guest. The cgroup must admit them.
 	Devices []DeviceNode
+	// Files are the guest's own files (its /etc/resolv.conf and /etc/hosts), by guest path: the
+	// launcher writes them in the instance's dir and the plan binds them read-only over the
+	// host's, so that no path inside the guest's tree is ever opened to write them.
+	Files map[string][]byte
 }
 
 // DeviceNode is a host device node shown in a guest at another path.
@@ -139,6 +143,9 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 	dir := l.InstanceDir(spec.ID)
 	newRoot := filepath.Join(dir, "root") // an empty mount point, in the init's namespace only
 	if err := os.MkdirAll(newRoot, 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeGuestFiles(dir, spec.Files); err != nil {
 		return nil, err
 	}
 	cfg, err := l.config(spec, newRoot)

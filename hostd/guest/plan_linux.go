@@ -171,6 +171,8 @@ func rootPlan(spec Spec, newRoot string, kept []string, socket string) []initc.O
 	p.mkdir(rel(GuestBinDir))
 	// The init's own binary, which is the daemon's: read-only, and nothing privileged runs it.
 	p.bindFile("/proc/self/exe", rel(GuestBinDir+"/hostd"), unix.MS_RDONLY|nosuidNodev)
+	// The instance dir holds newRoot.
+	p.guestFiles(spec, filepath.Dir(newRoot))
 
 	// /dev belongs to host root: the guest cannot add, remove or rename anything in it, so the
 	// init may later attach devices there without meeting anything the guest made.
@@ -236,4 +238,81 @@ func rootPlan(spec Spec, newRoot string, kept []string, socket string) []initc.O
 	}
 	p.add(initc.Op{Code: initc.OpPivot})
 	return p.ops
+}
+
+// guestFileSource is the host file, in the instance's dir, that is shown in the guest at
+// guestPath (Spec.Files).
+func guestFileSource(instanceDir, guestPath string) string {
+	return filepath.Join(instanceDir, "files", strings.ReplaceAll(rel(guestPath), "/", "_"))
+}
+
+// writeGuestFiles writes spec's files in the instance's dir, world-readable (guest root is
+// "other" to host root's files), for the plan to bind.
+func writeGuestFiles(instanceDir string, files map[string][]byte) error {
+	if len(files) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(instanceDir, "files"), 0o755); err != nil {
+		return err
+	}
+	for guestPath, content := range files {
+		if err := os.WriteFile(guestFileSource(instanceDir, guestPath), content, 0o644); err != nil {
+			return fmt.Errorf("writing the guest's %s: %w", guestPath, err)
+		}
+	}
+	return nil
+}
+
+// hostTarget is where a bind at path lands: path with the host's own symlinks followed, read
+// on the host's side, so that the init's mount never follows a link (a host /etc/resolv.conf
+// that links into /run, as systemd-resolved's does, points into the guest's fresh /run).
+func hostTarget(path string) string {
+	for range 8 {
+		dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+		if err != nil {
+			return path
+		}
+		path = filepath.Join(dir, filepath.Base(path))
+		link, err := os.Readlink(path)
+		if err != nil {
+			return path
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(dir, link)
+		}
+		path = filepath.Clean(link)
+	}
+	return path
+}
+
+// guestFiles binds spec's files read-only where the guest reads them. Over a file of the host's
+// read-only tree, the bind covers it; in the fresh /run or /tmp (where a host link may lead), the
+// init makes the file and its directories first: nothing of the guest is in there yet. Under
+// /dev, /proc or /sys nothing is bound; nor where the host has no such file (the guest then
+// has none either: glibc's default, loopback, fails at once).
+func (p *plan) guestFiles(spec Spec, instanceDir string) {
+	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	paths := make([]string, 0, len(spec.Files))
+	for path := range spec.Files {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	made := map[string]bool{"run": true, "tmp": true, "run/hostd": true, rel(GuestBinDir): true}
+	for _, path := range paths {
+		src, target := guestFileSource(instanceDir, path), hostTarget(path)
+		switch {
+		case under(target, "/run") || under(target, "/tmp"):
+			parts := strings.Split(rel(filepath.Dir(target)), "/")
+			for i := range parts {
+				if dir := strings.Join(parts[:i+1], "/"); !made[dir] {
+					p.mkdir(dir)
+					made[dir] = true
+				}
+			}
+			p.bindFile(src, rel(target), flags)
+		case slices.ContainsFunc(replacedDirs, func(d string) bool { return under(target, d) }):
+		default:
+			p.bind(src, rel(target), flags, true)
+		}
+	}
 }
