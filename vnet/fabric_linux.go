@@ -54,8 +54,11 @@ func OpenFabric(fabric string) (*Fabric, error) {
 }
 
 // DeleteFabric removes fabric's namespace. Missing is fine.
-func DeleteFabric(fabric string) error {
-	path := filepath.Join(netnsDir, FabricNetnsName(fabric))
+func DeleteFabric(fabric string) error { return deleteNamedNetns(FabricNetnsName(fabric)) }
+
+// deleteNamedNetns removes the named namespace's mount and file. Missing is fine.
+func deleteNamedNetns(name string) error {
+	path := filepath.Join(netnsDir, name)
 	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmounting %s: %w", path, err)
 	}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/hostd/hostd/hostd/cgroup"
 	"github.com/hostd/hostd/hostd/guest"
+	"github.com/hostd/hostd/hostd/metadata"
 	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/hostd/vpcdns"
 	"github.com/hostd/hostd/memscrub"
 	"github.com/hostd/hostd/vnet"
 )
@@ -43,6 +45,11 @@ type Config struct {
 	Wipe      memscrub.WipeMode
 	// ConntrackMax is how many flows the firewall tracks at most (0: vnet's default).
 	ConntrackMax int
+	// DNSUpstreams are the resolvers ("host:port") the VPC resolver forwards to, in order; none:
+	// only the VPCs' own names are answered. DNSUpstreamNetns, if set, is the network namespace
+	// (a path under /run/netns) they are reached from; otherwise the daemon's own.
+	DNSUpstreams     []string
+	DNSUpstreamNetns string
 }
 
 // Daemon is a running hostd.
@@ -56,6 +63,9 @@ type Daemon struct {
 	dp       *vnet.Datapath
 	ram      *memscrub.RAMPool
 	disk     *memscrub.DiskStore
+	services *vnet.Services
+	resolver *vpcdns.Resolver
+	imds     *metadata.Server
 
 	mu        sync.Mutex
 	instances map[string]*instance
@@ -144,6 +154,11 @@ func Open(cfg Config) (*Daemon, error) {
 		store.Close()
 		return nil, err
 	}
+	if err := d.openServices(); err != nil {
+		d.dp.Close()
+		store.Close()
+		return nil, err
+	}
 	d.logKernel(layout)
 	if d.dp.Adopted {
 		d.log.Info("adopted the pinned datapath", "pins", vnet.PinDir(cfg.Fabric))
@@ -184,6 +199,11 @@ func (d *Daemon) Close() error {
 func (d *Daemon) Serve(ctx context.Context) error {
 	ln, err := listen(d.cfg.Socket)
 	if err != nil {
+		return err
+	}
+	// The guests' services first: they are back before anything else.
+	if err := d.serveServices(ctx); err != nil {
+		ln.Close()
 		return err
 	}
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}

@@ -35,7 +35,12 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	rec := &state.Instance{
 		ID: id, Phase: state.Launching, Command: req.Command, Limits: limits,
 		IDSlot: slot, HostID: ids.HostID, IDCount: ids.Size, LaunchTime: time.Now().UTC(),
+		UserData: req.UserData,
 	}
+	if req.MetadataOptions != nil {
+		rec.MetadataOptions = *req.MetadataOptions
+	}
+	rec.MetadataOptions = metadataOptions(rec.MetadataOptions)
 	in := &instance{rec: rec}
 	var eni *state.ENI
 	undo := func(err error) (api.RunInstanceResponse, error) {
@@ -299,6 +304,10 @@ func describe(rec *state.Instance) api.Instance {
 	}
 	if rec.Phase != state.Terminated {
 		out.UserNamespace = &api.IDRange{HostId: rec.HostID, Size: rec.IDCount}
+	}
+	if rec.Phase != state.Terminated {
+		opts := metadataOptions(rec.MetadataOptions)
+		out.MetadataOptions = &opts
 	}
 	if rec.RAMRegion != "" && rec.Phase == state.Running {
 		out.RamRegion = &api.RamRegion{RegionId: rec.RAMRegion, SizeBytes: rec.RAMBytes}

@@ -225,6 +225,9 @@ func Teardown(cfg Config) error {
 	if err := vnet.DeleteDatapath(cfg.Fabric); err != nil {
 		errs = append(errs, fmt.Errorf("deleting the datapath's pins: %w", err))
 	}
+	if err := vnet.DeleteServices(cfg.Fabric); err != nil {
+		errs = append(errs, fmt.Errorf("deleting the services' namespace: %w", err))
+	}
 	if err := vnet.DeleteFabric(cfg.Fabric); err != nil {
 		errs = append(errs, fmt.Errorf("deleting the fabric: %w", err))
 	}
