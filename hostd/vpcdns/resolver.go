@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -47,7 +48,18 @@ type Resolver struct {
 	// well within its first timeout (resolv.conf's 2 s), rather than nothing.
 	ForwardTimeout time.Duration
 	Log            *slog.Logger
+
+	// silent remembers when each upstream last failed to answer: for silentFor after, it is not
+	// asked. A guest's resolver asks again at once on SERVFAIL (glibc up to its attempts, 5 in
+	// the guest's resolv.conf), and asks for each address family in turn; none of these may
+	// wait out a dead upstream again. (RFC 2308, 7.1, lets a resolver remember a server
+	// failure for up to five minutes.)
+	mu     sync.Mutex
+	silent map[string]time.Time
 }
+
+// silentFor is how long an upstream that did not answer is left alone.
+const silentFor = 2 * time.Second
 
 // TTL of the private names, as EC2's.
 const TTL = 60
@@ -106,13 +118,36 @@ func (r *Resolver) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 		resp.Answer = view.answers(q)
 		return resp
 	}
-	if fwd, err := r.forward(w.LocalAddr().Network(), req); err == nil {
-		fwd.Id = req.Id
-		return fwd
-	} else {
+	fwd, err := r.forward(w.LocalAddr().Network(), req)
+	if err != nil {
 		r.Log.Debug("forwarding a guest's query failed", "name", q.Name, "err", err)
+		return resp.SetRcode(req, dns.RcodeServerFailure)
 	}
-	return resp.SetRcode(req, dns.RcodeServerFailure)
+	fwd.Id = req.Id
+	return fwd
+}
+
+// answering lists the upstreams not known to be silent.
+func (r *Resolver) answering() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, u := range r.Upstreams {
+		if at, ok := r.silent[u]; !ok || time.Since(at) >= silentFor {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// noteSilent records that upstream did not answer in time.
+func (r *Resolver) noteSilent(upstream string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.silent == nil {
+		r.silent = map[string]time.Time{}
+	}
+	r.silent[upstream] = time.Now()
 }
 
 // private tells whether q is the VPC's to answer (its domain, or a reverse name inside its
@@ -210,15 +245,20 @@ func (r *Resolver) forward(network string, req *dns.Msg) (*dns.Msg, error) {
 		dial = DialHere
 	}
 	err := errNoUpstream
-	for i, upstream := range r.Upstreams {
+	upstreams := r.answering()
+	for i, upstream := range upstreams {
 		// Each has its share of what is left, so that a silent first one leaves time for the rest.
-		share := time.Until(deadline) / time.Duration(len(r.Upstreams)-i)
+		share := time.Until(deadline) / time.Duration(len(upstreams)-i)
 		if share <= 0 {
 			break
 		}
 		var resp *dns.Msg
 		if resp, err = exchange(dial, network, upstream, req, share); err == nil {
 			return resp, nil
+		}
+		var netErr net.Error
+		if errors.As(err, &netErr) && netErr.Timeout() {
+			r.noteSilent(upstream)
 		}
 	}
 	return nil, err
