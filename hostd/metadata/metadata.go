@@ -163,13 +163,16 @@ func (s *Server) checkToken(r *http.Request, in Instance) int {
 // seal makes a token: the instance id and expiry, and their MAC.
 func (s *Server) seal(id string, expiry time.Time) string {
 	body := id + ":" + strconv.FormatInt(expiry.Unix(), 10)
-	return base64.RawURLEncoding.EncodeToString([]byte(body)) + "." + base64.RawURLEncoding.EncodeToString(s.mac(body))
+	return tokenEncoding.EncodeToString([]byte(body)) + "." + tokenEncoding.EncodeToString(s.mac(body))
 }
+
+// tokenEncoding is strict: a token has one spelling, the one seal made.
+var tokenEncoding = base64.RawURLEncoding.Strict()
 
 func (s *Server) open(token string) (id string, expiry time.Time, ok bool) {
 	b64body, b64mac, found := strings.Cut(token, ".")
-	body, err1 := base64.RawURLEncoding.DecodeString(b64body)
-	mac, err2 := base64.RawURLEncoding.DecodeString(b64mac)
+	body, err1 := tokenEncoding.DecodeString(b64body)
+	mac, err2 := tokenEncoding.DecodeString(b64mac)
 	if !found || err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(string(body))) {
 		return "", time.Time{}, false
 	}
