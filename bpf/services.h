@@ -193,7 +193,7 @@ static __always_inline int service_from_guest(struct __sk_buff *skb, struct ifac
 	} else {
 		__u32 ifindex = me->ifindex;
 		struct svc_iface *si = bpf_map_lookup_elem(&svc_ifaces, &ifindex);
-		if (!si || dst != si->resolver)
+		if (!si || !si->resolver || dst != si->resolver)
 			return 0;
 		dns = 1;
 	}
