@@ -61,13 +61,8 @@ type Services struct {
 func OpenServices(f *Fabric, dp *Datapath, fabric string, dnsPPS uint32) (*Services, error) {
 	name := ServicesNetnsName(fabric)
 	s := &Services{Path: filepath.Join(netnsDir, name)}
-	if !isNetns(s.Path) {
-		if err := shareNetnsDir(); err != nil {
-			return nil, err
-		}
-		if err := createNamedNetns(name); err != nil {
-			return nil, fmt.Errorf("creating the services network namespace %s: %w", name, err)
-		}
+	if _, err := openNamedNetns(name); err != nil {
+		return nil, fmt.Errorf("creating the services network namespace %s: %w", name, err)
 	}
 	ifindex, err := s.plumb(f)
 	// An adopted from_services is on the veth already, its link pinned (TCX refuses the same

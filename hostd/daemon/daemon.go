@@ -128,6 +128,7 @@ func Open(cfg Config) (*Daemon, error) {
 		launcher: &guest.Launcher{
 			InitPath: cfg.InitPath,
 			RunDir:   filepath.Join(cfg.StateDir, "instances"),
+			FilesDir: filepath.Join(cfg.StateDir, "files"),
 			Private:  []string{cfg.StateDir},
 			Socket:   cfg.Socket,
 		},
@@ -145,6 +146,10 @@ func Open(cfg Config) (*Daemon, error) {
 	}
 	if d.cfg.Wipe == "" {
 		d.cfg.Wipe = memscrub.WipeFast
+	}
+	if err := guest.MountFilesDir(d.launcher.FilesDir); err != nil {
+		store.Close()
+		return nil, err
 	}
 	if d.fabric, err = vnet.OpenFabric(cfg.Fabric); err != nil {
 		store.Close()

@@ -268,7 +268,7 @@ func (d *Daemon) release(in *instance) {
 			d.log.Error("removing a cgroup", "instance", in.rec.ID, "err", err)
 		}
 	}
-	if err := os.RemoveAll(d.launcher.InstanceDir(in.rec.ID)); err != nil {
+	if err := errors.Join(os.RemoveAll(d.launcher.InstanceDir(in.rec.ID)), d.launcher.RemoveFiles(in.rec.ID)); err != nil {
 		d.log.Error("removing instance files", "instance", in.rec.ID, "err", err)
 	}
 	d.ids.Release(in.rec.IDSlot)

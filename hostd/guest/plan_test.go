@@ -59,7 +59,7 @@ func TestGuestFilesFollowHostLinks(t *testing.T) {
 
 	require.NoError(t, os.Symlink("/run/systemd/resolve/stub-resolv.conf", filepath.Join(dir, "stub")))
 	p := &plan{}
-	p.guestFiles(Spec{Files: map[string][]byte{filepath.Join(dir, "stub"): nil}}, "/state/instances/i-1")
+	p.guestFiles(Spec{Files: map[string][]byte{filepath.Join(dir, "stub"): nil}}, "/state/files/i-1")
 	var dsts []string
 	for _, op := range p.ops {
 		dsts = append(dsts, op.Dst)
