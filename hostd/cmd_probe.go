@@ -149,10 +149,11 @@ func probeDNSRate(_ *globals, args []string) error {
 	addr := fs.String("addr", "169.254.169.253:53", "IP:PORT of the resolver")
 	name := fs.String("name", "", "the name to ask for, again and again (an A record)")
 	seconds := fs.Float64("seconds", 3, "how long to measure")
+	count := fs.Int("count", 0, "stop after this many queries (0: none; a guest may send 1024 a second)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	res, err := probe.DNSRate(*addr, *name, time.Duration(*seconds*float64(time.Second)))
+	res, err := probe.DNSRate(*addr, *name, time.Duration(*seconds*float64(time.Second)), *count)
 	if err != nil {
 		return probeFailed(err)
 	}

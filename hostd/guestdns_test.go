@@ -416,3 +416,23 @@ func TestVPCDNSSwitches(t *testing.T) {
 	d.JSON(&api.ReturnResponse{}, "vpc", "modify", vpc, "--enable-dns-hostnames=true")
 	assert.Equal(t, "NOERROR", status())
 }
+
+// The services through hostd's own probes alone, for the kernel matrix's VMs (which have no dig,
+// curl or python3): a guest resolves its neighbour by name and reads metadata with a token;
+// another VPC's guest, at the same address, resolves nothing of the first VPC.
+func TestGuestServicesThroughProbes(t *testing.T) {
+	d := hostdtest.Start(t)
+	_, subA := createVpc(t, d, "10.65.0.0/16", "10.65.1.0/24")
+	_, subB := createVpc(t, d, "10.65.0.0/16", "10.65.1.0/24")
+	a, a2 := launchIn(t, d, subA[0]), launchIn(t, d, subA[0])
+	b := launchIn(t, d, subB[0], "--private-ip", a.ip)
+	probeOK := func(id string, args ...string) bool {
+		_, _, code := d.Exec(id, append([]string{"hostd", "probe"}, args...)...)
+		return code == 0
+	}
+	assert.True(t, probeOK(a.id, "dns", "--addr", "10.65.0.2:53", "--name", a2.id+".ec2.internal", "--count", "3"))
+	assert.True(t, probeOK(a.id, "dns", "--name", "ip-"+strings.ReplaceAll(a2.ip, ".", "-")+".ec2.internal", "--count", "3"))
+	assert.False(t, probeOK(b.id, "dns", "--addr", "10.65.0.2:53", "--name", a2.id+".ec2.internal", "--count", "3"), "another VPC's name resolved")
+	assert.True(t, probeOK(a.id, "metadata", "--seconds", "0.2"))
+	assert.True(t, probeOK(b.id, "metadata", "--seconds", "0.2"))
+}

@@ -25,8 +25,9 @@ func (r *PerfResult) latencies(ts []time.Duration, d time.Duration) {
 }
 
 // DNSRate asks the resolver at addr (IP:PORT) for name's A record over UDP, one query at a
-// time, for d: the queries answered per second and each one's time.
-func DNSRate(addr, name string, d time.Duration) (*PerfResult, error) {
+// time, for d or count queries (0: no count), whichever ends first: the queries answered per
+// second and each one's time.
+func DNSRate(addr, name string, d time.Duration, count int) (*PerfResult, error) {
 	conn, err := net.Dial("udp4", addr)
 	if err != nil {
 		return nil, err
@@ -36,7 +37,7 @@ func DNSRate(addr, name string, d time.Duration) (*PerfResult, error) {
 	query := new(dns.Msg).SetQuestion(dns.Fqdn(name), dns.TypeA)
 	var ts []time.Duration
 	start := time.Now()
-	for time.Since(start) < d {
+	for time.Since(start) < d && (count == 0 || len(ts) < count) {
 		t := time.Now()
 		query.Id = dns.Id()
 		_ = c.SetDeadline(t.Add(transactionTimeout))
