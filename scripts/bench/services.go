@@ -14,7 +14,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hostd/hostd/bpf"
-	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/probe"
 	"github.com/hostd/hostd/vnet"
 )
@@ -24,19 +23,9 @@ import (
 // server on loopback in a namespace of its own: the cost of the way through the datapath, the
 // services' namespace and the daemon's lookup of who asks.
 func benchServices(w *bytes.Buffer, d *daemon) error {
-	var vpc api.Vpc
-	if err := d.json(&vpc, "vpc", "create", "--cidr", "10.210.0.0/16"); err != nil {
+	a, b, err := d.instancePair("10.210")
+	if err != nil {
 		return err
-	}
-	var subnet api.Subnet
-	if err := d.json(&subnet, "subnet", "create", "--vpc", vpc.VpcId, "--cidr", "10.210.0.0/24"); err != nil {
-		return err
-	}
-	var a, b api.RunInstanceResponse
-	for _, in := range []*api.RunInstanceResponse{&a, &b} {
-		if err := d.json(in, "instance", "run", "--subnet", subnet.SubnetId, "--", "sleep", "3600"); err != nil {
-			return err
-		}
 	}
 	defer func() { _, _ = d.cli("instance", "terminate", a.InstanceId, b.InstanceId) }()
 	plain, err := newPlainPair("svc")
