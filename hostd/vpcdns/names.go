@@ -16,9 +16,6 @@ const (
 	Domain = "ec2.internal"
 )
 
-// LinkLocalResolver is the resolver's address that every VPC shares.
-var LinkLocalResolver = netip.MustParseAddr("169.254.169.253")
-
 // ResolverAddr is a VPC's resolver: its base address plus two.
 func ResolverAddr(vpc netip.Prefix) netip.Addr {
 	return vpc.Masked().Addr().Next().Next()

@@ -19,7 +19,7 @@ type recorder struct {
 }
 
 func (r *recorder) LocalAddr() net.Addr {
-	return &net.UDPAddr{IP: LinkLocalResolver.AsSlice(), Port: 53}
+	return &net.UDPAddr{IP: net.IPv4(169, 254, 169, 253), Port: 53}
 }
 func (r *recorder) RemoteAddr() net.Addr        { return r.remote }
 func (r *recorder) WriteMsg(m *dns.Msg) error   { r.msg = m; return nil }
