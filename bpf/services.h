@@ -184,25 +184,26 @@ static __always_inline int svc_dns_allowed(__u32 ifindex, __u32 pps)
 static __always_inline int service_from_guest(struct __sk_buff *skb, struct iface *me, struct iphdr *ip, void *end,
 					      int *verdict)
 {
-	__be32 dst = ip->daddr;
-	int dns;
-	if (dst == bpf_htonl(SVC_METADATA_ADDR)) {
-		dns = 0;
-	} else if (dst == bpf_htonl(SVC_DNS_ADDR)) {
-		dns = 1;
-	} else {
-		__u32 ifindex = me->ifindex;
-		struct svc_iface *si = bpf_map_lookup_elem(&svc_ifaces, &ifindex);
-		if (!si || !si->resolver || dst != si->resolver)
-			return 0;
-		dns = 1;
-	}
+	/* The ports first: every packet a guest sends passes here, and most go to neither port. */
 	struct svc_ports *ports = svc_l4(ip, end);
 	if (!ports)
 		return 0;
-	if (dns ? ports->dest != bpf_htons(SVC_DNS_PORT)
-		: (ip->protocol != IPPROTO_TCP || ports->dest != bpf_htons(SVC_METADATA_PORT)))
+	__be32 dst = ip->daddr;
+	int dns;
+	if (ports->dest == bpf_htons(SVC_DNS_PORT)) {
+		dns = 1;
+		if (dst != bpf_htonl(SVC_DNS_ADDR)) {
+			__u32 ifindex = me->ifindex;
+			struct svc_iface *si = bpf_map_lookup_elem(&svc_ifaces, &ifindex);
+			if (!si || !si->resolver || dst != si->resolver)
+				return 0;
+		}
+	} else if (ports->dest == bpf_htons(SVC_METADATA_PORT) && ip->protocol == IPPROTO_TCP &&
+		   dst == bpf_htonl(SVC_METADATA_ADDR)) {
+		dns = 0;
+	} else {
 		return 0;
+	}
 
 	struct svc_config *cfg = bpf_map_lookup_elem(&svc_settings, &(__u32){0});
 	if (!cfg || !cfg->ifindex || me->ifindex >> SVC_TAG_BITS) {
