@@ -88,10 +88,18 @@ func TestServicesTagAndRestore(t *testing.T) {
 		verdict, _ = run(t, dp.progs.FromServices, f)
 		assert.Equal(t, uint32(actShot), verdict, name)
 	}
-	// The metadata service keeps its address; other ports of it are no service.
-	verdict, out = run(t, dp.progs.FromGuest, udpFrame(t, guestMAC, routerMAC, guestIP, MetadataAddr.AsSlice(), 5000, 80))
+	// The metadata service keeps its address; other ports and protocols of it are no service.
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: guestIP, DstIP: MetadataAddr.AsSlice()}
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, SYN: true, Window: 1024}
+	require.NoError(t, tcp.SetNetworkLayerForChecksum(ip))
+	verdict, out = run(t, dp.progs.FromGuest, frame(t, &layers.Ethernet{SrcMAC: guestMAC, DstMAC: routerMAC, EthernetType: layers.EthernetTypeIPv4}, ip, tcp))
+	require.Equal(t, uint32(actRedirect), verdict)
+	src, dst, _, _ = addrs(t, out)
+	assert.Equal(t, "100.64.0.1", src.String())
+	assert.Equal(t, MetadataAddr.String(), dst.String())
+	verdict, _ = run(t, dp.progs.FromGuest, udpFrame(t, guestMAC, routerMAC, guestIP, MetadataAddr.AsSlice(), 5000, 80))
 	assert.Equal(t, uint32(actShot), verdict, "UDP to the metadata service")
-	verdict, out = run(t, dp.progs.FromGuest, udpFrame(t, guestMAC, routerMAC, guestIP, DNSAddr.AsSlice(), 5000, 54))
+	verdict, _ = run(t, dp.progs.FromGuest, udpFrame(t, guestMAC, routerMAC, guestIP, DNSAddr.AsSlice(), 5000, 54))
 	assert.Equal(t, uint32(actShot), verdict, "another port of the resolver")
 	assert.NotZero(t, dp.Drops(1)["no-route"])
 }
