@@ -37,6 +37,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s -fuzzminimizetime 3s ./hostd/audit
 	$(GO) test -run '^$$' -fuzz FuzzFrame -fuzztime 20s ./hostd/guest/initc
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 20s ./hostd/guest/initc
+	$(GO) test -run '^$$' -fuzz FuzzServeDNS -fuzztime 20s ./hostd/vpcdns
+	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime 20s ./hostd/metadata
 
 bench: build
 	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md

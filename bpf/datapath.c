@@ -42,6 +42,10 @@ const enum ct_kind *unused_ct_kind __attribute__((unused));
 /* The VPC router's MAC: the answer to every ARP, the source of every forwarded frame. */
 static const __u8 router_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 
+/* issue 14: the link-local services (DNS, instance metadata) and their program, from_services. */
+#include "services.h"
+const enum svc_const *unused_svc_const __attribute__((unused));
+
 struct arp_eth {
 	__be16 htype;
 	__be16 ptype;
@@ -155,6 +159,11 @@ int from_guest(struct __sk_buff *skb)
 		if (udp->source == bpf_htons(DHCP_SERVER_PORT))
 			return drop(ifindex, DROP_DHCP_SERVER);
 	}
+
+	/* issue 14: a packet to a link-local service goes there, tagged with this interface. */
+	int verdict;
+	if (service_from_guest(skb, me, ip, end, &verdict))
+		return verdict;
 
 	struct endpoint_key key = {.vpc = me->vpc, .ip = ip->daddr};
 	struct endpoint *dst = bpf_map_lookup_elem(&endpoints, &key);

@@ -187,6 +187,7 @@ enum drop_reason {
 	DROP_CT_FULL,          /* a new flow while the conntrack table is full */
 	DROP_FRAG,             /* a later fragment whose first was dropped or never seen */
 	DROP_CT_ALLOWANCE,     /* a new flow or first fragment past its interface's conntrack allowance */
+	DROP_LINKLOCAL_ALLOWANCE, /* a DNS packet past its interface's allowance to the resolver (services.h) */
 	DROP_REASON_MAX,
 };
 

@@ -60,27 +60,28 @@ type DatapathDropKey struct {
 type DatapathDropReason uint32
 
 const (
-	DatapathDropReasonDROP_MALFORMED     DatapathDropReason = 1
-	DatapathDropReasonDROP_SPOOF_MAC     DatapathDropReason = 2
-	DatapathDropReasonDROP_SPOOF_IP      DatapathDropReason = 3
-	DatapathDropReasonDROP_SPOOF_ARP     DatapathDropReason = 4
-	DatapathDropReasonDROP_DHCP_SERVER   DatapathDropReason = 5
-	DatapathDropReasonDROP_BROADCAST     DatapathDropReason = 6
-	DatapathDropReasonDROP_NO_ROUTE      DatapathDropReason = 7
-	DatapathDropReasonDROP_VLAN          DatapathDropReason = 8
-	DatapathDropReasonDROP_IPV6          DatapathDropReason = 9
-	DatapathDropReasonDROP_ETHERTYPE     DatapathDropReason = 10
-	DatapathDropReasonDROP_NOT_FOR_GUEST DatapathDropReason = 11
-	DatapathDropReasonDROP_UNKNOWN_IFACE DatapathDropReason = 12
-	DatapathDropReasonDROP_SG_INGRESS    DatapathDropReason = 13
-	DatapathDropReasonDROP_SG_EGRESS     DatapathDropReason = 14
-	DatapathDropReasonDROP_NACL_IN       DatapathDropReason = 15
-	DatapathDropReasonDROP_NACL_OUT      DatapathDropReason = 16
-	DatapathDropReasonDROP_CT_INVALID    DatapathDropReason = 17
-	DatapathDropReasonDROP_CT_FULL       DatapathDropReason = 18
-	DatapathDropReasonDROP_FRAG          DatapathDropReason = 19
-	DatapathDropReasonDROP_CT_ALLOWANCE  DatapathDropReason = 20
-	DatapathDropReasonDROP_REASON_MAX    DatapathDropReason = 21
+	DatapathDropReasonDROP_MALFORMED           DatapathDropReason = 1
+	DatapathDropReasonDROP_SPOOF_MAC           DatapathDropReason = 2
+	DatapathDropReasonDROP_SPOOF_IP            DatapathDropReason = 3
+	DatapathDropReasonDROP_SPOOF_ARP           DatapathDropReason = 4
+	DatapathDropReasonDROP_DHCP_SERVER         DatapathDropReason = 5
+	DatapathDropReasonDROP_BROADCAST           DatapathDropReason = 6
+	DatapathDropReasonDROP_NO_ROUTE            DatapathDropReason = 7
+	DatapathDropReasonDROP_VLAN                DatapathDropReason = 8
+	DatapathDropReasonDROP_IPV6                DatapathDropReason = 9
+	DatapathDropReasonDROP_ETHERTYPE           DatapathDropReason = 10
+	DatapathDropReasonDROP_NOT_FOR_GUEST       DatapathDropReason = 11
+	DatapathDropReasonDROP_UNKNOWN_IFACE       DatapathDropReason = 12
+	DatapathDropReasonDROP_SG_INGRESS          DatapathDropReason = 13
+	DatapathDropReasonDROP_SG_EGRESS           DatapathDropReason = 14
+	DatapathDropReasonDROP_NACL_IN             DatapathDropReason = 15
+	DatapathDropReasonDROP_NACL_OUT            DatapathDropReason = 16
+	DatapathDropReasonDROP_CT_INVALID          DatapathDropReason = 17
+	DatapathDropReasonDROP_CT_FULL             DatapathDropReason = 18
+	DatapathDropReasonDROP_FRAG                DatapathDropReason = 19
+	DatapathDropReasonDROP_CT_ALLOWANCE        DatapathDropReason = 20
+	DatapathDropReasonDROP_LINKLOCAL_ALLOWANCE DatapathDropReason = 21
+	DatapathDropReasonDROP_REASON_MAX          DatapathDropReason = 22
 )
 
 type DatapathEndpoint struct {
@@ -177,6 +178,53 @@ const (
 	DatapathRuleSetBitsSET_NUMBER     DatapathRuleSetBits = 268435455
 )
 
+type DatapathSvcConfig struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Mac     [6]uint8
+	Pad     uint16
+	DnsPps  uint32
+	Pad2    uint32
+}
+
+type DatapathSvcConst uint32
+
+const (
+	DatapathSvcConstSVC_TAG_NET       DatapathSvcConst = 1681915904
+	DatapathSvcConstSVC_TAG_BITS      DatapathSvcConst = 22
+	DatapathSvcConstSVC_DNS_ADDR      DatapathSvcConst = 2852039165
+	DatapathSvcConstSVC_METADATA_ADDR DatapathSvcConst = 2852039166
+	DatapathSvcConstSVC_DNS_PORT      DatapathSvcConst = 53
+	DatapathSvcConstSVC_METADATA_PORT DatapathSvcConst = 80
+	DatapathSvcConstSVC_DNS_PPS       DatapathSvcConst = 1024
+)
+
+type DatapathSvcFlow struct {
+	_       structs.HostLayout
+	Guest   uint32
+	Service uint32
+}
+
+type DatapathSvcFlowKey struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Port    uint16
+	Proto   uint8
+	Pad     uint8
+}
+
+type DatapathSvcIface struct {
+	_        structs.HostLayout
+	Resolver uint32
+	Pad      uint32
+}
+
+type DatapathSvcRate struct {
+	_       structs.HostLayout
+	Second  uint64
+	Packets uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -190,9 +238,14 @@ const (
 	DatapathMapRulePorts          = "rule_ports"
 	DatapathMapSettings           = "settings"
 	DatapathMapSubnetAcls         = "subnet_acls"
+	DatapathMapSvcFlows           = "svc_flows"
+	DatapathMapSvcIfaces          = "svc_ifaces"
+	DatapathMapSvcRates           = "svc_rates"
+	DatapathMapSvcSettings        = "svc_settings"
 	DatapathMapUsage              = "usage"
 	DatapathProgCtCollect         = "ct_collect"
 	DatapathProgFromGuest         = "from_guest"
+	DatapathProgFromServices      = "from_services"
 	DatapathProgToGuest           = "to_guest"
 	DatapathVarUnusedCtKind       = "unused_ct_kind"
 	DatapathVarUnusedDropReason   = "unused_drop_reason"
@@ -201,6 +254,7 @@ const (
 	DatapathVarUnusedRulePeerBits = "unused_rule_peer_bits"
 	DatapathVarUnusedRuleProtocol = "unused_rule_protocol"
 	DatapathVarUnusedRuleSetBits  = "unused_rule_set_bits"
+	DatapathVarUnusedSvcConst     = "unused_svc_const"
 )
 
 // LoadDatapath returns the embedded CollectionSpec for Datapath.
@@ -245,9 +299,10 @@ type DatapathSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type DatapathProgramSpecs struct {
-	CtCollect *ebpf.ProgramSpec `ebpf:"ct_collect"`
-	FromGuest *ebpf.ProgramSpec `ebpf:"from_guest"`
-	ToGuest   *ebpf.ProgramSpec `ebpf:"to_guest"`
+	CtCollect    *ebpf.ProgramSpec `ebpf:"ct_collect"`
+	FromGuest    *ebpf.ProgramSpec `ebpf:"from_guest"`
+	FromServices *ebpf.ProgramSpec `ebpf:"from_services"`
+	ToGuest      *ebpf.ProgramSpec `ebpf:"to_guest"`
 }
 
 // DatapathMapSpecs contains maps before they are loaded into the kernel.
@@ -263,6 +318,10 @@ type DatapathMapSpecs struct {
 	RulePorts   *ebpf.MapSpec `ebpf:"rule_ports"`
 	Settings    *ebpf.MapSpec `ebpf:"settings"`
 	SubnetAcls  *ebpf.MapSpec `ebpf:"subnet_acls"`
+	SvcFlows    *ebpf.MapSpec `ebpf:"svc_flows"`
+	SvcIfaces   *ebpf.MapSpec `ebpf:"svc_ifaces"`
+	SvcRates    *ebpf.MapSpec `ebpf:"svc_rates"`
+	SvcSettings *ebpf.MapSpec `ebpf:"svc_settings"`
 	Usage       *ebpf.MapSpec `ebpf:"usage"`
 }
 
@@ -277,6 +336,7 @@ type DatapathVariableSpecs struct {
 	UnusedRulePeerBits *ebpf.VariableSpec `ebpf:"unused_rule_peer_bits"`
 	UnusedRuleProtocol *ebpf.VariableSpec `ebpf:"unused_rule_protocol"`
 	UnusedRuleSetBits  *ebpf.VariableSpec `ebpf:"unused_rule_set_bits"`
+	UnusedSvcConst     *ebpf.VariableSpec `ebpf:"unused_svc_const"`
 }
 
 // DatapathObjects contains all objects after they have been loaded into the kernel.
@@ -308,6 +368,10 @@ type DatapathMaps struct {
 	RulePorts   *ebpf.Map `ebpf:"rule_ports"`
 	Settings    *ebpf.Map `ebpf:"settings"`
 	SubnetAcls  *ebpf.Map `ebpf:"subnet_acls"`
+	SvcFlows    *ebpf.Map `ebpf:"svc_flows"`
+	SvcIfaces   *ebpf.Map `ebpf:"svc_ifaces"`
+	SvcRates    *ebpf.Map `ebpf:"svc_rates"`
+	SvcSettings *ebpf.Map `ebpf:"svc_settings"`
 	Usage       *ebpf.Map `ebpf:"usage"`
 }
 
@@ -322,6 +386,10 @@ func (m *DatapathMaps) Close() error {
 		m.RulePorts,
 		m.Settings,
 		m.SubnetAcls,
+		m.SvcFlows,
+		m.SvcIfaces,
+		m.SvcRates,
+		m.SvcSettings,
 		m.Usage,
 	)
 }
@@ -337,21 +405,24 @@ type DatapathVariables struct {
 	UnusedRulePeerBits *ebpf.Variable `ebpf:"unused_rule_peer_bits"`
 	UnusedRuleProtocol *ebpf.Variable `ebpf:"unused_rule_protocol"`
 	UnusedRuleSetBits  *ebpf.Variable `ebpf:"unused_rule_set_bits"`
+	UnusedSvcConst     *ebpf.Variable `ebpf:"unused_svc_const"`
 }
 
 // DatapathPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadDatapathObjects or ebpf.CollectionSpec.LoadAndAssign.
 type DatapathPrograms struct {
-	CtCollect *ebpf.Program `ebpf:"ct_collect"`
-	FromGuest *ebpf.Program `ebpf:"from_guest"`
-	ToGuest   *ebpf.Program `ebpf:"to_guest"`
+	CtCollect    *ebpf.Program `ebpf:"ct_collect"`
+	FromGuest    *ebpf.Program `ebpf:"from_guest"`
+	FromServices *ebpf.Program `ebpf:"from_services"`
+	ToGuest      *ebpf.Program `ebpf:"to_guest"`
 }
 
 func (p *DatapathPrograms) Close() error {
 	return _DatapathClose(
 		p.CtCollect,
 		p.FromGuest,
+		p.FromServices,
 		p.ToGuest,
 	)
 }

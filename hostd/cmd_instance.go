@@ -34,10 +34,17 @@ func instanceRun(g *globals, args []string) error {
 	fs.Var(&groups, "sg", "a security group of the interface (repeatable, at most 5; default: the VPC's default group)")
 	var volumes volumeFlags
 	fs.Var(&volumes, "volume", "VOL:/dev/NAME, a volume to attach (repeatable)")
+	userData := fs.String("user-data", "", "a file whose bytes the metadata service serves the instance at /latest/user-data (at most 16KiB)")
+	tokens := fs.String("metadata-tokens", "", "required (default) or optional: whether metadata requests need an IMDSv2 token")
+	hopLimit := fs.String("metadata-hop-limit", "", "IP TTL of a metadata token's answer, 1 to 64 (default 1: nothing routed behind the instance gets one)")
+	endpoint := fs.String("metadata", "", "on (default) or off: the instance metadata service")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes, SecurityGroupIds: groups}
+	if err := metadataFlags(&req, *userData, *tokens, *hopLimit, *endpoint); err != nil {
+		return err
+	}
 	if *subnet != "" {
 		if err := api.SubnetID.Check(*subnet); err != nil {
 			return err
@@ -79,6 +86,40 @@ func instanceRun(g *globals, args []string) error {
 		return err
 	}
 	return g.print(out)
+}
+
+// metadataFlags puts run's metadata flags into req.
+func metadataFlags(req *api.RunInstanceRequest, userData, tokens, hopLimit, endpoint string) error {
+	if userData != "" {
+		// Read here, by the caller, with the caller's own rights.
+		data, err := os.ReadFile(userData)
+		if err != nil {
+			return api.Errorf(api.CodeInvalidParameterValue, "--user-data: %v", err)
+		}
+		req.UserData = data
+	}
+	if tokens == "" && hopLimit == "" && endpoint == "" {
+		return nil
+	}
+	opts := &api.InstanceMetadataOptions{HttpTokens: tokens}
+	if hopLimit != "" {
+		n, err := strconv.Atoi(hopLimit)
+		if err != nil || n < 1 {
+			return api.Errorf(api.CodeInvalidParameterValue, "--metadata-hop-limit %q: give a whole number from 1 to 64", hopLimit)
+		}
+		opts.HttpPutResponseHopLimit = n
+	}
+	switch endpoint {
+	case "on":
+		opts.HttpEndpoint = "enabled"
+	case "off":
+		opts.HttpEndpoint = "disabled"
+	case "":
+	default:
+		return api.Errorf(api.CodeInvalidParameterValue, "--metadata takes on or off, not %q", endpoint)
+	}
+	req.MetadataOptions = opts
+	return nil
 }
 
 func instanceExec(g *globals, args []string) error {

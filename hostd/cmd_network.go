@@ -5,13 +5,15 @@ import (
 	"flag"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/hostd/hostd/hostd/api"
 )
 
 func cmdVpc(g *globals, args []string) error {
 	return runVerb(g, "vpc", args, map[string]func(*globals, []string) error{
-		"create": vpcCreate, "describe": vpcDescribe, "delete": vpcDelete,
+		"create": vpcCreate, "describe": vpcDescribe, "delete": vpcDelete, "modify": vpcModify,
 	})
 }
 
@@ -41,6 +43,42 @@ func vpcCreate(g *globals, args []string) error {
 
 func vpcDescribe(g *globals, args []string) error {
 	return describeVerb(g, "vpc describe", "/v1/vpcs", api.VpcID, args, &api.DescribeVpcsResponse{})
+}
+
+// vpcModify turns one of a VPC's DNS switches on or off, as `aws ec2 modify-vpc-attribute`.
+func vpcModify(g *globals, args []string) error {
+	fs := newFlags("vpc modify")
+	support := fs.String("enable-dns-support", "", "true or false: whether the VPC's resolver answers its instances")
+	hostnames := fs.String("enable-dns-hostnames", "", "true or false: whether it answers their private names")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usagef("usage: hostd vpc modify ID (--enable-dns-support|--enable-dns-hostnames)=true|false")
+	}
+	id := args[0]
+	if err := parseNoArgs(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := api.VpcID.Check(id); err != nil {
+		return err
+	}
+	var req api.ModifyVpcAttributeRequest
+	for _, f := range []struct {
+		name, value string
+		into        **bool
+	}{{"--enable-dns-support", *support, &req.EnableDnsSupport}, {"--enable-dns-hostnames", *hostnames, &req.EnableDnsHostnames}} {
+		if f.value == "" {
+			continue
+		}
+		v, err := strconv.ParseBool(f.value)
+		if err != nil {
+			return api.Errorf(api.CodeInvalidParameterValue, "%s takes true or false, not %q", f.name, f.value)
+		}
+		*f.into = &v
+	}
+	var out api.ReturnResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/vpcs/"+url.PathEscape(id)+"/modify", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
 }
 
 func vpcDelete(g *globals, args []string) error {

@@ -20,8 +20,8 @@ func cmdProbe(args []string) error {
 	return runVerb(&globals{output: "json"}, "probe", args, map[string]func(*globals, []string) error{
 		"send": probeSend, "sniff": probeSniff, "listen": probeListen, "connect": probeConnect, "ping": probePing,
 		"serve": probeServe, "bulk": probePerf(probe.Bulk), "rr": probePerf(probe.RequestResponse),
-		"connrate": probePerf(probe.ConnectionRate),
-		"syscall":  probeSyscall, "ptrace": probePtrace, "getfd": probeGetFD, "peek": probePeek, "hold": probeHold,
+		"connrate": probePerf(probe.ConnectionRate), "dns": probeDNSRate, "metadata": probeMetadataRate,
+		"syscall": probeSyscall, "ptrace": probePtrace, "getfd": probeGetFD, "peek": probePeek, "hold": probeHold,
 	})
 }
 
@@ -141,6 +141,38 @@ func probePerf(measure func(string, time.Duration) (*probe.PerfResult, error)) f
 		}
 		return printJSON(res)
 	}
+}
+
+// probeDNSRate measures queries per second and their latency against a resolver.
+func probeDNSRate(_ *globals, args []string) error {
+	fs := newFlags("probe dns")
+	addr := fs.String("addr", "169.254.169.253:53", "IP:PORT of the resolver")
+	name := fs.String("name", "", "the name to ask for, again and again (an A record)")
+	seconds := fs.Float64("seconds", 3, "how long to measure")
+	count := fs.Int("count", 0, "stop after this many queries (0: none; a guest may send 1024 a second)")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	res, err := probe.DNSRate(*addr, *name, time.Duration(*seconds*float64(time.Second)), *count)
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(res)
+}
+
+// probeMetadataRate measures requests per second with a token against a metadata service.
+func probeMetadataRate(_ *globals, args []string) error {
+	fs := newFlags("probe metadata")
+	base := fs.String("url", "http://169.254.169.254/latest/", "the service's /latest/ URL")
+	seconds := fs.Float64("seconds", 3, "how long to measure")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	res, err := probe.MetadataRate(*base, time.Duration(*seconds*float64(time.Second)))
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(res)
 }
 
 func printJSON(v any) error {

@@ -3,9 +3,15 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
+
+	"github.com/miekg/dns"
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/daemon"
@@ -29,6 +35,8 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	diskSize := fs.String("disk-size", "16GiB", "size of a file disk store (SIZE)")
 	fs.IntVar(&cfg.ConntrackMax, "conntrack-max", vnet.DefaultConntrackLimit, "most flows the firewall tracks; new flows past it are dropped (ct-full)")
 	wipe := fs.String("wipe", "fast", "how a deleted volume is zeroed: fast (zero-range or punch-hole) or overwrite (zeros written)")
+	upstreams := fs.String("dns-upstream", "", "the resolvers the VPC resolver forwards to, ADDR[:PORT] separated by commas, or none (default: the host's /etc/resolv.conf)")
+	upstreamNetns := fs.String("dns-upstream-netns", "", "a network namespace (a name under /run/netns) to reach the upstreams from (default: the daemon's own)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return cfg, err
 	}
@@ -50,6 +58,15 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--wipe takes fast or overwrite, not %q", *wipe)
 	}
 	cfg.Wipe = memscrub.WipeMode(*wipe)
+	if cfg.DNSUpstreams, err = dnsUpstreams(*upstreams); err != nil {
+		return cfg, err
+	}
+	if *upstreamNetns != "" {
+		if !validFabricName(*upstreamNetns) {
+			return cfg, api.Errorf(api.CodeInvalidParameterValue, "--dns-upstream-netns %q: name a namespace under /run/netns", *upstreamNetns)
+		}
+		cfg.DNSUpstreamNetns = filepath.Join("/run/netns", *upstreamNetns)
+	}
 	if cfg.ScrubWorkers < 1 || cfg.ScrubWorkers > 64 {
 		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--scrub-workers %d: give 1 to 64", cfg.ScrubWorkers)
 	}
@@ -68,6 +85,35 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	cfg.InitPath = exe
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	return cfg, nil
+}
+
+// dnsUpstreams reads --dns-upstream: "" for the host's resolv.conf, "none", or a list.
+func dnsUpstreams(flag string) ([]string, error) {
+	switch flag {
+	case "none":
+		return nil, nil
+	case "":
+		conf, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+		if err != nil {
+			return nil, nil // no resolv.conf: no upstream, as a host without one has none
+		}
+		var out []string
+		for _, s := range conf.Servers {
+			out = append(out, net.JoinHostPort(s, conf.Port))
+		}
+		return out, nil
+	}
+	var out []string
+	for _, s := range strings.Split(flag, ",") {
+		if ap, err := netip.ParseAddrPort(s); err == nil && ap.Addr().Is4() {
+			out = append(out, ap.String())
+		} else if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
+			out = append(out, netip.AddrPortFrom(a, 53).String())
+		} else {
+			return nil, api.Errorf(api.CodeInvalidParameterValue, "--dns-upstream %q: give IPv4 ADDR[:PORT] separated by commas, or none", s)
+		}
+	}
+	return out, nil
 }
 
 func validFabricName(s string) bool {

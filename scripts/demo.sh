@@ -372,8 +372,36 @@ score "network ACLs" "connect through a denying ACL" "$(held '[ "$acl_refused" !
   "$(when '[ "$acl_refused" != 0 ]' "refused" "CONNECTED")" \
   "$(when '[ "$no_acl" = 0 ]' "default ACL: ok" "-")"
 
+section "Guest services: each instance's own name files, its VPC's resolver, its own metadata"
+echo "  The host's resolv.conf names resolvers a guest cannot reach; each instance has its own:"
+show exec_in "$a" cat /etc/resolv.conf
+show exec_in "$a" getent hosts "$a2.ec2.internal" "ip-${ip_a3//./-}.ec2.internal"
+a_resolves=$(grep -c "^$ip_a2 \|^$ip_a3 " "$work/last" || true)
+echo "  Tenant B's resolver knows nothing of tenant A's instances, though B has A's very address:"
+show exec_in "$b" getent hosts "$a2.ec2.internal"
+b_resolves=$status
+echo "  The metadata service (169.254.169.254): tokens are required, as for EC2's new instances."
+show exec_in "$a" curl -s -m 3 -w ' (HTTP %{http_code})\n' http://169.254.169.254/latest/meta-data/instance-id
+no_token=$(grep -o 'HTTP [0-9]*' "$work/last" | cut -d' ' -f2 || true)
+get_id='TOKEN=$(curl -s -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)
+curl -s -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/instance-id; echo'
+show exec_in "$a" sh -c "$get_id"
+a_id_seen=$(cat "$work/last")
+show exec_in "$b" sh -c "$get_id"
+b_id_seen=$(cat "$work/last")
+echo "  Without required tokens (--metadata-tokens optional), the same request without one is served:"
+opt=$(hostd instance run --subnet "$sub_a" --metadata-tokens optional -- sleep 3600 | id_of)
+show exec_in "$opt" curl -s -m 3 -w ' (HTTP %{http_code})\n' http://169.254.169.254/latest/meta-data/instance-id
+opt_served=$(grep -o 'HTTP [0-9]*' "$work/last" || true)
+score "VPC DNS" "B resolves A's names (same CIDR)" "$(held '[ "$a_resolves" = 2 ] && [ "$b_resolves" != 0 ]')" \
+  "$(when '[ "$b_resolves" != 0 ]' "A's own only" "B RESOLVED")" "$(when '[ "$a_resolves" = 2 ]' "A: both names" "-")"
+score "metadata tokens" "read metadata without a token" "$(held '[ "$no_token" = 401 ] && [ "$a_id_seen" = "$a" ]')" \
+  "$no_token; token: own id" "$(when '[ "$opt_served" = "HTTP 200" ]' "optional: served" "-")"
+score "IMDS identity" "B (A's address) reads metadata" "$(held '[ "$b_id_seen" = "$b" ]')" \
+  "$(when '[ "$b_id_seen" = "$b" ]' "its own id" "OTHER'S ID")"
+
 say "Terminating every instance"
-show hostd -o table instance terminate "$a" "$a2" "$a3" "$b" "$big" "$web" "$db"
+show hostd -o table instance terminate "$a" "$a2" "$a3" "$b" "$big" "$web" "$db" "$opt"
 
 # remanence SCRUB: a daemon of its own whose RAM pool holds exactly one 4 MiB region, so that
 # tenant B necessarily gets the region tenant A left; its disk store likewise hands B A's extent.

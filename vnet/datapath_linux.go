@@ -87,25 +87,27 @@ func LoadDatapath(fabric string) (*Datapath, error) {
 	}
 	from, ferr := ebpf.LoadPinnedProgram(dp.progPin(bpf.DatapathProgFromGuest), nil)
 	to, terr := ebpf.LoadPinnedProgram(dp.progPin(bpf.DatapathProgToGuest), nil)
-	if ferr == nil && terr == nil {
+	services, serr := ebpf.LoadPinnedProgram(dp.progPin(bpf.DatapathProgFromServices), nil)
+	if ferr == nil && terr == nil && serr == nil {
 		var collector struct {
 			CtCollect *ebpf.Program `ebpf:"ct_collect"`
 		}
 		if err := bpf.LoadDatapathObjects(&collector, opts); err != nil {
-			closeAll(from, to)
+			closeAll(from, to, services)
 			dp.Close()
 			return nil, fmt.Errorf("loading the conntrack collector: %w", err)
 		}
-		dp.progs = bpf.DatapathPrograms{FromGuest: from, ToGuest: to, CtCollect: collector.CtCollect}
+		dp.progs = bpf.DatapathPrograms{FromGuest: from, ToGuest: to, FromServices: services, CtCollect: collector.CtCollect}
 		dp.Adopted, dp.TCX = true, haveTCX(from)
 		return dp, dp.init()
 	}
-	closeAll(from, to)
+	closeAll(from, to, services)
 	if err := bpf.LoadDatapathObjects(&dp.progs, opts); err != nil {
 		dp.Close()
 		return nil, fmt.Errorf("loading the datapath's programs: %w", err)
 	}
-	for name, p := range map[string]*ebpf.Program{bpf.DatapathProgFromGuest: dp.progs.FromGuest, bpf.DatapathProgToGuest: dp.progs.ToGuest} {
+	for name, p := range map[string]*ebpf.Program{bpf.DatapathProgFromGuest: dp.progs.FromGuest, bpf.DatapathProgToGuest: dp.progs.ToGuest,
+		bpf.DatapathProgFromServices: dp.progs.FromServices} {
 		_ = os.Remove(dp.progPin(name))
 		if err := p.Pin(dp.progPin(name)); err != nil {
 			dp.Close()
@@ -177,6 +179,9 @@ type Interface struct {
 	Policy uint32
 	// Groups are the numbers of the groups the interface is in: what rules naming a group match.
 	Groups []uint32
+	// Resolver is its VPC's resolver address (base + 2), which the datapath steers to the
+	// services with 169.254.169.253 (services.h); nil for none.
+	Resolver net.IP
 }
 
 // SetInterface writes (or rewrites) the entry of the interface whose host end is ifindex, and
@@ -214,6 +219,9 @@ func (dp *Datapath) SetInterface(ifindex int, in Interface) error {
 	err = dp.update(dp.maps.Usage, uint32(ifindex), bpf.DatapathIfaceUsage{}, ebpf.UpdateNoExist)
 	if errors.Is(err, ebpf.ErrKeyExist) {
 		err = nil
+	}
+	if err == nil {
+		err = dp.put(dp.maps.SvcIfaces, uint32(ifindex), bpf.DatapathSvcIface{Resolver: ipKey(in.Resolver)})
 	}
 	if err == nil {
 		err = dp.put(dp.maps.Endpoints, epKey, ep)
@@ -256,6 +264,8 @@ func (dp *Datapath) forgetInterface(ifindex uint32) {
 		dp.forgetConntrack(ifindex, iface.Vpc, iface.Ip)
 	}
 	_ = dp.maps.Usage.Delete(ifindex)
+	_ = dp.maps.SvcIfaces.Delete(ifindex)
+	_ = dp.maps.SvcRates.Delete(ifindex)
 	dp.settleIdentity(int(ifindex), identityKey{})
 }
 
@@ -318,6 +328,8 @@ var DropReasons = map[bpf.DatapathDropReason]string{
 	bpf.DatapathDropReasonDROP_CT_FULL:       firewall.ReasonCTFull,
 	bpf.DatapathDropReasonDROP_FRAG:          firewall.ReasonFrag,
 	bpf.DatapathDropReasonDROP_CT_ALLOWANCE:  firewall.ReasonCTAllowance,
+	// EC2's name, for packets to the link-local services past an interface's allowance.
+	bpf.DatapathDropReasonDROP_LINKLOCAL_ALLOWANCE: "linklocal_allowance_exceeded",
 }
 
 // Drops returns the interface's drop counters by reason name, summed over CPUs; reasons with no

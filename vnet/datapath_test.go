@@ -25,12 +25,11 @@ const (
 )
 
 var (
-	guestMAC  = net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 5}
-	peerMAC   = net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 6}
-	routerMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
-	guestIP   = net.IPv4(10, 0, 0, 5).To4()
-	peerIP    = net.IPv4(10, 0, 0, 6).To4()
-	subnet    = &net.IPNet{IP: net.IPv4(10, 0, 0, 0).To4(), Mask: net.CIDRMask(24, 32)}
+	guestMAC = net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 5}
+	peerMAC  = net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 6}
+	guestIP  = net.IPv4(10, 0, 0, 5).To4()
+	peerIP   = net.IPv4(10, 0, 0, 6).To4()
+	subnet   = &net.IPNet{IP: net.IPv4(10, 0, 0, 0).To4(), Mask: net.CIDRMask(24, 32)}
 )
 
 // testDatapath loads a datapath of its own and describes one guest on ifindex 1: under

@@ -33,29 +33,42 @@ type Fabric struct {
 func OpenFabric(fabric string) (*Fabric, error) {
 	name := FabricNetnsName(fabric)
 	f := &Fabric{Name: name, Path: filepath.Join(netnsDir, name)}
-	if isNetns(f.Path) {
-		return f, nil
-	}
-	if err := shareNetnsDir(); err != nil {
-		return nil, err
-	}
-	// A file left by a crash between creating it and mounting the namespace on it.
-	if err := os.Remove(f.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if err := createNamedNetns(name); err != nil {
+	created, err := openNamedNetns(name)
+	if err != nil {
 		return nil, fmt.Errorf("creating the fabric network namespace %s: %w", name, err)
 	}
-	if err := f.setLoopbackUp(); err != nil {
-		_ = DeleteFabric(fabric)
-		return nil, err
+	if created {
+		if err := f.setLoopbackUp(); err != nil {
+			_ = DeleteFabric(fabric)
+			return nil, err
+		}
 	}
 	return f, nil
 }
 
+// openNamedNetns makes the named namespace unless it exists, and tells whether it made it.
+func openNamedNetns(name string) (created bool, err error) {
+	path := filepath.Join(netnsDir, name)
+	if isNetns(path) {
+		return false, nil
+	}
+	if err := shareNetnsDir(); err != nil {
+		return false, err
+	}
+	// A file left by a crash between creating it and mounting the namespace on it, or whose
+	// mount was made in another mount namespace.
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	return true, createNamedNetns(name)
+}
+
 // DeleteFabric removes fabric's namespace. Missing is fine.
-func DeleteFabric(fabric string) error {
-	path := filepath.Join(netnsDir, FabricNetnsName(fabric))
+func DeleteFabric(fabric string) error { return deleteNamedNetns(FabricNetnsName(fabric)) }
+
+// deleteNamedNetns removes the named namespace's mount and file. Missing is fine.
+func deleteNamedNetns(name string) error {
+	path := filepath.Join(netnsDir, name)
 	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmounting %s: %w", path, err)
 	}

@@ -114,13 +114,13 @@ func (f *Fabric) DeleteInterface(hostName string) error {
 	})
 }
 
-// HostInterfaces lists the names of the veth host ends in the fabric.
+// HostInterfaces lists the names of the instances' veth host ends in the fabric.
 func (f *Fabric) HostInterfaces() ([]string, error) {
 	var names []string
 	err := f.withHandle(func(h *netlink.Handle) error {
 		links, err := h.LinkList()
 		for _, l := range links {
-			if l.Type() == "veth" {
+			if l.Type() == "veth" && l.Attrs().Name != servicesHostIf {
 				names = append(names, l.Attrs().Name)
 			}
 		}
@@ -144,14 +144,19 @@ func (f *Fabric) withHandle(fn func(*netlink.Handle) error) error {
 }
 
 // Attach puts the datapath on the host end ifindex: from_guest on ingress, to_guest on egress.
-// TCX links (kernel 6.6 and later) are pinned so that they outlive this daemon; where TCX is
-// missing, clsact filters are used, which the interface itself keeps.
 func (f *Fabric) Attach(dp *Datapath, hostName string, ifindex int) error {
+	return f.attach(dp, hostName, ifindex, dp.progs.FromGuest, dp.progs.ToGuest)
+}
+
+// attach puts ingress and, if not nil, egress on the host end ifindex. TCX links (kernel 6.6 and
+// later) are pinned so that they outlive this daemon; where TCX is missing, clsact filters are
+// used, which the interface itself keeps.
+func (f *Fabric) attach(dp *Datapath, hostName string, ifindex int, ingress, egress *ebpf.Program) error {
 	return f.inNetns(func() error {
 		if dp.TCX && !dp.ForceClsact {
-			return attachTCX(dp, hostName, ifindex)
+			return attachTCX(dp, hostName, ifindex, ingress, egress)
 		}
-		return attachClsact(dp, ifindex)
+		return attachClsact(ifindex, ingress, egress)
 	})
 }
 
@@ -165,12 +170,15 @@ func haveTCX(prog *ebpf.Program) bool {
 	return !errors.Is(err, ebpf.ErrNotSupported)
 }
 
-func attachTCX(dp *Datapath, hostName string, ifindex int) error {
+func attachTCX(dp *Datapath, hostName string, ifindex int, ingress, egress *ebpf.Program) error {
 	for _, a := range []struct {
 		prog   *ebpf.Program
 		attach ebpf.AttachType
 		suffix string
-	}{{dp.progs.FromGuest, ebpf.AttachTCXIngress, "in"}, {dp.progs.ToGuest, ebpf.AttachTCXEgress, "out"}} {
+	}{{ingress, ebpf.AttachTCXIngress, "in"}, {egress, ebpf.AttachTCXEgress, "out"}} {
+		if a.prog == nil {
+			continue
+		}
 		l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: a.prog, Attach: a.attach})
 		if err != nil {
 			return err
@@ -186,7 +194,7 @@ func attachTCX(dp *Datapath, hostName string, ifindex int) error {
 	return nil
 }
 
-func attachClsact(dp *Datapath, ifindex int) error {
+func attachClsact(ifindex int, ingress, egress *ebpf.Program) error {
 	qdisc := &netlink.GenericQdisc{
 		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
 		QdiscType:  "clsact",
@@ -197,16 +205,22 @@ func attachClsact(dp *Datapath, ifindex int) error {
 	for _, a := range []struct {
 		prog   *ebpf.Program
 		parent uint32
-		name   string
-	}{{dp.progs.FromGuest, netlink.HANDLE_MIN_INGRESS, "from_guest"}, {dp.progs.ToGuest, netlink.HANDLE_MIN_EGRESS, "to_guest"}} {
+	}{{ingress, netlink.HANDLE_MIN_INGRESS}, {egress, netlink.HANDLE_MIN_EGRESS}} {
+		if a.prog == nil {
+			continue
+		}
+		info, err := a.prog.Info()
+		if err != nil {
+			return err
+		}
 		filter := &netlink.BpfFilter{
 			FilterAttrs:  netlink.FilterAttrs{LinkIndex: ifindex, Parent: a.parent, Handle: 1, Protocol: unix.ETH_P_ALL},
 			Fd:           a.prog.FD(),
-			Name:         a.name,
+			Name:         info.Name,
 			DirectAction: true,
 		}
 		if err := netlink.FilterReplace(filter); err != nil {
-			return fmt.Errorf("clsact filter %s: %w", a.name, err)
+			return fmt.Errorf("clsact filter %s: %w", info.Name, err)
 		}
 	}
 	return nil
@@ -219,12 +233,14 @@ func (dp *Datapath) Detach(hostName string) {
 	}
 }
 
-// AttachedInterfaces lists the host ends with pinned links.
+// AttachedInterfaces lists the instances' host ends with pinned links.
 func (dp *Datapath) AttachedInterfaces() []string {
 	pins, _ := filepath.Glob(filepath.Join(dp.pinDir, "links", "*-in"))
-	names := make([]string, len(pins))
-	for i, p := range pins {
-		names[i] = filepath.Base(p[:len(p)-len("-in")])
+	var names []string
+	for _, p := range pins {
+		if name := filepath.Base(p[:len(p)-len("-in")]); name != servicesHostIf {
+			names = append(names, name)
+		}
 	}
 	return names
 }
@@ -235,8 +251,12 @@ func (dp *Datapath) linkPin(hostName, suffix string) string {
 
 // inNetns runs fn on an OS thread that is in the fabric's network namespace: interface indexes
 // given to the kernel (TCX attach, netlink without a handle) are read in the caller's namespace.
-// A thread that cannot be moved back is never unlocked, so the runtime discards it.
-func (f *Fabric) inNetns(fn func() error) error {
+func (f *Fabric) inNetns(fn func() error) error { return InNetns(f.Path, fn) }
+
+// InNetns runs fn on an OS thread that is in the network namespace mounted at path; sockets fn
+// opens stay in that namespace. A thread that cannot be moved back is never unlocked, so the
+// runtime discards it.
+func InNetns(path string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -246,7 +266,7 @@ func (f *Fabric) inNetns(fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		target, err := netns.GetFromPath(f.Path)
+		target, err := netns.GetFromPath(path)
 		if err != nil {
 			errc <- err
 			return

@@ -11,13 +11,15 @@ import (
 // EC2 error codes used by hostd. Where EC2 has a name for a failure we use it, so that scripts
 // written against the AWS CLI recognise it.
 const (
-	CodeInvalidParameterValue    = "InvalidParameterValue"
-	CodeMissingParameter         = "MissingParameter"
-	CodeInvalidInstanceNotFound  = "InvalidInstanceID.NotFound"
-	CodeInvalidInstanceMalformed = "InvalidInstanceID.Malformed"
-	CodeIncorrectInstanceState   = "IncorrectInstanceState"
-	CodeInsufficientCapacity     = "InsufficientInstanceCapacity"
-	CodeInternalError            = "InternalError"
+	CodeInvalidParameterValue = "InvalidParameterValue"
+	CodeMissingParameter      = "MissingParameter"
+	// Two parameters that may not be given together (EC2's, as ModifyVpcAttribute answers).
+	CodeInvalidParameterCombination = "InvalidParameterCombination"
+	CodeInvalidInstanceNotFound     = "InvalidInstanceID.NotFound"
+	CodeInvalidInstanceMalformed    = "InvalidInstanceID.Malformed"
+	CodeIncorrectInstanceState      = "IncorrectInstanceState"
+	CodeInsufficientCapacity        = "InsufficientInstanceCapacity"
+	CodeInternalError               = "InternalError"
 	// EC2's answer to an action it does not know: here, a path or method the daemon has no route for.
 	CodeInvalidAction = "InvalidAction"
 	// Authentication of signed requests (the TCP listener) and authorisation by IAM policy.

@@ -26,6 +26,15 @@ type Vpc struct {
 	CidrBlock string `json:"CidrBlock"`
 	Name      string `json:"Name,omitempty"`
 	State     string `json:"State,omitempty"`
+	// The VPC resolver's switches, as EC2's ModifyVpcAttribute sets them.
+	EnableDnsSupport   bool `json:"EnableDnsSupport"`
+	EnableDnsHostnames bool `json:"EnableDnsHostnames"`
+}
+
+// ModifyVpcAttributeRequest changes one of a VPC's DNS switches, as EC2's ModifyVpcAttribute.
+type ModifyVpcAttributeRequest struct {
+	EnableDnsSupport   *bool `json:"EnableDnsSupport,omitempty"`
+	EnableDnsHostnames *bool `json:"EnableDnsHostnames,omitempty"`
 }
 
 // DescribeVpcsResponse is what `vpc describe` prints.

@@ -21,6 +21,19 @@ type RunInstanceRequest struct {
 	// RamBytes is the size of the instance's /dev/guest-ram; nil means the default, 0 none.
 	RamBytes *int64          `json:"RamBytes,omitempty"`
 	Volumes  []VolumeMapping `json:"Volumes,omitempty"`
+	// UserData is what the metadata service serves the instance at /latest/user-data, byte for
+	// byte (at most 16 KiB, as EC2's).
+	UserData []byte `json:"UserData,omitempty"`
+	// MetadataOptions are the metadata service's settings for the instance; nil or empty fields
+	// take EC2's defaults for new instances (tokens required, hop limit 1, enabled).
+	MetadataOptions *InstanceMetadataOptions `json:"MetadataOptions,omitempty"`
+}
+
+// InstanceMetadataOptions are EC2's MetadataOptions of an instance.
+type InstanceMetadataOptions struct {
+	HttpTokens              string `json:"HttpTokens,omitempty"`              // required or optional
+	HttpPutResponseHopLimit int    `json:"HttpPutResponseHopLimit,omitempty"` // 1 to 64
+	HttpEndpoint            string `json:"HttpEndpoint,omitempty"`            // enabled or disabled
 }
 
 // Limits are an instance's cgroup limits. Zero means the daemon's default.
@@ -53,13 +66,14 @@ type Instance struct {
 	ExitCode    *int   `json:"ExitCode,omitempty"`
 	StateReason string `json:"StateReason,omitempty"`
 	// The primary interface's facts at the top level, as EC2 shows them.
-	PrivateIpAddress  string             `json:"PrivateIpAddress,omitempty"`
-	SubnetId          string             `json:"SubnetId,omitempty"`
-	VpcId             string             `json:"VpcId,omitempty"`
-	SourceDestCheck   *bool              `json:"SourceDestCheck,omitempty"`
-	NetworkInterfaces []NetworkInterface `json:"NetworkInterfaces,omitempty"`
-	SecurityGroups    []GroupIdentifier  `json:"SecurityGroups,omitempty"`
-	RamRegion         *RamRegion         `json:"RamRegion,omitempty"`
+	PrivateIpAddress  string                   `json:"PrivateIpAddress,omitempty"`
+	SubnetId          string                   `json:"SubnetId,omitempty"`
+	VpcId             string                   `json:"VpcId,omitempty"`
+	SourceDestCheck   *bool                    `json:"SourceDestCheck,omitempty"`
+	NetworkInterfaces []NetworkInterface       `json:"NetworkInterfaces,omitempty"`
+	SecurityGroups    []GroupIdentifier        `json:"SecurityGroups,omitempty"`
+	RamRegion         *RamRegion               `json:"RamRegion,omitempty"`
+	MetadataOptions   *InstanceMetadataOptions `json:"MetadataOptions,omitempty"`
 }
 
 // RamRegion is the pool region an instance holds as /dev/guest-ram.

@@ -16,7 +16,9 @@ import (
 
 	"github.com/hostd/hostd/hostd/cgroup"
 	"github.com/hostd/hostd/hostd/guest"
+	"github.com/hostd/hostd/hostd/metadata"
 	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/hostd/vpcdns"
 	"github.com/hostd/hostd/memscrub"
 	"github.com/hostd/hostd/vnet"
 )
@@ -43,6 +45,11 @@ type Config struct {
 	Wipe      memscrub.WipeMode
 	// ConntrackMax is how many flows the firewall tracks at most (0: vnet's default).
 	ConntrackMax int
+	// DNSUpstreams are the resolvers ("host:port") the VPC resolver forwards to, in order; none:
+	// only the VPCs' own names are answered. DNSUpstreamNetns, if set, is the network namespace
+	// (a path under /run/netns) they are reached from; otherwise the daemon's own.
+	DNSUpstreams     []string
+	DNSUpstreamNetns string
 }
 
 // Daemon is a running hostd.
@@ -56,6 +63,9 @@ type Daemon struct {
 	dp       *vnet.Datapath
 	ram      *memscrub.RAMPool
 	disk     *memscrub.DiskStore
+	services *vnet.Services
+	resolver *vpcdns.Resolver
+	imds     *metadata.Server
 
 	mu        sync.Mutex
 	instances map[string]*instance
@@ -118,6 +128,7 @@ func Open(cfg Config) (*Daemon, error) {
 		launcher: &guest.Launcher{
 			InitPath: cfg.InitPath,
 			RunDir:   filepath.Join(cfg.StateDir, "instances"),
+			FilesDir: filepath.Join(cfg.StateDir, "files"),
 			Private:  []string{cfg.StateDir},
 			Socket:   cfg.Socket,
 		},
@@ -136,11 +147,20 @@ func Open(cfg Config) (*Daemon, error) {
 	if d.cfg.Wipe == "" {
 		d.cfg.Wipe = memscrub.WipeFast
 	}
+	if err := guest.MountFilesDir(d.launcher.FilesDir); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if d.fabric, err = vnet.OpenFabric(cfg.Fabric); err != nil {
 		store.Close()
 		return nil, err
 	}
 	if d.dp, err = vnet.LoadDatapath(cfg.Fabric); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := d.openServices(); err != nil {
+		d.dp.Close()
 		store.Close()
 		return nil, err
 	}
@@ -184,6 +204,11 @@ func (d *Daemon) Close() error {
 func (d *Daemon) Serve(ctx context.Context) error {
 	ln, err := listen(d.cfg.Socket)
 	if err != nil {
+		return err
+	}
+	// The guests' services first: they are back before anything else.
+	if err := d.serveServices(ctx); err != nil {
+		ln.Close()
 		return err
 	}
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}

@@ -32,6 +32,11 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/vpcs", withBody(d, d.CreateVpc))
 	mux.HandleFunc("GET /v1/vpcs", noBody(d, ids(api.VpcID.Field), d.DescribeVpcs))
 	mux.HandleFunc("DELETE /v1/vpcs/{id}", noBody(d, pathID, d.DeleteVpc))
+	mux.HandleFunc("POST /v1/vpcs/{id}/modify", func(w http.ResponseWriter, r *http.Request) {
+		withBody(d, func(req api.ModifyVpcAttributeRequest) (api.ReturnResponse, error) {
+			return d.ModifyVpcAttribute(api.Operator, pathID(r), req)
+		})(w, r)
+	})
 	mux.HandleFunc("POST /v1/subnets", withBody(d, d.CreateSubnet))
 	mux.HandleFunc("GET /v1/subnets", noBody(d, ids(api.SubnetID.Field), d.DescribeSubnets))
 	mux.HandleFunc("DELETE /v1/subnets/{id}", noBody(d, pathID, d.DeleteSubnet))

@@ -35,7 +35,12 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	rec := &state.Instance{
 		ID: id, Phase: state.Launching, Command: req.Command, Limits: limits,
 		IDSlot: slot, HostID: ids.HostID, IDCount: ids.Size, LaunchTime: time.Now().UTC(),
+		UserData: req.UserData,
 	}
+	if req.MetadataOptions != nil {
+		rec.MetadataOptions = *req.MetadataOptions
+	}
+	rec.MetadataOptions = metadataOptions(rec.MetadataOptions)
 	in := &instance{rec: rec}
 	var eni *state.ENI
 	undo := func(err error) (api.RunInstanceResponse, error) {
@@ -64,6 +69,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	} else if req.PrivateIpAddress != "" || len(req.SecurityGroupIds) > 0 {
 		return undo(api.Errorf(api.CodeInvalidParameterValue, "--private-ip and --sg need --subnet"))
 	}
+	spec.Files = d.nameFiles(id, eni)
 	var blockDevices []cgroup.Device
 	if spec.Devices, blockDevices, err = d.attachVolumes(rec, req.Volumes); err != nil {
 		return undo(err)
@@ -262,7 +268,7 @@ func (d *Daemon) release(in *instance) {
 			d.log.Error("removing a cgroup", "instance", in.rec.ID, "err", err)
 		}
 	}
-	if err := os.RemoveAll(d.launcher.InstanceDir(in.rec.ID)); err != nil {
+	if err := errors.Join(os.RemoveAll(d.launcher.InstanceDir(in.rec.ID)), d.launcher.RemoveFiles(in.rec.ID)); err != nil {
 		d.log.Error("removing instance files", "instance", in.rec.ID, "err", err)
 	}
 	d.ids.Release(in.rec.IDSlot)
@@ -298,6 +304,10 @@ func describe(rec *state.Instance) api.Instance {
 	}
 	if rec.Phase != state.Terminated {
 		out.UserNamespace = &api.IDRange{HostId: rec.HostID, Size: rec.IDCount}
+	}
+	if rec.Phase != state.Terminated {
+		opts := metadataOptions(rec.MetadataOptions)
+		out.MetadataOptions = &opts
 	}
 	if rec.RAMRegion != "" && rec.Phase == state.Running {
 		out.RamRegion = &api.RamRegion{RegionId: rec.RAMRegion, SizeBytes: rec.RAMBytes}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/state"
+	"github.com/hostd/hostd/hostd/vpcdns"
 	"github.com/hostd/hostd/vnet"
 )
 
@@ -41,7 +42,10 @@ func (d *Daemon) CreateVpc(req api.CreateVpcRequest) (api.Vpc, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := nextNumber(d.vpcs, func(v *state.VPC) uint32 { return v.Number })
-	v := &state.VPC{ID: newID("vpc-"), CIDR: block.String(), Name: req.Name, Number: n, CreatedAt: time.Now().UTC()}
+	// Both DNS switches on: hostd's VPCs resolve their instances' names from the start, as
+	// EC2's default VPCs do (a new non-default VPC of EC2's has DNS hostnames off).
+	v := &state.VPC{ID: newID("vpc-"), CIDR: block.String(), Name: req.Name, Number: n, CreatedAt: time.Now().UTC(),
+		EnableDnsSupport: true, EnableDnsHostnames: true}
 	if err := d.createDefaultsLocked(v); err != nil {
 		return api.Vpc{}, err
 	}
@@ -55,7 +59,37 @@ func (d *Daemon) CreateVpc(req api.CreateVpcRequest) (api.Vpc, error) {
 }
 
 func describeVpc(v *state.VPC) api.Vpc {
-	return api.Vpc{VpcId: v.ID, CidrBlock: v.CIDR, Name: v.Name, State: "available"}
+	return api.Vpc{VpcId: v.ID, CidrBlock: v.CIDR, Name: v.Name, State: "available",
+		EnableDnsSupport: v.EnableDnsSupport, EnableDnsHostnames: v.EnableDnsHostnames}
+}
+
+// ModifyVpcAttribute turns one of a VPC's DNS switches on or off, as EC2's: one attribute per
+// call, and DNS hostnames only while DNS support is on. The resolver reads them on every query.
+func (d *Daemon) ModifyVpcAttribute(c api.Caller, id string, req api.ModifyVpcAttributeRequest) (api.ReturnResponse, error) {
+	if (req.EnableDnsSupport == nil) == (req.EnableDnsHostnames == nil) {
+		return api.ReturnResponse{}, api.Errorf(api.CodeInvalidParameterCombination, "name exactly one attribute to change: --enable-dns-support or --enable-dns-hostnames")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, err := d.lookupVpcLocked(id)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	updated := *v
+	if req.EnableDnsSupport != nil {
+		updated.EnableDnsSupport = *req.EnableDnsSupport
+	} else {
+		updated.EnableDnsHostnames = *req.EnableDnsHostnames
+	}
+	if updated.EnableDnsHostnames && !updated.EnableDnsSupport && req.EnableDnsHostnames != nil {
+		return api.ReturnResponse{}, api.Errorf(api.CodeInvalidParameterValue, "DNS hostnames can be enabled only while DNS support is: enable --enable-dns-support first")
+	}
+	if err := d.store.PutVPC(&updated); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	*v = updated
+	d.log.Info("vpc attribute changed", "vpc", id, "dns_support", v.EnableDnsSupport, "dns_hostnames", v.EnableDnsHostnames, "caller", c.AccountID)
+	return api.ReturnResponse{Return: true}, nil
 }
 
 // DescribeVpcs lists the given VPCs, or all.
@@ -420,6 +454,7 @@ func (d *Daemon) datapathEntryLocked(e *state.ENI) (vnet.Interface, error) {
 	}
 	return vnet.Interface{
 		VPC: v.Number, IP: net.ParseIP(e.IP), MAC: mac, SourceDestCheck: e.SourceDestCheck,
+		Resolver:     vpcdns.ResolverAddr(netip.MustParsePrefix(v.CIDR)).AsSlice(),
 		Subnet:       &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)},
 		SubnetNumber: s.Number, Policy: policy, Groups: numbers,
 	}, nil

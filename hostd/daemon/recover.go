@@ -8,6 +8,7 @@ import (
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/hostd/state"
 	"github.com/hostd/hostd/memscrub"
 	"github.com/hostd/hostd/vnet"
@@ -178,6 +179,11 @@ func (d *Daemon) removeOrphans() {
 			_ = os.RemoveAll(d.launcher.InstanceDir(e.Name()))
 		}
 	}
+	for _, id := range d.launcher.InstancesWithFiles() {
+		if !d.holds(id, false) {
+			_ = d.launcher.RemoveFiles(id)
+		}
+	}
 }
 
 // Teardown removes everything a daemon made: it terminates all instances and deletes the fabric
@@ -218,12 +224,18 @@ func Teardown(cfg Config) error {
 	if err := memscrub.UnmountPoolDir(d.ramDir()); err != nil {
 		errs = append(errs, fmt.Errorf("unmounting the RAM pool: %w", err))
 	}
+	if err := guest.UnmountFilesDir(d.launcher.FilesDir); err != nil {
+		errs = append(errs, fmt.Errorf("unmounting the guests' files: %w", err))
+	}
 	if err := os.Remove(cfg.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	cgroup.RemoveEmpty(d.cgroupParent(), "hostd")
 	if err := vnet.DeleteDatapath(cfg.Fabric); err != nil {
 		errs = append(errs, fmt.Errorf("deleting the datapath's pins: %w", err))
+	}
+	if err := vnet.DeleteServices(cfg.Fabric); err != nil {
+		errs = append(errs, fmt.Errorf("deleting the services' namespace: %w", err))
 	}
 	if err := vnet.DeleteFabric(cfg.Fabric); err != nil {
 		errs = append(errs, fmt.Errorf("deleting the fabric: %w", err))

@@ -22,6 +22,9 @@ const (
 // size of its RAM region.
 func (d *Daemon) validateRun(req *api.RunInstanceRequest) (api.Limits, int64, error) {
 	l, err := validateLimits(req)
+	if err == nil {
+		err = validateMetadata(req)
+	}
 	if err != nil {
 		return l, 0, err
 	}

@@ -33,6 +33,10 @@ type Launcher struct {
 	Private []string
 	// Socket is the API socket, covered in guests that could see its path.
 	Socket string
+	// FilesDir is where the instances' own files (Spec.Files) are written: a tmpfs of the
+	// daemon's (MountFilesDir), so that a guest's mount table names a file by its path in that
+	// tmpfs and never shows where the daemon keeps its state.
+	FilesDir string
 
 	filterOnce sync.Once
 	filter     []byte
@@ -57,6 +61,10 @@ type Spec struct {
 	RAMPath string
 	// Devices are block devices (its volumes) to show in the guest. The cgroup must admit them.
 	Devices []DeviceNode
+	// Files are the guest's own files (its /etc/resolv.conf and /etc/hosts), by guest path: the
+	// launcher writes them in FilesDir and the plan binds them read-only over the host's, so
+	// that no path inside the guest's tree is ever opened to write them.
+	Files map[string][]byte
 }
 
 // DeviceNode is a host device node shown in a guest at another path.
@@ -111,6 +119,22 @@ func (p *Process) Close() {
 	p.console.Close()
 }
 
+// filesOf is where spec.Files of instance id are written.
+func (l *Launcher) filesOf(id string) string { return filepath.Join(l.FilesDir, id) }
+
+// RemoveFiles removes instance id's own files.
+func (l *Launcher) RemoveFiles(id string) error { return os.RemoveAll(l.filesOf(id)) }
+
+// InstancesWithFiles lists the instances that have files in FilesDir.
+func (l *Launcher) InstancesWithFiles() []string {
+	entries, _ := os.ReadDir(l.FilesDir)
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.Name()
+	}
+	return ids
+}
+
 // InstanceDir is where an instance's private files live.
 func (l *Launcher) InstanceDir(id string) string { return filepath.Join(l.RunDir, id) }
 
@@ -139,6 +163,9 @@ func (l *Launcher) Launch(spec Spec) (*Process, error) {
 	dir := l.InstanceDir(spec.ID)
 	newRoot := filepath.Join(dir, "root") // an empty mount point, in the init's namespace only
 	if err := os.MkdirAll(newRoot, 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeGuestFiles(l.filesOf(spec.ID), spec.Files); err != nil {
 		return nil, err
 	}
 	cfg, err := l.config(spec, newRoot)
@@ -255,7 +282,7 @@ func (l *Launcher) config(spec Spec, newRoot string) (*initc.Config, error) {
 		Hostname: spec.ID, Args: spec.Args, Env: GuestEnv(spec.ID),
 		UIDMap: idMap, GIDMap: idMap, Caps: capabilityMask(),
 		WaitGo:  spec.BeforeStart != nil,
-		Plan:    rootPlan(spec, newRoot, keptMounts(mounts, l.Private), l.Socket),
+		Plan:    rootPlan(spec, newRoot, l.filesOf(spec.ID), keptMounts(mounts, l.Private), l.Socket),
 		Cgroups: spec.Group.TaskFiles(),
 	}
 	for _, d := range spec.Devices {

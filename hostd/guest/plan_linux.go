@@ -2,6 +2,7 @@ package guest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,8 +88,8 @@ func under(path, dir string) bool {
 
 // keptMounts are the host mounts the guest's root shows, read-only, by path: every one but those
 // under the dirs the guest gets fresh, under the daemon's private dirs (its state dir), every RAM
-// pool (any daemon's: the source names it), namespace and bpf pins, and anything mounted below
-// one of those. Binding what is kept one by one, rather than binding the whole tree and
+// pool and guests' files tmpfs (any daemon's: the source names them), namespace and bpf pins,
+// and anything mounted below one of those. Binding what is kept one by one, rather than binding the whole tree and
 // detaching what is not, spares a launch one RCU grace period per detach.
 func keptMounts(mounts []mountPoint, private []string) []string {
 	var hidden, kept []string
@@ -98,7 +99,7 @@ func keptMounts(mounts []mountPoint, private []string) []string {
 		}
 		if slices.ContainsFunc(replacedDirs, func(d string) bool { return under(m.Path, d) }) ||
 			slices.ContainsFunc(private, func(d string) bool { return under(m.Path, d) }) ||
-			m.FSType == "nsfs" || m.FSType == "bpf" || m.Source == ramPoolSource {
+			m.FSType == "nsfs" || m.FSType == "bpf" || m.Source == ramPoolSource || m.Source == filesSource {
 			hidden = append(hidden, m.Path)
 		}
 	}
@@ -148,8 +149,9 @@ func (p *plan) mkdir(dst string) { p.add(initc.Op{Code: initc.OpMkdir, Arg: 0o75
 func rel(guestPath string) string { return strings.TrimPrefix(filepath.Clean(guestPath), "/") }
 
 // rootPlan is the plan of spec's root, built at newRoot (an empty host directory) and pivoted
-// into. kept are the host mounts shown; socket, if the guest could see it, is covered.
-func rootPlan(spec Spec, newRoot string, kept []string, socket string) []initc.Op {
+// into. kept are the host mounts shown; socket, if the guest could see it, is covered; filesDir
+// holds spec's files.
+func rootPlan(spec Spec, newRoot, filesDir string, kept []string, socket string) []initc.Op {
 	const (
 		nosuidNodev = unix.MS_NOSUID | unix.MS_NODEV
 		locked      = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
@@ -171,6 +173,7 @@ func rootPlan(spec Spec, newRoot string, kept []string, socket string) []initc.O
 	p.mkdir(rel(GuestBinDir))
 	// The init's own binary, which is the daemon's: read-only, and nothing privileged runs it.
 	p.bindFile("/proc/self/exe", rel(GuestBinDir+"/hostd"), unix.MS_RDONLY|nosuidNodev)
+	p.guestFiles(spec, filesDir)
 
 	// /dev belongs to host root: the guest cannot add, remove or rename anything in it, so the
 	// init may later attach devices there without meeting anything the guest made.
@@ -236,4 +239,109 @@ func rootPlan(spec Spec, newRoot string, kept []string, socket string) []initc.O
 	}
 	p.add(initc.Op{Code: initc.OpPivot})
 	return p.ops
+}
+
+// filesSource names the tmpfs of the guests' own files in mount tables.
+const filesSource = "hostd-files"
+
+// MountFilesDir mounts the tmpfs of the instances' own files on dir, root-only, unless one is
+// there already (an earlier daemon's, with its instances' files).
+func MountFilesDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err == nil && st.Type == unix.TMPFS_MAGIC {
+		return nil
+	}
+	// A page or two per instance: 64 MiB is room for thousands.
+	if err := unix.Mount(filesSource, dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=64m,mode=0700"); err != nil {
+		return fmt.Errorf("mounting the guests' files' tmpfs on %s: %w", dir, err)
+	}
+	return nil
+}
+
+// UnmountFilesDir unmounts it, with every file in it.
+func UnmountFilesDir(dir string) error {
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
+// guestFileSource is the host file, in the instance's files dir, that is shown in the guest at
+// guestPath (Spec.Files).
+func guestFileSource(filesDir, guestPath string) string {
+	return filepath.Join(filesDir, strings.ReplaceAll(rel(guestPath), "/", "_"))
+}
+
+// writeGuestFiles writes an instance's files in its files dir, world-readable (guest root is
+// "other" to host root's files), for the plan to bind.
+func writeGuestFiles(filesDir string, files map[string][]byte) error {
+	if len(files) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(filesDir, 0o755); err != nil {
+		return err
+	}
+	for guestPath, content := range files {
+		if err := os.WriteFile(guestFileSource(filesDir, guestPath), content, 0o644); err != nil {
+			return fmt.Errorf("writing the guest's %s: %w", guestPath, err)
+		}
+	}
+	return nil
+}
+
+// hostTarget is where a bind at path lands: path with the host's own symlinks followed, read
+// on the host's side, so that the init's mount never follows a link (a host /etc/resolv.conf
+// that links into /run, as systemd-resolved's does, points into the guest's fresh /run).
+func hostTarget(path string) string {
+	for range 8 {
+		dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+		if err != nil {
+			return path
+		}
+		path = filepath.Join(dir, filepath.Base(path))
+		link, err := os.Readlink(path)
+		if err != nil {
+			return path
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(dir, link)
+		}
+		path = filepath.Clean(link)
+	}
+	return path
+}
+
+// guestFiles binds spec's files read-only where the guest reads them. Over a file of the host's
+// read-only tree, the bind covers it; in the fresh /run or /tmp (where a host link may lead), the
+// init makes the file and its directories first: nothing of the guest is in there yet. Under
+// /dev, /proc or /sys nothing is bound; nor where the host has no such file (the guest then
+// has none either: glibc's default, loopback, fails at once).
+func (p *plan) guestFiles(spec Spec, filesDir string) {
+	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	paths := make([]string, 0, len(spec.Files))
+	for path := range spec.Files {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	made := map[string]bool{"run": true, "tmp": true, "run/hostd": true, rel(GuestBinDir): true}
+	for _, path := range paths {
+		src, target := guestFileSource(filesDir, path), hostTarget(path)
+		switch {
+		case under(target, "/run") || under(target, "/tmp"):
+			parts := strings.Split(rel(filepath.Dir(target)), "/")
+			for i := range parts {
+				if dir := strings.Join(parts[:i+1], "/"); !made[dir] {
+					p.mkdir(dir)
+					made[dir] = true
+				}
+			}
+			p.bindFile(src, rel(target), flags)
+		case slices.ContainsFunc(replacedDirs, func(d string) bool { return under(target, d) }):
+		default:
+			p.bind(src, rel(target), flags, true)
+		}
+	}
 }

@@ -2,6 +2,8 @@ package guest
 
 import (
 	"bufio"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -42,4 +44,26 @@ func TestKeptMounts(t *testing.T) {
 func TestParseMountinfoRefusesGarbage(t *testing.T) {
 	_, err := parseMountinfo(bufio.NewScanner(strings.NewReader("23 1 254:0 / /\n")))
 	assert.Error(t, err)
+}
+
+// A guest file lands where the host's own links lead (read host side), and where that is the
+// guest's fresh /run, the init makes its directories and the file first.
+func TestGuestFilesFollowHostLinks(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "real"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "real", "resolv.conf"), nil, 0o644))
+	require.NoError(t, os.Symlink("real/resolv.conf", filepath.Join(dir, "hop")))
+	require.NoError(t, os.Symlink(filepath.Join(dir, "hop"), filepath.Join(dir, "resolv.conf")))
+	assert.Equal(t, filepath.Join(dir, "real", "resolv.conf"), hostTarget(filepath.Join(dir, "resolv.conf")))
+	assert.Equal(t, "/run/nowhere/x", hostTarget("/run/nowhere/x"))
+
+	require.NoError(t, os.Symlink("/run/systemd/resolve/stub-resolv.conf", filepath.Join(dir, "stub")))
+	p := &plan{}
+	p.guestFiles(Spec{Files: map[string][]byte{filepath.Join(dir, "stub"): nil}}, "/state/files/i-1")
+	var dsts []string
+	for _, op := range p.ops {
+		dsts = append(dsts, op.Dst)
+	}
+	assert.Equal(t, []string{"run/systemd", "run/systemd/resolve", "run/systemd/resolve/stub-resolv.conf",
+		"run/systemd/resolve/stub-resolv.conf", "run/systemd/resolve/stub-resolv.conf"}, dsts)
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,6 +120,10 @@ func Start(t testing.TB, serveArgs ...string) *Daemon {
 	require.NoError(t, err)
 	require.NoError(t, os.Chmod(dir, 0o755))
 	fabricSeq++
+	// A test's guests never reach the host's resolvers: a test that wants an upstream names one.
+	if !slices.Contains(serveArgs, "--dns-upstream") {
+		serveArgs = append(serveArgs, "--dns-upstream", "none")
+	}
 	d := &Daemon{
 		t:        t,
 		Bin:      Binary(t),

@@ -15,6 +15,7 @@ func (d *Daemon) CheckNoLeaks() {
 	t := d.t
 	t.Helper()
 	assert.NoFileExists(t, filepath.Join("/run/netns", "hostd-"+d.Fabric), "fabric network namespace left")
+	assert.NoFileExists(t, filepath.Join("/run/netns", "hostd-"+d.Fabric+"-svc"), "services network namespace left")
 	assert.NoDirExists(t, filepath.Join("/sys/fs/bpf/hostd", d.Fabric), "pinned eBPF objects left")
 	for _, h := range []string{"cpu", "cpuacct", "memory", "pids", "devices", "freezer", ""} {
 		assert.NoDirExists(t, filepath.Join("/sys/fs/cgroup", h, "hostd", d.Fabric), "cgroup left in %q", h)

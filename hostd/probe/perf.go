@@ -24,6 +24,9 @@ type PerfResult struct {
 	// MaxGapMicros is the longest transaction: a packet lost and sent again shows as a gap of a
 	// retransmission timeout (200 ms or more).
 	MaxGapMicros int64 `json:"MaxGapMicros,omitempty"`
+	// P50Micros and P99Micros are the transactions' median and 99th percentile (dns, metadata).
+	P50Micros int64 `json:"P50Micros,omitempty"`
+	P99Micros int64 `json:"P99Micros,omitempty"`
 }
 
 // transactionTimeout ends a request/response run whose connection stopped answering.

@@ -46,6 +46,10 @@ type Instance struct {
 	Reason     string     `json:"reason,omitempty"`
 	RAMRegion  string     `json:"ram_region,omitempty"`
 	RAMBytes   int64      `json:"ram_bytes,omitempty"`
+	// UserData is served by the metadata service; MetadataOptions are its settings (zero fields,
+	// in records older than the service, mean EC2's defaults).
+	UserData        []byte                      `json:"user_data,omitempty"`
+	MetadataOptions api.InstanceMetadataOptions `json:"metadata_options,omitzero"`
 }
 
 // VPC is a virtual network of one tenant.
@@ -58,6 +62,21 @@ type VPC struct {
 	// Its default security group and default network ACL, made with it.
 	DefaultGroupID string `json:"default_group_id"`
 	DefaultACLID   string `json:"default_acl_id"`
+	// The resolver's switches (EC2's VPC attributes).
+	EnableDnsSupport   bool `json:"enable_dns_support"`
+	EnableDnsHostnames bool `json:"enable_dns_hostnames"`
+}
+
+// UnmarshalJSON reads a VPC record; one written before the resolver's switches existed gets
+// both on, as a new VPC has them.
+func (v *VPC) UnmarshalJSON(b []byte) error {
+	type plain VPC
+	rec := plain{EnableDnsSupport: true, EnableDnsHostnames: true}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return err
+	}
+	*v = VPC(rec)
+	return nil
 }
 
 // Subnet is a block of a VPC's addresses.

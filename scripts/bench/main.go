@@ -27,7 +27,7 @@ func main() {
 	bin := flag.String("hostd", "bin/hostd", "hostd binary")
 	out := flag.String("out", "BENCHMARKS.md", "report to write")
 	n := flag.Int("n", 50, "sequential launches per measurement")
-	only := flag.String("only", "", "run only these sections (comma-separated: launch, density, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane)")
+	only := flag.String("only", "", "run only these sections (comma-separated: launch, density, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane, services)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench needs root")
@@ -60,6 +60,7 @@ func main() {
 		{"ramlaunch", func() error { return benchRAMLaunch(&report, d) }},
 		{"wipe", func() error { return benchWipe(&report) }},
 		{"controlplane", func() error { return benchControlPlane(&report) }},
+		{"services", func() error { return benchServices(&report, d) }},
 	}
 	for _, s := range sections {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.name) {

@@ -24,19 +24,8 @@ const networkRuns = 7
 // benchNetwork measures TCP throughput and request/response rate between two instances through
 // the datapath, against two namespaces joined by one plain veth with no program.
 func benchNetwork(w *bytes.Buffer, d *daemon) error {
-	var vpc api.Vpc
-	if err := d.json(&vpc, "vpc", "create", "--cidr", "10.200.0.0/16"); err != nil {
-		return err
-	}
-	var subnet api.Subnet
-	if err := d.json(&subnet, "subnet", "create", "--vpc", vpc.VpcId, "--cidr", "10.200.0.0/24"); err != nil {
-		return err
-	}
-	var a, b api.RunInstanceResponse
-	if err := d.json(&a, "instance", "run", "--subnet", subnet.SubnetId, "--memory", "1G", "--", "sleep", "3600"); err != nil {
-		return err
-	}
-	if err := d.json(&b, "instance", "run", "--subnet", subnet.SubnetId, "--memory", "1G", "--", "sleep", "3600"); err != nil {
+	a, b, err := d.instancePair("10.200")
+	if err != nil {
 		return err
 	}
 	defer func() { _, _ = d.cli("instance", "terminate", a.InstanceId, b.InstanceId) }()
@@ -91,6 +80,24 @@ func benchNetwork(w *bytes.Buffer, d *daemon) error {
 	fmt.Fprintf(w, "| TCP request/response, /s | %.0f (%s) | %.0f (%s) | **%.0f%%** |\n\n", r, spread(rr, "%.0f"), pr, spread(plainRR, "%.0f"), 100*r/pr)
 	fmt.Fprintf(w, "Target: throughput at least 90%% of the plain veth's: %s.\n\n", verdict(g >= 0.9*pg))
 	return nil
+}
+
+// instancePair makes a VPC PREFIX.0.0/16 with a subnet PREFIX.0.0/24 and two instances in it.
+func (d *daemon) instancePair(prefix string) (a, b api.RunInstanceResponse, err error) {
+	var vpc api.Vpc
+	if err = d.json(&vpc, "vpc", "create", "--cidr", prefix+".0.0/16"); err != nil {
+		return a, b, err
+	}
+	var subnet api.Subnet
+	if err = d.json(&subnet, "subnet", "create", "--vpc", vpc.VpcId, "--cidr", prefix+".0.0/24"); err != nil {
+		return a, b, err
+	}
+	for _, in := range []*api.RunInstanceResponse{&a, &b} {
+		if err = d.json(in, "instance", "run", "--subnet", subnet.SubnetId, "--memory", "1G", "--", "sleep", "3600"); err != nil {
+			return a, b, err
+		}
+	}
+	return a, b, nil
 }
 
 func gbpsOf(r probe.PerfResult) float64 { return r.Gbps }
