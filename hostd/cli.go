@@ -49,6 +49,14 @@ HOSTD_SOCKET and HOSTD_STATE_DIR override the defaults of --socket and --state-d
 type globals struct {
 	socket string
 	output string
+	// account is what `--account ID` names on the verbs that make things: the account that owns
+	// what they make (the operator's calls only).
+	account string
+}
+
+// accountFlag adds --account to a verb that makes something.
+func (g *globals) accountFlag(fs *flag.FlagSet) {
+	fs.StringVar(&g.account, "account", "", "the account that owns what is made (the operator's own when not given)")
 }
 
 func defaultSocket() string   { return envOr("HOSTD_SOCKET", "/run/hostd/hostd.sock") }

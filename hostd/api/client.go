@@ -15,6 +15,8 @@ import (
 type Client struct {
 	socket string
 	http   *http.Client
+	// Account is the account the operator's calls act for (AccountHeader); empty for its own.
+	Account string
 }
 
 // NewClient returns a client for the daemon listening on socket.
@@ -46,6 +48,9 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any) err
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.Account != "" {
+		req.Header.Set(AccountHeader, c.Account)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return Errorf(CodeDaemonUnavailable, "cannot reach hostd at %s (%v); is `hostd serve` running, and is --socket or HOSTD_SOCKET right?", c.socket, err)

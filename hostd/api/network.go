@@ -26,6 +26,7 @@ type Vpc struct {
 	CidrBlock string `json:"CidrBlock"`
 	Name      string `json:"Name,omitempty"`
 	State     string `json:"State,omitempty"`
+	OwnerId   string `json:"OwnerId,omitempty"` // the account it belongs to
 }
 
 // DescribeVpcsResponse is what `vpc describe` prints.
@@ -46,6 +47,7 @@ type Subnet struct {
 	CidrBlock               string `json:"CidrBlock"`
 	AvailableIpAddressCount int    `json:"AvailableIpAddressCount"`
 	State                   string `json:"State,omitempty"`
+	OwnerId                 string `json:"OwnerId,omitempty"`
 }
 
 // DescribeSubnetsResponse is what `subnet describe` prints.

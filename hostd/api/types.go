@@ -60,6 +60,7 @@ type Instance struct {
 	NetworkInterfaces []NetworkInterface `json:"NetworkInterfaces,omitempty"`
 	SecurityGroups    []GroupIdentifier  `json:"SecurityGroups,omitempty"`
 	RamRegion         *RamRegion         `json:"RamRegion,omitempty"`
+	OwnerId           string             `json:"OwnerId,omitempty"` // the account it belongs to
 }
 
 // RamRegion is the pool region an instance holds as /dev/guest-ram.
@@ -152,7 +153,8 @@ type Volume struct {
 	Attachments []VolumeAttachment `json:"Attachments,omitempty"`
 	// StoreOffset is where the volume's extent starts in the disk store (not EC2's: it shows
 	// which bytes of the store a volume reuses).
-	StoreOffset int64 `json:"StoreOffset"`
+	StoreOffset int64  `json:"StoreOffset"`
+	OwnerId     string `json:"OwnerId,omitempty"`
 }
 
 // VolumeAttachment is where a volume is attached.

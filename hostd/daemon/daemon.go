@@ -186,7 +186,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: d.operatorHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go d.firewallHousekeeping(ctx)
 	go d.volumeHousekeeping(ctx)
 	// Only a serving daemon keeps memory ready for launches (teardown opens the pool too).
