@@ -38,10 +38,19 @@ const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags
   hostd volume create --size SIZE | describe [ID...] | delete ID
   hostd volume attach VOL --instance ID [--device /dev/NAME] | detach VOL
   hostd pool describe
+  hostd account create --name N [--max-instances N] [--max-ram SIZE] [--max-disk SIZE] | describe [ID...] | delete ID
+  hostd user create|delete --account ID --name N | describe [--account ID] [--name N]
+  hostd user put-policy --account ID --name N --policy-name P --policy-document file://PATH|JSON
+  hostd user delete-policy --account ID --name N --policy-name P
+  hostd access-key create --account ID --user N | describe [--account ID] [--user N]
+  hostd access-key update AKIA... --status Active|Inactive | delete AKIA...
   hostd probe send|sniff|listen|connect|ping|serve|bulk|rr|connrate ...   (network probes, for use inside instances)
 
 RULE is --ip-permissions JSON (EC2's IpPermissions list) or
   --protocol tcp|udp|icmp|icmpv6|all|NUMBER [--port N|N-M|TYPE[:CODE]] (--cidr CIDR | --source-group ID)
+
+The verbs that make things (vpc, subnet, sg and nacl create, instance run, volume create) take
+--account ID: what they make belongs to that account (the operator's own, 000000000000, if not given).
 
 HOSTD_SOCKET and HOSTD_STATE_DIR override the defaults of --socket and --state-dir.`
 
@@ -134,6 +143,12 @@ func dispatch(g *globals, args []string) error {
 		return cmdProbe(args[1:])
 	case "volume":
 		return cmdVolume(g, args[1:])
+	case "account":
+		return cmdAccount(g, args[1:])
+	case "user":
+		return cmdUser(g, args[1:])
+	case "access-key":
+		return cmdAccessKey(g, args[1:])
 	case "pool":
 		return runVerb(g, "pool", args[1:], map[string]func(*globals, []string) error{"describe": poolDescribe})
 	case "help", "-h", "--help":

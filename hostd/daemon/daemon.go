@@ -65,7 +65,10 @@ type Daemon struct {
 	volumes   map[string]*state.Volume
 	groups    map[string]*state.SecurityGroup
 	acls      map[string]*state.NetworkACL
-	rules     ruleSets // the datapath's rule sets of ACLs and of combinations of groups
+	rules     ruleSets         // the datapath's rule sets of ACLs and of combinations of groups
+	pending   map[string]usage // quota claims of launches and volumes being made, by account
+
+	tenants *tenants // accounts, users, policies, access keys (accounts.go)
 }
 
 // instance is the daemon's live view of one instance.
@@ -129,6 +132,10 @@ func Open(cfg Config) (*Daemon, error) {
 		volumes:   map[string]*state.Volume{},
 		groups:    map[string]*state.SecurityGroup{},
 		acls:      map[string]*state.NetworkACL{},
+	}
+	if err := d.openTenants(); err != nil {
+		store.Close()
+		return nil, err
 	}
 	if d.cfg.DiskStore == "" {
 		d.cfg.DiskStore = DefaultDiskStore(cfg.StateDir)

@@ -118,12 +118,24 @@ func TestFailedDatapathUpdatesChangeNothing(t *testing.T) {
 			func() error { _, err := d.RevokeSecurityGroup(api.Operator, tcp(web, 6000, web)); return err }},
 		{"sg revoke", func() error { _, err := d.RevokeSecurityGroup(api.Operator, tcp(db, 5432, web)); return err },
 			func() error { _, err := d.AuthorizeSecurityGroup(api.Operator, tcp(db, 5432, web)); return err }},
-		{"instance set-groups", func() error { _, err := d.SetGroups(api.Operator, w1, api.SetGroupsRequest{Groups: []string{web, db}}); return err },
-			func() error { _, err := d.SetGroups(api.Operator, w1, api.SetGroupsRequest{Groups: []string{web}}); return err }},
-		{"nacl entry", func() error { _, err := d.CreateNetworkAclEntry(api.Operator, entry(50, false, "deny", 5432)); return err },
+		{"instance set-groups", func() error {
+			_, err := d.SetGroups(api.Operator, w1, api.SetGroupsRequest{Groups: []string{web, db}})
+			return err
+		},
+			func() error {
+				_, err := d.SetGroups(api.Operator, w1, api.SetGroupsRequest{Groups: []string{web}})
+				return err
+			}},
+		{"nacl entry", func() error {
+			_, err := d.CreateNetworkAclEntry(api.Operator, entry(50, false, "deny", 5432))
+			return err
+		},
 			func() error { _, err := d.DeleteNetworkAclEntry(api.Operator, entry(50, false, "", 0)); return err }},
 		{"nacl delete-entry", func() error { _, err := d.DeleteNetworkAclEntry(api.Operator, entry(100, true, "", 0)); return err },
-			func() error { _, err := d.CreateNetworkAclEntry(api.Operator, entry(100, true, "allow", 0)); return err }},
+			func() error {
+				_, err := d.CreateNetworkAclEntry(api.Operator, entry(100, true, "allow", 0))
+				return err
+			}},
 		{"nacl associate", func() error {
 			_, err := d.AssociateNetworkAcl(api.Operator, api.AssociateNetworkAclRequest{NetworkAclId: defaultACL, SubnetId: subnets[1]})
 			return err

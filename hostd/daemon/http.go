@@ -38,7 +38,9 @@ func (d *Daemon) routes() *http.ServeMux {
 	mux.HandleFunc("DELETE /v1/subnets/{id}", noBody(d, pathID, d.DeleteSubnet))
 
 	mux.HandleFunc("POST /v1/instances/{id}/groups", func(w http.ResponseWriter, r *http.Request) {
-		withBody(d, func(c api.Caller, req api.SetGroupsRequest) (api.ReturnResponse, error) { return d.SetGroups(c, pathID(r), req) })(w, r)
+		withBody(d, func(c api.Caller, req api.SetGroupsRequest) (api.ReturnResponse, error) {
+			return d.SetGroups(c, pathID(r), req)
+		})(w, r)
 	})
 	mux.HandleFunc("POST /v1/security-groups", withBody(d, d.CreateSecurityGroup))
 	mux.HandleFunc("GET /v1/security-groups", noBody(d, ids(api.GroupID.Field), d.DescribeSecurityGroups))

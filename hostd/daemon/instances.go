@@ -20,12 +20,17 @@ func (d *Daemon) RunInstance(c api.Caller, req api.RunInstanceRequest) (api.RunI
 	if err != nil {
 		return api.RunInstanceResponse{}, err
 	}
+	quota, err := d.claimQuota(c.AccountID, usage{instances: 1, ramBytes: ramBytes})
+	if err != nil {
+		return api.RunInstanceResponse{}, err
+	}
 	id := newID("i-")
 	slot, err := d.ids.Allocate(id)
 	if errors.Is(err, guest.ErrNoIDRange) {
-		return api.RunInstanceResponse{}, api.Errorf(api.CodeInsufficientCapacity, "no host uid range is free for another instance; terminate some first")
+		err = api.Errorf(api.CodeInsufficientCapacity, "no host uid range is free for another instance; terminate some first")
 	}
 	if err != nil {
+		quota.release()
 		return api.RunInstanceResponse{}, err
 	}
 	ids := d.ids.Range(slot)
@@ -39,6 +44,7 @@ func (d *Daemon) RunInstance(c api.Caller, req api.RunInstanceRequest) (api.RunI
 	in := &instance{rec: rec}
 	var eni *state.ENI
 	undo := func(err error) (api.RunInstanceResponse, error) {
+		quota.release()
 		d.releaseRAM(rec)
 		d.detachVolumes(id)
 		if eni != nil {
@@ -91,6 +97,7 @@ func (d *Daemon) RunInstance(c api.Caller, req api.RunInstanceRequest) (api.RunI
 	}
 	d.mu.Lock()
 	d.instances[id] = in
+	quota.doneLocked()
 	go d.watch(in, in.proc) // before a terminate may clear in.proc
 	d.mu.Unlock()
 	d.log.Info("instance running", "instance", id, "pid", rec.Pid, "host_uid", rec.HostID, "command", rec.Command)

@@ -28,11 +28,16 @@ func callerOf(r *http.Request) api.Caller {
 // operatorHandler serves the unix socket: every call is the operator's.
 func (d *Daemon) operatorHandler() http.Handler {
 	mux := d.routes()
+	d.tenantRoutes(mux)
 	return jsonErrors(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := api.Operator
 		if id := r.Header.Get(api.AccountHeader); id != "" {
 			if !account.ValidAccountID(id) {
 				writeError(w, api.Errorf(api.CodeInvalidParameterValue, "--account %q is not an account id (12 digits)", id))
+				return
+			}
+			if !d.accountExists(id) {
+				writeError(w, api.AsError(accountNotFound(id)))
 				return
 			}
 			c.AccountID = id

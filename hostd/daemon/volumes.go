@@ -91,6 +91,11 @@ func (d *Daemon) CreateVolume(c api.Caller, req api.CreateVolumeRequest) (api.Vo
 	if req.Size <= 0 || req.Size%memscrub.Alignment != 0 {
 		return api.Volume{}, api.Errorf(api.CodeInvalidParameterValue, "--size %s: give a positive whole number of MiB", api.FormatSize(req.Size))
 	}
+	quota, err := d.claimQuota(c.AccountID, usage{diskBytes: req.Size})
+	if err != nil {
+		return api.Volume{}, err
+	}
+	defer quota.release() // unless the volume is recorded, and counts itself
 	id := newID("vol-")
 	if _, err := d.disk.Create(id, req.Size); err != nil {
 		if errors.Is(err, memscrub.ErrNoSpace) {
@@ -105,6 +110,7 @@ func (d *Daemon) CreateVolume(c api.Caller, req api.CreateVolumeRequest) (api.Vo
 	}
 	d.mu.Lock()
 	d.volumes[id] = v
+	quota.doneLocked()
 	d.mu.Unlock()
 	d.log.Info("volume created", "volume", id, "bytes", req.Size)
 	ext, _ := d.disk.Extent(id)
