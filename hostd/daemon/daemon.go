@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,8 +15,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hostd/hostd/hostd/audit"
 	"github.com/hostd/hostd/hostd/cgroup"
 	"github.com/hostd/hostd/hostd/guest"
+	"github.com/hostd/hostd/hostd/sigv4"
 	"github.com/hostd/hostd/hostd/state"
 	"github.com/hostd/hostd/memscrub"
 	"github.com/hostd/hostd/vnet"
@@ -43,6 +46,9 @@ type Config struct {
 	Wipe      memscrub.WipeMode
 	// ConntrackMax is how many flows the firewall tracks at most (0: vnet's default).
 	ConntrackMax int
+	// The network listener (listener.go): its address ("" for none), TLS certificate and key
+	// (none: plain HTTP), and the region its signatures are scoped to (DefaultRegion if empty).
+	Listen, TLSCert, TLSKey, Region string
 }
 
 // Daemon is a running hostd.
@@ -68,7 +74,10 @@ type Daemon struct {
 	rules     ruleSets         // the datapath's rule sets of ACLs and of combinations of groups
 	pending   map[string]usage // quota claims of launches and volumes being made, by account
 
-	tenants *tenants // accounts, users, policies, access keys (accounts.go)
+	tenants  *tenants        // accounts, users, policies, access keys (accounts.go)
+	verifier *sigv4.Verifier // the network listener's signatures (listener.go)
+	trail    *audit.Trail    // every call on either listener (auditing.go)
+	ec2Front http.Handler    // EC2's Query API at / on the network listener (ec2front.go)
 }
 
 // instance is the daemon's live view of one instance.
@@ -137,6 +146,8 @@ func Open(cfg Config) (*Daemon, error) {
 		store.Close()
 		return nil, err
 	}
+	d.cfg.Region = cmp.Or(d.cfg.Region, DefaultRegion)
+	d.verifier = sigv4.New(sigv4.Config{Region: d.cfg.Region, Service: "ec2", Keys: d.lookupKey})
 	if d.cfg.DiskStore == "" {
 		d.cfg.DiskStore = DefaultDiskStore(cfg.StateDir)
 	}
@@ -193,12 +204,26 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.openAudit(); err != nil {
+		ln.Close()
+		return err
+	}
+	defer d.trail.Close() // rotates the current file: a signed digest covers it
 	srv := &http.Server{Handler: d.operatorHandler(), ReadHeaderTimeout: 10 * time.Second}
+	networkDone := closedChannel()
+	if d.cfg.Listen != "" {
+		if networkDone, err = d.listenNetwork(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	go d.firewallHousekeeping(ctx)
 	go d.volumeHousekeeping(ctx)
 	// Only a serving daemon keeps memory ready for launches (teardown opens the pool too).
 	d.ram.Reserve(reserveRegions(d.cfg.RAMPoolBytes), DefaultGuestRAM)
+	shutdown := make(chan struct{})
 	go func() {
+		defer close(shutdown)
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -207,6 +232,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.log.Info("hostd serving", "socket", d.cfg.Socket, "state_dir", d.cfg.StateDir, "fabric_netns", d.fabric.Name, "instances", d.count())
 	err = srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
+		// Every call in flight is answered, and recorded, before the trail closes.
+		<-shutdown
+		<-networkDone
 		d.log.Info("hostd stopped; instances keep running", "instances", d.count())
 		return nil
 	}

@@ -107,6 +107,10 @@ func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
 // withBody adapts a call that takes a JSON request body.
 func withBody[Req, Resp any](d *Daemon, call func(api.Caller, Req) (Resp, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := d.authorize(r); err != nil {
+			d.reply(w, r, nil, err)
+			return
+		}
 		var req Req
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 		dec.DisallowUnknownFields()
@@ -122,6 +126,10 @@ func withBody[Req, Resp any](d *Daemon, call func(api.Caller, Req) (Resp, error)
 // noBody adapts a call whose argument comes from the URL.
 func noBody[Arg, Resp any](d *Daemon, arg func(*http.Request) Arg, call func(api.Caller, Arg) (Resp, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := d.authorize(r); err != nil {
+			d.reply(w, r, nil, err)
+			return
+		}
 		resp, err := call(callerOf(r), arg(r))
 		d.reply(w, r, resp, err)
 	}
