@@ -186,6 +186,9 @@ func instanceTerminate(g *globals, args []string) error {
 }
 
 func client(g *globals) *api.Client {
+	if g.signed != nil {
+		return g.signed
+	}
 	c := api.NewClient(g.socket)
 	c.Account = g.account
 	return c

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -211,6 +212,33 @@ func (d *Daemon) RunStdin(stdin string, args ...string) (stdout, stderr string, 
 	cmd := exec.Command(d.Bin, append([]string{"--socket", d.Socket}, args...)...)
 	cmd.Env = append(os.Environ(), "HOSTD_STATE_DIR="+d.StateDir)
 	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code = cmd.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		d.t.Fatalf("running hostd %v: %v", args, err)
+	}
+	d.noteInstances(out.String())
+	return out.String(), errb.String(), code
+}
+
+// Endpoint is the URL of the daemon's network listener (started with serve --listen), as its
+// log announces it.
+func (d *Daemon) Endpoint() string {
+	d.t.Helper()
+	m := regexp.MustCompile(`network listener serving signed calls" listen=(\S+) tls=(\w+)`).FindStringSubmatch(d.Log())
+	require.NotNil(d.t, m, "the daemon announced no network listener (serve --listen):\n%s", d.Log())
+	if m[2] == "true" {
+		return "https://" + m[1]
+	}
+	return "http://" + m[1]
+}
+
+// RunSigned runs the CLI against the network listener, signing with an access key.
+func (d *Daemon) RunSigned(keyID, secret string, args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	cmd := exec.Command(d.Bin, append([]string{"--endpoint", d.Endpoint()}, args...)...)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+keyID, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_PROFILE=", "AWS_REGION=")
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	code = cmd.ProcessState.ExitCode()
