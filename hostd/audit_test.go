@@ -292,3 +292,11 @@ func TestAuditKeepsEveryAnsweredCallThroughSIGKILL(t *testing.T) {
 	d.Restart()
 	t.Logf("%d calls answered before SIGKILL, all recorded", len(answered))
 }
+
+// signAt signs req (no body) with the tenant's key as of a given time.
+func signAt(t *testing.T, req *http.Request, tn tenant, at time.Time) {
+	t.Helper()
+	sum := sha256.Sum256(nil)
+	require.NoError(t, v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: tn.keyID, SecretAccessKey: tn.secret},
+		req, hex.EncodeToString(sum[:]), "ec2", "us-east-1", at))
+}

@@ -190,6 +190,9 @@ func (d *Daemon) signal(sig syscall.Signal) {
 	d.cmd = nil
 }
 
+// Pid is the daemon process's pid, while it runs.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
 // Log is what the daemon has written so far.
 func (d *Daemon) Log() string { return d.log.String() }
 
