@@ -2,18 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/hostd/hostd/hostd/api"
 )
@@ -39,32 +32,7 @@ func endpointClient(g *globals) (*api.Client, error) {
 	if region == "" {
 		region = "us-east-1"
 	}
-	hc := &http.Client{Timeout: 5 * time.Minute, Transport: &signingTransport{creds: creds, region: region, signer: v4.NewSigner()}}
-	return api.NewEndpointClient(g.endpoint, hc), nil
-}
-
-// signingTransport signs each request for service ec2 before sending it.
-type signingTransport struct {
-	creds  aws.Credentials
-	region string
-	signer *v4.Signer
-}
-
-func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		var err error
-		if body, err = io.ReadAll(req.Body); err != nil {
-			return nil, err
-		}
-		req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	sum := sha256.Sum256(body)
-	if err := t.signer.SignHTTP(req.Context(), t.creds, req, hex.EncodeToString(sum[:]), "ec2", t.region, time.Now()); err != nil {
-		return nil, err
-	}
-	return http.DefaultTransport.RoundTrip(req)
+	return api.NewSignedClient(g.endpoint, creds, region), nil
 }
 
 // credentials finds the access key to sign with, as the AWS tools do.

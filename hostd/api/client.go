@@ -31,9 +31,12 @@ func NewClient(socket string) *Client {
 		socket: socket,
 		base:   "http://hostd",
 		// Terminating many instances can take a while; a hung daemon should still not hang the CLI forever.
-		http: &http.Client{Transport: &http.Transport{DialContext: dial}, Timeout: 5 * time.Minute},
+		http: &http.Client{Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: maxIdleConns}, Timeout: 5 * time.Minute},
 	}
 }
+
+// maxIdleConns is how many connections a client keeps open for callers that call at once.
+const maxIdleConns = 64
 
 // NewEndpointClient returns a client for a daemon's network listener at endpoint (its base URL),
 // sending through hc (which signs each request).
