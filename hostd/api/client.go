@@ -60,6 +60,7 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any) err
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "hostd-cli")
 	if c.Account != "" {
 		req.Header.Set(AccountHeader, c.Account)
 	}
