@@ -1,8 +1,16 @@
 package main_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/http"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -102,5 +110,25 @@ func TestPoliciesDecideWhatAKeyMayDo(t *testing.T) {
 	_, errOut, code := admin.run(d, "instance", "exec", w.instance, "--", "true")
 	require.Equal(t, 1, code)
 	assert.Contains(t, errOut, "UnauthorizedOperation")
+
+	// A presigned URL is the other form of a signature: it verifies too.
+	req, err := http.NewRequest("GET", d.Endpoint()+"/v1/vpcs?X-Amz-Expires=300", nil) // as presigners set it
+	require.NoError(t, err)
+	sum := sha256.Sum256(nil)
+	url, _, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: admin.keyID, SecretAccessKey: admin.secret},
+		req, hex.EncodeToString(sum[:]), "ec2", "us-east-1", time.Now())
+	require.NoError(t, err)
+	presigned, err := http.NewRequest("GET", url, nil)
+	require.NoError(t, err)
+	status, _, body := send(t, http.DefaultClient, presigned)
+	assert.Equal(t, 200, status, "%s\n%s", url, body)
+
+	// An inactive key, then a deleted one, is refused as an unknown one is: AuthFailure.
+	d.JSON(&api.ReturnResponse{}, "access-key", "update", reader.keyID, "--status", "Inactive")
+	reader.refused(t, d, "AuthFailure", "instance", "describe")
+	d.JSON(&api.ReturnResponse{}, "access-key", "update", reader.keyID, "--status", "Active")
+	reader.json(t, d, &ins, "instance", "describe")
+	d.JSON(&api.ReturnResponse{}, "access-key", "delete", reader.keyID)
+	reader.refused(t, d, "AuthFailure", "instance", "describe")
 	d.JSON(&api.TerminateInstancesResponse{}, "instance", "terminate", w.instance)
 }
