@@ -3,11 +3,20 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,4 +203,45 @@ except urllib.error.HTTPError as e:
 	}
 	assert.Contains(t, byCLI, "IAMUser InvalidAction", "the AWS CLI's signature verified")
 	assert.Contains(t, byCLI, "Unknown AuthFailure", "the wrong secret did not")
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key (PEM) into dir.
+func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hostd test"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// With --tls-cert and --tls-key the listener speaks TLS only: signed calls over TLS are served,
+// plain HTTP gets no answer.
+func TestListenerTLS(t *testing.T) {
+	certFile, keyFile, pool := selfSignedCert(t, t.TempDir())
+	d := startWithListener(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	tn := makeTenant(t, d, "tls", allowAll)
+	require.True(t, strings.HasPrefix(d.Endpoint(), "https://"))
+	req, err := http.NewRequest("GET", d.Endpoint()+"/v1/instances", nil)
+	require.NoError(t, err)
+	signAt(t, req, tn, time.Now())
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	status, _, body := send(t, client, req)
+	assert.Equal(t, 200, status, "%s", body)
+	resp, err := http.Get("http://" + strings.TrimPrefix(d.Endpoint(), "https://") + "/v1/instances")
+	if err == nil {
+		resp.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "plain HTTP on the TLS listener")
+	}
 }
