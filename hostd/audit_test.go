@@ -269,7 +269,15 @@ func TestAuditKeepsEveryAnsweredCallThroughSIGKILL(t *testing.T) {
 			}
 		}(w)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Killed in the middle of the burst, once it is well under way (slow machines take longer).
+	for deadline := time.Now().Add(hostdtest.Scaled(30 * time.Second)); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		n := len(answered)
+		mu.Unlock()
+		if n >= 500 {
+			break
+		}
+	}
 	d.Kill()
 	stop.Store(true)
 	wg.Wait()

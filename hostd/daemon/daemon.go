@@ -217,8 +217,14 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	go d.firewallHousekeeping(ctx)
-	go d.volumeHousekeeping(ctx)
+	// The housekeepers use the datapath and the disk store, which Close releases: Serve returns
+	// only once they have stopped (the race detector caught Close under a conntrack lookup).
+	var housekeeping sync.WaitGroup
+	defer housekeeping.Wait()
+	hkCtx, stopHousekeeping := context.WithCancel(ctx)
+	defer stopHousekeeping()
+	housekeeping.Go(func() { d.firewallHousekeeping(hkCtx) })
+	housekeeping.Go(func() { d.volumeHousekeeping(hkCtx) })
 	// Only a serving daemon keeps memory ready for launches (teardown opens the pool too).
 	d.ram.Reserve(reserveRegions(d.cfg.RAMPoolBytes), DefaultGuestRAM)
 	shutdown := make(chan struct{})

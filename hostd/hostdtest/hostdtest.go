@@ -132,6 +132,10 @@ func Start(t testing.TB, serveArgs ...string) *Daemon {
 	}
 	t.Cleanup(func() {
 		d.Stop()
+		// A daemon built with -race (HOSTD_TEST_BINARY) reports races on its stderr.
+		if strings.Contains(d.Log(), "WARNING: DATA RACE") {
+			t.Errorf("the daemon reported a data race:\n%s", d.Log())
+		}
 		d.Teardown()
 		d.CheckNoLeaks()
 		os.RemoveAll(dir)
