@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -55,7 +56,9 @@ func (h ec2Hooks) Authorize(_ context.Context, c ec2query.Caller, action string,
 }
 
 func (h ec2Hooks) Record(_ context.Context, rec ec2query.Record) error {
-	out := &audit.Record{EventTime: rec.Time, EventName: rec.Action, AWSRegion: h.d.cfg.Region, SourceIPAddress: rec.SourceIP,
+	// The router reads the action only once the signature is verified: a refused signature's
+	// record names none (the native listener knows its route first).
+	out := &audit.Record{EventTime: rec.Time, EventName: cmp.Or(rec.Action, "UnknownAction"), AWSRegion: h.d.cfg.Region, SourceIPAddress: rec.SourceIP,
 		UserAgent: rec.UserAgent, RequestID: rec.RequestID, ReadOnly: rec.ReadOnly, UserIdentity: audit.UserIdentity{Type: "Unknown"}}
 	if c := rec.Caller; c != nil {
 		out.UserIdentity = audit.UserIdentity{Type: "IAMUser", AccountID: c.AccountID, ARN: c.ARN, AccessKeyID: c.AccessKeyID, UserName: h.d.userOfKey(c.AccessKeyID)}
