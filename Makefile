@@ -37,6 +37,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s -fuzzminimizetime 3s ./hostd/audit
 	$(GO) test -run '^$$' -fuzz FuzzFrame -fuzztime 20s ./hostd/guest/initc
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 20s ./hostd/guest/initc
+	$(GO) test -run '^$$' -fuzz FuzzCredentialsProfile -fuzztime 20s ./hostd
 
 bench: build
 	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md
