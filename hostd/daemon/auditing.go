@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/audit"
+	"github.com/hostd/hostd/hostd/ec2query"
 	"github.com/hostd/hostd/hostd/keyfile"
 )
 
@@ -87,7 +87,7 @@ func (d *Daemon) audited(mux *http.ServeMux, maxBody int64, next http.Handler) h
 		} else {
 			rec.verb = verb{action: "InvalidAction"}
 		}
-		requestID := newRequestID()
+		requestID := ec2query.NewRequestID()
 		held := newHeldResponse()
 		held.Header().Set("X-Amzn-Requestid", requestID)
 		body, err := readBody(w, r, maxBody)
@@ -196,15 +196,6 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-// newRequestID returns a random UUID, as EC2's request ids are.
-func newRequestID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
 
 // heldResponse keeps an answer until the call's record is durable.

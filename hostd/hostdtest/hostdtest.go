@@ -215,9 +215,14 @@ func (d *Daemon) Run(args ...string) (stdout, stderr string, code int) {
 
 // RunStdin is Run with stdin.
 func (d *Daemon) RunStdin(stdin string, args ...string) (stdout, stderr string, code int) {
+	return d.runCLI(stdin, []string{"--socket", d.Socket}, []string{"HOSTD_STATE_DIR=" + d.StateDir}, args)
+}
+
+// runCLI runs the hostd CLI with the global flags and environment given.
+func (d *Daemon) runCLI(stdin string, globals, env, args []string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
-	cmd := exec.Command(d.Bin, append([]string{"--socket", d.Socket}, args...)...)
-	cmd.Env = append(os.Environ(), "HOSTD_STATE_DIR="+d.StateDir)
+	cmd := exec.Command(d.Bin, append(globals, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -243,17 +248,8 @@ func (d *Daemon) Endpoint() string {
 
 // RunSigned runs the CLI against the network listener, signing with an access key.
 func (d *Daemon) RunSigned(keyID, secret string, args ...string) (stdout, stderr string, code int) {
-	var out, errb bytes.Buffer
-	cmd := exec.Command(d.Bin, append([]string{"--endpoint", d.Endpoint()}, args...)...)
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+keyID, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_PROFILE=", "AWS_REGION=")
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code = cmd.ProcessState.ExitCode()
-	if err != nil && code < 0 {
-		d.t.Fatalf("running hostd %v: %v", args, err)
-	}
-	d.noteInstances(out.String())
-	return out.String(), errb.String(), code
+	return d.runCLI("", []string{"--endpoint", d.Endpoint()},
+		[]string{"AWS_ACCESS_KEY_ID=" + keyID, "AWS_SECRET_ACCESS_KEY=" + secret, "AWS_PROFILE=", "AWS_REGION="}, args)
 }
 
 // JSON runs a command that must succeed and decodes its output into v.
