@@ -183,6 +183,16 @@ func TestTenantsSeeOnlyTheirOwn(t *testing.T) {
 		assert.Equal(t, c2, c1, name)
 		assert.Equal(t, strings.ReplaceAll(m2, v.missing, v.other), m1, name)
 	}
+	// Every one of those calls is in the trail as bob's, refused as it was answered.
+	notFound := 0
+	for _, e := range lookup(t, d, "--account", bob.account) {
+		assert.Equal(t, bob.keyID, e.UserIdentity.AccessKeyID)
+		if strings.HasSuffix(e.ErrorCode, ".NotFound") {
+			notFound++
+		}
+	}
+	assert.Equal(t, 2*len(verbs), notFound, "bob's refused calls in the trail")
+
 	// Alice's things are as they were.
 	var ins api.DescribeInstancesResponse
 	alice.json(t, d, &ins, "instance", "describe", a.instance)
