@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 20s ./hostd/guest/initc
 	$(GO) test -run '^$$' -fuzz FuzzServeDNS -fuzztime 20s ./hostd/vpcdns
 	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime 20s ./hostd/metadata
+	$(GO) test -run '^$$' -fuzz FuzzCredentialsProfile -fuzztime 20s ./hostd
 
 bench: build
 	$(GO) run ./scripts/bench -hostd $(BIN) -out BENCHMARKS.md

@@ -17,10 +17,11 @@ const (
 	exitUsage   = 2
 )
 
-const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags]
+const usage = `usage: hostd [--socket PATH | --endpoint URL [--profile P] [--region R]] [-o json|table] RESOURCE VERB [flags]
 
   hostd serve [--state-dir DIR] [--socket PATH] [--fabric NAME] [--ram-pool SIZE] [--scrub on|off] [--conntrack-max N]
               [--scrub-workers N] [--scrub-rate SIZE] [--disk-store PATH] [--disk-size SIZE] [--wipe fast|overwrite]
+              [--listen ADDR [--tls-cert FILE --tls-key FILE] [--region R]]
   hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
   hostd vpc create --cidr CIDR [--name N] | describe [ID...] | delete ID
   hostd subnet create --vpc ID --cidr CIDR | describe [ID...] | delete ID
@@ -38,10 +39,20 @@ const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags
   hostd volume create --size SIZE | describe [ID...] | delete ID
   hostd volume attach VOL --instance ID [--device /dev/NAME] | detach VOL
   hostd pool describe
+  hostd audit verify | lookup [--account ID] [--event-name NAME] [--since TIME] [--until TIME]
+  hostd account create --name N [--max-instances N] [--max-ram SIZE] [--max-disk SIZE] | describe [ID...] | delete ID
+  hostd user create|delete --account ID --name N | describe [--account ID] [--name N]
+  hostd user put-policy --account ID --name N --policy-name P --policy-document file://PATH|JSON
+  hostd user delete-policy --account ID --name N --policy-name P
+  hostd access-key create --account ID --user N | describe [--account ID] [--user N]
+  hostd access-key update AKIA... --status Active|Inactive | delete AKIA...
   hostd probe send|sniff|listen|connect|ping|serve|bulk|rr|connrate ...   (network probes, for use inside instances)
 
 RULE is --ip-permissions JSON (EC2's IpPermissions list) or
   --protocol tcp|udp|icmp|icmpv6|all|NUMBER [--port N|N-M|TYPE[:CODE]] (--cidr CIDR | --source-group ID)
+
+The verbs that make things (vpc, subnet, sg and nacl create, instance run, volume create) take
+--account ID: what they make belongs to that account (the operator's own, 000000000000, if not given).
 
 HOSTD_SOCKET and HOSTD_STATE_DIR override the defaults of --socket and --state-dir.`
 
@@ -49,6 +60,18 @@ HOSTD_SOCKET and HOSTD_STATE_DIR override the defaults of --socket and --state-d
 type globals struct {
 	socket string
 	output string
+	// endpoint is a daemon's network listener (--endpoint URL), reached with signed requests
+	// by signer, made from the credentials of --profile and the region of --region.
+	endpoint, profile, region string
+	signed                    *api.Client
+	// account is what `--account ID` names on the verbs that make things: the account that owns
+	// what they make (the operator's calls only).
+	account string
+}
+
+// accountFlag adds --account to a verb that makes something.
+func (g *globals) accountFlag(fs *flag.FlagSet) {
+	fs.StringVar(&g.account, "account", "", "the account that owns what is made (the operator's own when not given)")
 }
 
 func defaultSocket() string   { return envOr("HOSTD_SOCKET", "/run/hostd/hostd.sock") }
@@ -93,9 +116,15 @@ func run(args []string) int {
 	fs := newFlags("hostd")
 	fs.StringVar(&g.socket, "socket", defaultSocket(), "daemon socket")
 	fs.StringVar(&g.output, "o", "json", "output: json or table")
+	fs.StringVar(&g.endpoint, "endpoint", "", "a daemon's network listener (http[s]://HOST:PORT), reached with signed requests")
+	fs.StringVar(&g.profile, "profile", "", "the profile of ~/.aws/credentials to sign with (default: AWS_PROFILE, or default)")
+	fs.StringVar(&g.region, "region", "", "the region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION, or us-east-1)")
 	err := parseFlags(fs, args)
 	if err == nil && g.output != "json" && g.output != "table" {
 		err = usagef("-o takes json or table, not %q", g.output)
+	}
+	if err == nil && g.endpoint != "" {
+		g.signed, err = endpointClient(&g)
 	}
 	if err == nil {
 		err = dispatch(&g, fs.Args())
@@ -126,6 +155,14 @@ func dispatch(g *globals, args []string) error {
 		return cmdProbe(args[1:])
 	case "volume":
 		return cmdVolume(g, args[1:])
+	case "account":
+		return cmdAccount(g, args[1:])
+	case "user":
+		return cmdUser(g, args[1:])
+	case "access-key":
+		return cmdAccessKey(g, args[1:])
+	case "audit":
+		return cmdAudit(g, args[1:])
 	case "pool":
 		return runVerb(g, "pool", args[1:], map[string]func(*globals, []string) error{"describe": poolDescribe})
 	case "help", "-h", "--help":

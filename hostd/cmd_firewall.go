@@ -142,6 +142,7 @@ func isICMP(protocol string) bool {
 
 func sgCreate(g *globals, args []string) error {
 	fs := newFlags("sg create")
+	g.accountFlag(fs)
 	var req api.CreateSecurityGroupRequest
 	fs.StringVar(&req.VpcId, "vpc", "", "the VPC of the group")
 	fs.StringVar(&req.GroupName, "name", "", "the group's name, unique in its VPC")
@@ -234,6 +235,7 @@ func instanceSetGroups(g *globals, args []string) error {
 
 func naclCreate(g *globals, args []string) error {
 	fs := newFlags("nacl create")
+	g.accountFlag(fs)
 	var req api.CreateNetworkAclRequest
 	fs.StringVar(&req.VpcId, "vpc", "", "the VPC of the ACL")
 	if err := parseNoArgs(fs, args); err != nil {

@@ -22,6 +22,7 @@ func cmdInstance(g *globals, args []string) error {
 
 func instanceRun(g *globals, args []string) error {
 	fs := newFlags("instance run")
+	g.accountFlag(fs)
 	// Values are read as text and converted here, so that a bad value gets InvalidParameterValue
 	// (status 1) like any other bad input, and only a malformed command line gets status 2.
 	memory := fs.String("memory", "", "memory limit of the guest's processes (SIZE)")
@@ -225,7 +226,14 @@ func instanceTerminate(g *globals, args []string) error {
 	return g.print(out)
 }
 
-func client(g *globals) *api.Client { return api.NewClient(g.socket) }
+func client(g *globals) *api.Client {
+	if g.signed != nil {
+		return g.signed
+	}
+	c := api.NewClient(g.socket)
+	c.Account = g.account
+	return c
+}
 
 func poolDescribe(g *globals, args []string) error {
 	fs := newFlags("pool describe")

@@ -25,6 +25,7 @@ func cmdSubnet(g *globals, args []string) error {
 
 func vpcCreate(g *globals, args []string) error {
 	fs := newFlags("vpc create")
+	g.accountFlag(fs)
 	var req api.CreateVpcRequest
 	fs.StringVar(&req.CidrBlock, "cidr", "", "the VPC's IPv4 block, /16 to /28")
 	fs.StringVar(&req.Name, "name", "", "a name for the VPC")
@@ -87,6 +88,7 @@ func vpcDelete(g *globals, args []string) error {
 
 func subnetCreate(g *globals, args []string) error {
 	fs := newFlags("subnet create")
+	g.accountFlag(fs)
 	var req api.CreateSubnetRequest
 	fs.StringVar(&req.VpcId, "vpc", "", "the VPC the subnet is in")
 	fs.StringVar(&req.CidrBlock, "cidr", "", "the subnet's IPv4 block, /16 to /28, inside the VPC's")
@@ -103,7 +105,7 @@ func subnetCreate(g *globals, args []string) error {
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/subnets", req, &out); err != nil {
 		return err
 	}
-	out.State = ""
+	out.State, out.OwnerId = "", ""
 	return g.print(out)
 }
 

@@ -34,6 +34,10 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	fs.StringVar(&cfg.DiskStore, "disk-store", "", "the volumes' backing store: a file (created sparse) or a block device (default STATE-DIR/disk.img)")
 	diskSize := fs.String("disk-size", "16GiB", "size of a file disk store (SIZE)")
 	fs.IntVar(&cfg.ConntrackMax, "conntrack-max", vnet.DefaultConntrackLimit, "most flows the firewall tracks; new flows past it are dropped (ct-full)")
+	fs.StringVar(&cfg.Listen, "listen", "", "serve signed calls over TCP at ADDR (HOST:PORT); off when not given")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "with --tls-key: serve --listen with TLS, with this certificate (PEM)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key (PEM) of --tls-cert")
+	fs.StringVar(&cfg.Region, "region", daemon.DefaultRegion, "the region signatures on --listen are scoped to")
 	wipe := fs.String("wipe", "fast", "how a deleted volume is zeroed: fast (zero-range or punch-hole) or overwrite (zeros written)")
 	upstreams := fs.String("dns-upstream", "", "the resolvers the VPC resolver forwards to, ADDR[:PORT] separated by commas, or none (default: the host's /etc/resolv.conf)")
 	upstreamNetns := fs.String("dns-upstream-netns", "", "a network namespace (a name under /run/netns) to reach the upstreams from (default: the daemon's own)")
@@ -72,6 +76,9 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	}
 	if cfg.ConntrackMax < 1 || cfg.ConntrackMax > vnet.MaxConntrackLimit {
 		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--conntrack-max %d: give 1 to %d", cfg.ConntrackMax, vnet.MaxConntrackLimit)
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return cfg, usagef("--tls-cert and --tls-key go together")
 	}
 	if !validFabricName(cfg.Fabric) {
 		return cfg, usagef("--fabric %q: use 1 to 32 letters, digits, '-' or '_'", cfg.Fabric)

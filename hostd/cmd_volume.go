@@ -19,6 +19,7 @@ func cmdVolume(g *globals, args []string) error {
 
 func volumeCreate(g *globals, args []string) error {
 	fs := newFlags("volume create")
+	g.accountFlag(fs)
 	size := fs.String("size", "", "the volume's size (SIZE, a whole number of MiB)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err

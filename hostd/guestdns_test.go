@@ -99,9 +99,9 @@ func testUpstream(t *testing.T) []string {
 	return []string{"--dns-upstream", "10.254.0.53", "--dns-upstream-netns", ns}
 }
 
-// lookup runs `getent hosts NAME` in a guest and returns the addresses (or names) it printed,
+// getentHosts runs `getent hosts NAME` in a guest and returns the addresses (or names) it printed,
 // or nil.
-func lookup(d *hostdtest.Daemon, id, name string) []string {
+func getentHosts(d *hostdtest.Daemon, id, name string) []string {
 	out, _, code := d.Exec(id, "getent", "hosts", name)
 	if code != 0 {
 		return nil
@@ -190,9 +190,9 @@ func TestVPCDNSFromGuests(t *testing.T) {
 	for _, c := range []struct{ asker, peer, other netInstance }{{a1, a2, b2}, {b1, b2, a2}} {
 		// Own names (files and DNS) and the neighbour's, by both forms, through getent (glibc),
 		// python's socket and dig.
-		assert.Equal(t, []string{c.asker.ip, c.asker.id, c.asker.id + ".ec2.internal", ipName(c.asker.ip), strings.TrimSuffix(ipName(c.asker.ip), ".ec2.internal")}, lookup(d, c.asker.id, c.asker.id))
+		assert.Equal(t, []string{c.asker.ip, c.asker.id, c.asker.id + ".ec2.internal", ipName(c.asker.ip), strings.TrimSuffix(ipName(c.asker.ip), ".ec2.internal")}, getentHosts(d, c.asker.id, c.asker.id))
 		assert.Equal(t, []string{c.asker.ip}, digShort(t, d, c.asker.id, c.asker.id+".ec2.internal"))
-		assert.Equal(t, []string{c.peer.ip, c.peer.id + ".ec2.internal"}, lookup(d, c.asker.id, c.peer.id+".ec2.internal"))
+		assert.Equal(t, []string{c.peer.ip, c.peer.id + ".ec2.internal"}, getentHosts(d, c.asker.id, c.peer.id+".ec2.internal"))
 		assert.Equal(t, []string{c.peer.ip}, digShort(t, d, c.asker.id, ipName(c.peer.ip)))
 		assert.Equal(t, []string{c.peer.ip}, digShort(t, d, c.asker.id, "+search", c.peer.id), "the search domain")
 		assert.Equal(t, []string{c.peer.ip}, digShort(t, d, c.asker.id, "+tcp", ipName(c.peer.ip)))
@@ -200,14 +200,14 @@ func TestVPCDNSFromGuests(t *testing.T) {
 		assert.Equal(t, c.peer.ip+" "+ipName(c.peer.ip), d.MustExec(c.asker.id, "python3", "-c",
 			fmt.Sprintf("import socket; print(socket.gethostbyname(%q), socket.gethostbyaddr(%q)[0])", c.peer.id+".ec2.internal", c.peer.ip)))
 		// The other VPC's instance, same CIDR, same address as the neighbour: unknown here.
-		assert.Nil(t, lookup(d, c.asker.id, c.other.id+".ec2.internal"), "%s resolved the other VPC's %s", c.asker.id, c.other.id)
+		assert.Nil(t, getentHosts(d, c.asker.id, c.other.id+".ec2.internal"), "%s resolved the other VPC's %s", c.asker.id, c.other.id)
 		assert.Empty(t, digShort(t, d, c.asker.id, c.other.id+".ec2.internal"))
 		out := d.MustExec(c.asker.id, "dig", "+time=1", "+tries=1", c.other.id+".ec2.internal")
 		assert.Contains(t, out, "status: NXDOMAIN")
 		// Both resolver addresses answer.
 		assert.Equal(t, []string{c.peer.ip}, digShort(t, d, c.asker.id, "@169.254.169.253", c.peer.id+".ec2.internal"))
 		// Upstream names, through the test's upstream.
-		assert.Contains(t, lookup(d, c.asker.id, strings.TrimSuffix(upstreamName, ".")), upstreamIP)
+		assert.Contains(t, getentHosts(d, c.asker.id, strings.TrimSuffix(upstreamName, ".")), upstreamIP)
 		assert.Equal(t, []string{upstreamIP}, digShort(t, d, c.asker.id, upstreamName))
 		assert.Contains(t, d.MustExec(c.asker.id, "dig", "+time=1", "+tries=1", "nothing.test."), "status: NXDOMAIN")
 	}

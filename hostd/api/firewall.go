@@ -54,6 +54,7 @@ type SecurityGroup struct {
 	VpcId               string                  `json:"VpcId"`
 	IpPermissions       []firewall.IpPermission `json:"IpPermissions"`
 	IpPermissionsEgress []firewall.IpPermission `json:"IpPermissionsEgress"`
+	OwnerId             string                  `json:"OwnerId,omitempty"`
 }
 
 // DescribeSecurityGroupsResponse is what `sg describe` prints.
@@ -162,6 +163,7 @@ type NetworkAcl struct {
 	IsDefault    bool                    `json:"IsDefault"`
 	Entries      []NetworkAclEntry       `json:"Entries"`
 	Associations []NetworkAclAssociation `json:"Associations"`
+	OwnerId      string                  `json:"OwnerId,omitempty"`
 }
 
 // DescribeNetworkAclsResponse is what `nacl describe` prints.

@@ -26,6 +26,7 @@ type Vpc struct {
 	CidrBlock string `json:"CidrBlock"`
 	Name      string `json:"Name,omitempty"`
 	State     string `json:"State,omitempty"`
+	OwnerId   string `json:"OwnerId,omitempty"` // the account it belongs to
 	// The VPC resolver's switches, as EC2's ModifyVpcAttribute sets them.
 	EnableDnsSupport   bool `json:"EnableDnsSupport"`
 	EnableDnsHostnames bool `json:"EnableDnsHostnames"`
@@ -55,6 +56,7 @@ type Subnet struct {
 	CidrBlock               string `json:"CidrBlock"`
 	AvailableIpAddressCount int    `json:"AvailableIpAddressCount"`
 	State                   string `json:"State,omitempty"`
+	OwnerId                 string `json:"OwnerId,omitempty"`
 }
 
 // DescribeSubnetsResponse is what `subnet describe` prints.

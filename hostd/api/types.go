@@ -74,6 +74,7 @@ type Instance struct {
 	SecurityGroups    []GroupIdentifier        `json:"SecurityGroups,omitempty"`
 	RamRegion         *RamRegion               `json:"RamRegion,omitempty"`
 	MetadataOptions   *InstanceMetadataOptions `json:"MetadataOptions,omitempty"`
+	OwnerId           string                   `json:"OwnerId,omitempty"` // the account it belongs to
 }
 
 // RamRegion is the pool region an instance holds as /dev/guest-ram.
@@ -166,7 +167,8 @@ type Volume struct {
 	Attachments []VolumeAttachment `json:"Attachments,omitempty"`
 	// StoreOffset is where the volume's extent starts in the disk store (not EC2's: it shows
 	// which bytes of the store a volume reuses).
-	StoreOffset int64 `json:"StoreOffset"`
+	StoreOffset int64  `json:"StoreOffset"`
+	OwnerId     string `json:"OwnerId,omitempty"`
 }
 
 // VolumeAttachment is where a volume is attached.

@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,9 +15,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hostd/hostd/hostd/audit"
 	"github.com/hostd/hostd/hostd/cgroup"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/hostd/metadata"
+	"github.com/hostd/hostd/hostd/sigv4"
 	"github.com/hostd/hostd/hostd/state"
 	"github.com/hostd/hostd/hostd/vpcdns"
 	"github.com/hostd/hostd/memscrub"
@@ -50,6 +53,9 @@ type Config struct {
 	// (a path under /run/netns) they are reached from; otherwise the daemon's own.
 	DNSUpstreams     []string
 	DNSUpstreamNetns string
+	// The network listener (listener.go): its address ("" for none), TLS certificate and key
+	// (none: plain HTTP), and the region its signatures are scoped to (DefaultRegion if empty).
+	Listen, TLSCert, TLSKey, Region string
 }
 
 // Daemon is a running hostd.
@@ -75,7 +81,13 @@ type Daemon struct {
 	volumes   map[string]*state.Volume
 	groups    map[string]*state.SecurityGroup
 	acls      map[string]*state.NetworkACL
-	rules     ruleSets // the datapath's rule sets of ACLs and of combinations of groups
+	rules     ruleSets         // the datapath's rule sets of ACLs and of combinations of groups
+	pending   map[string]usage // quota claims of launches and volumes being made, by account
+
+	tenants  *tenants        // accounts, users, policies, access keys (accounts.go)
+	verifier *sigv4.Verifier // the network listener's signatures (listener.go)
+	trail    *audit.Trail    // every call on either listener (auditing.go)
+	ec2Front http.Handler    // EC2's Query API at / on the network listener (ec2front.go)
 }
 
 // instance is the daemon's live view of one instance.
@@ -141,6 +153,12 @@ func Open(cfg Config) (*Daemon, error) {
 		groups:    map[string]*state.SecurityGroup{},
 		acls:      map[string]*state.NetworkACL{},
 	}
+	if err := d.openTenants(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	d.cfg.Region = cmp.Or(d.cfg.Region, DefaultRegion)
+	d.verifier = sigv4.New(sigv4.Config{Region: d.cfg.Region, Service: "ec2", Keys: d.lookupKey})
 	if d.cfg.DiskStore == "" {
 		d.cfg.DiskStore = DefaultDiskStore(cfg.StateDir)
 	}
@@ -211,12 +229,32 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
-	go d.firewallHousekeeping(ctx)
-	go d.volumeHousekeeping(ctx)
+	if err := d.openAudit(); err != nil {
+		ln.Close()
+		return err
+	}
+	defer d.trail.Close() // rotates the current file: a signed digest covers it
+	srv := &http.Server{Handler: d.operatorHandler(), ReadHeaderTimeout: 10 * time.Second}
+	networkDone := closedChannel()
+	if d.cfg.Listen != "" {
+		if networkDone, err = d.listenNetwork(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	// The housekeepers use the datapath and the disk store, which Close releases: Serve returns
+	// only once they have stopped (the race detector caught Close under a conntrack lookup).
+	var housekeeping sync.WaitGroup
+	defer housekeeping.Wait()
+	hkCtx, stopHousekeeping := context.WithCancel(ctx)
+	defer stopHousekeeping()
+	housekeeping.Go(func() { d.firewallHousekeeping(hkCtx) })
+	housekeeping.Go(func() { d.volumeHousekeeping(hkCtx) })
 	// Only a serving daemon keeps memory ready for launches (teardown opens the pool too).
 	d.ram.Reserve(reserveRegions(d.cfg.RAMPoolBytes), DefaultGuestRAM)
+	shutdown := make(chan struct{})
 	go func() {
+		defer close(shutdown)
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -225,6 +263,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.log.Info("hostd serving", "socket", d.cfg.Socket, "state_dir", d.cfg.StateDir, "fabric_netns", d.fabric.Name, "instances", d.count())
 	err = srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
+		// Every call in flight is answered, and recorded, before the trail closes.
+		<-shutdown
+		<-networkDone
 		d.log.Info("hostd stopped; instances keep running", "instances", d.count())
 		return nil
 	}

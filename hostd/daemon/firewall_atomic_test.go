@@ -43,7 +43,7 @@ func TestFailedDatapathUpdatesChangeNothing(t *testing.T) {
 	t.Cleanup(func() {
 		// Terminated by this daemon: another in this process would race with its watchers.
 		if len(launched) > 0 {
-			_, err := d.TerminateInstances(launched)
+			_, err := d.TerminateInstances(api.Operator, launched)
 			assert.NoError(t, err)
 		}
 		d.Close()
@@ -51,16 +51,16 @@ func TestFailedDatapathUpdatesChangeNothing(t *testing.T) {
 		os.RemoveAll(dir)
 	})
 
-	vpc, err := d.CreateVpc(api.CreateVpcRequest{CidrBlock: "10.40.0.0/16"})
+	vpc, err := d.CreateVpc(api.Operator, api.CreateVpcRequest{CidrBlock: "10.40.0.0/16"})
 	require.NoError(t, err)
 	var subnets []string
 	for _, cidr := range []string{"10.40.1.0/24", "10.40.2.0/24"} {
-		s, err := d.CreateSubnet(api.CreateSubnetRequest{VpcId: vpc.VpcId, CidrBlock: cidr})
+		s, err := d.CreateSubnet(api.Operator, api.CreateSubnetRequest{VpcId: vpc.VpcId, CidrBlock: cidr})
 		require.NoError(t, err)
 		subnets = append(subnets, s.SubnetId)
 	}
 	group := func(name string) string {
-		g, err := d.CreateSecurityGroup(api.CreateSecurityGroupRequest{VpcId: vpc.VpcId, GroupName: name})
+		g, err := d.CreateSecurityGroup(api.Operator, api.CreateSecurityGroupRequest{VpcId: vpc.VpcId, GroupName: name})
 		require.NoError(t, err)
 		return g.GroupId
 	}
@@ -70,17 +70,17 @@ func TestFailedDatapathUpdatesChangeNothing(t *testing.T) {
 			IpProtocol: "tcp", FromPort: &port, ToPort: &port, UserIdGroupPairs: []firewall.UserIdGroupPair{{GroupId: peer}},
 		}}}
 	}
-	_, err = d.AuthorizeSecurityGroup(tcp(db, 5432, web))
+	_, err = d.AuthorizeSecurityGroup(api.Operator, tcp(db, 5432, web))
 	require.NoError(t, err)
 	none := int64(0)
 	launch := func(subnet string, groups ...string) string {
-		out, err := d.RunInstance(api.RunInstanceRequest{Command: []string{"sleep", "1000"}, SubnetId: subnet, SecurityGroupIds: groups, RamBytes: &none})
+		out, err := d.RunInstance(api.Operator, api.RunInstanceRequest{Command: []string{"sleep", "1000"}, SubnetId: subnet, SecurityGroupIds: groups, RamBytes: &none})
 		require.NoError(t, err)
 		launched = append(launched, out.InstanceId)
 		return out.InstanceId
 	}
 	w1, w2, db1 := launch(subnets[0], web), launch(subnets[0], web), launch(subnets[1], db)
-	acl, err := d.CreateNetworkAcl(api.CreateNetworkAclRequest{VpcId: vpc.VpcId})
+	acl, err := d.CreateNetworkAcl(api.Operator, api.CreateNetworkAclRequest{VpcId: vpc.VpcId})
 	require.NoError(t, err)
 	entry := func(n int, egress bool, action string, port int) api.NetworkAclEntryRequest {
 		e := api.NetworkAclEntry{RuleNumber: n, Protocol: "tcp", RuleAction: action, Egress: egress, CidrBlock: "0.0.0.0/0", PortRange: &api.PortRange{From: 0, To: 65535}}
@@ -91,10 +91,10 @@ func TestFailedDatapathUpdatesChangeNothing(t *testing.T) {
 	}
 	// Subnet B lets in TCP to 5432 only, and out all TCP.
 	for _, e := range []api.NetworkAclEntryRequest{entry(100, false, "allow", 5432), entry(100, true, "allow", 0)} {
-		_, err = d.CreateNetworkAclEntry(e)
+		_, err = d.CreateNetworkAclEntry(api.Operator, e)
 		require.NoError(t, err)
 	}
-	_, err = d.AssociateNetworkAcl(api.AssociateNetworkAclRequest{NetworkAclId: acl.NetworkAclId, SubnetId: subnets[1]})
+	_, err = d.AssociateNetworkAcl(api.Operator, api.AssociateNetworkAclRequest{NetworkAclId: acl.NetworkAclId, SubnetId: subnets[1]})
 	require.NoError(t, err)
 	defaultACL := d.vpcs[vpc.VpcId].DefaultACLID
 
@@ -114,21 +114,33 @@ func TestFailedDatapathUpdatesChangeNothing(t *testing.T) {
 		name     string
 		do, undo func() error
 	}{
-		{"sg authorize", func() error { _, err := d.AuthorizeSecurityGroup(tcp(web, 6000, web)); return err },
-			func() error { _, err := d.RevokeSecurityGroup(tcp(web, 6000, web)); return err }},
-		{"sg revoke", func() error { _, err := d.RevokeSecurityGroup(tcp(db, 5432, web)); return err },
-			func() error { _, err := d.AuthorizeSecurityGroup(tcp(db, 5432, web)); return err }},
-		{"instance set-groups", func() error { _, err := d.SetGroups(w1, api.SetGroupsRequest{Groups: []string{web, db}}); return err },
-			func() error { _, err := d.SetGroups(w1, api.SetGroupsRequest{Groups: []string{web}}); return err }},
-		{"nacl entry", func() error { _, err := d.CreateNetworkAclEntry(entry(50, false, "deny", 5432)); return err },
-			func() error { _, err := d.DeleteNetworkAclEntry(entry(50, false, "", 0)); return err }},
-		{"nacl delete-entry", func() error { _, err := d.DeleteNetworkAclEntry(entry(100, true, "", 0)); return err },
-			func() error { _, err := d.CreateNetworkAclEntry(entry(100, true, "allow", 0)); return err }},
+		{"sg authorize", func() error { _, err := d.AuthorizeSecurityGroup(api.Operator, tcp(web, 6000, web)); return err },
+			func() error { _, err := d.RevokeSecurityGroup(api.Operator, tcp(web, 6000, web)); return err }},
+		{"sg revoke", func() error { _, err := d.RevokeSecurityGroup(api.Operator, tcp(db, 5432, web)); return err },
+			func() error { _, err := d.AuthorizeSecurityGroup(api.Operator, tcp(db, 5432, web)); return err }},
+		{"instance set-groups", func() error {
+			_, err := d.SetGroups(api.Operator, w1, api.SetGroupsRequest{Groups: []string{web, db}})
+			return err
+		},
+			func() error {
+				_, err := d.SetGroups(api.Operator, w1, api.SetGroupsRequest{Groups: []string{web}})
+				return err
+			}},
+		{"nacl entry", func() error {
+			_, err := d.CreateNetworkAclEntry(api.Operator, entry(50, false, "deny", 5432))
+			return err
+		},
+			func() error { _, err := d.DeleteNetworkAclEntry(api.Operator, entry(50, false, "", 0)); return err }},
+		{"nacl delete-entry", func() error { _, err := d.DeleteNetworkAclEntry(api.Operator, entry(100, true, "", 0)); return err },
+			func() error {
+				_, err := d.CreateNetworkAclEntry(api.Operator, entry(100, true, "allow", 0))
+				return err
+			}},
 		{"nacl associate", func() error {
-			_, err := d.AssociateNetworkAcl(api.AssociateNetworkAclRequest{NetworkAclId: defaultACL, SubnetId: subnets[1]})
+			_, err := d.AssociateNetworkAcl(api.Operator, api.AssociateNetworkAclRequest{NetworkAclId: defaultACL, SubnetId: subnets[1]})
 			return err
 		}, func() error {
-			_, err := d.AssociateNetworkAcl(api.AssociateNetworkAclRequest{NetworkAclId: acl.NetworkAclId, SubnetId: subnets[1]})
+			_, err := d.AssociateNetworkAcl(api.Operator, api.AssociateNetworkAclRequest{NetworkAclId: acl.NetworkAclId, SubnetId: subnets[1]})
 			return err
 		}},
 		{"instance modify --source-dest-check", func() error { return d.setSourceDestCheck(w1, false) },
@@ -161,17 +173,17 @@ func TestFailedDatapathUpdatesChangeNothing(t *testing.T) {
 }
 
 func (d *Daemon) setSourceDestCheck(id string, on bool) error {
-	_, err := d.ModifyInstance(id, api.ModifyInstanceRequest{SourceDestCheck: &on})
+	_, err := d.ModifyInstance(api.Operator, id, api.ModifyInstanceRequest{SourceDestCheck: &on})
 	return err
 }
 
 // records is what describe shows of the firewall and the interfaces, drop counters aside.
 func records(t *testing.T, d *Daemon) string {
-	groups, err := d.DescribeSecurityGroups(nil)
+	groups, err := d.DescribeSecurityGroups(api.Operator, nil)
 	require.NoError(t, err)
-	acls, err := d.DescribeNetworkAcls(nil)
+	acls, err := d.DescribeNetworkAcls(api.Operator, nil)
 	require.NoError(t, err)
-	instances, err := d.DescribeInstances(nil)
+	instances, err := d.DescribeInstances(api.Operator, nil)
 	require.NoError(t, err)
 	for i := range instances.Instances {
 		for j := range instances.Instances[i].NetworkInterfaces {
@@ -214,7 +226,7 @@ func newVerdicts(t *testing.T, fabric string, d *Daemon, ids ...string) *verdict
 		v.ifaces.Close()
 		v.rulePorts.Close()
 	})
-	out, err := d.DescribeInstances(ids)
+	out, err := d.DescribeInstances(api.Operator, ids)
 	require.NoError(t, err)
 	for _, in := range out.Instances {
 		ni := in.NetworkInterfaces[0]

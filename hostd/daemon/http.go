@@ -9,8 +9,9 @@ import (
 	"github.com/hostd/hostd/hostd/api"
 )
 
-// routes is the HTTP/JSON API. Every answer is one JSON document; errors are EC2-shaped.
-func (d *Daemon) routes() http.Handler {
+// routes is the HTTP/JSON API. Every answer is one JSON document; errors are EC2-shaped. Each
+// call acts for the caller its listener put in the request's context (listener.go).
+func (d *Daemon) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	ids := func(param string) func(*http.Request) []string {
 		return func(r *http.Request) []string { return r.URL.Query()[param] }
@@ -19,13 +20,13 @@ func (d *Daemon) routes() http.Handler {
 
 	mux.HandleFunc("POST /v1/instances", withBody(d, d.RunInstance))
 	mux.HandleFunc("GET /v1/instances", noBody(d, ids(api.InstanceID.Field), d.DescribeInstances))
-	mux.HandleFunc("POST /v1/instances/terminate", withBody(d, func(req api.TerminateInstancesRequest) (api.TerminateInstancesResponse, error) {
-		return d.TerminateInstances(req.InstanceIds)
+	mux.HandleFunc("POST /v1/instances/terminate", withBody(d, func(c api.Caller, req api.TerminateInstancesRequest) (api.TerminateInstancesResponse, error) {
+		return d.TerminateInstances(c, req.InstanceIds)
 	}))
 	mux.HandleFunc("POST /v1/instances/{id}/exec", noBody(d, pathID, d.ExecTarget))
 	mux.HandleFunc("POST /v1/instances/{id}/modify", func(w http.ResponseWriter, r *http.Request) {
-		withBody(d, func(req api.ModifyInstanceRequest) (api.ReturnResponse, error) {
-			return d.ModifyInstance(pathID(r), req)
+		withBody(d, func(c api.Caller, req api.ModifyInstanceRequest) (api.ReturnResponse, error) {
+			return d.ModifyInstance(c, pathID(r), req)
 		})(w, r)
 	})
 
@@ -33,8 +34,8 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/vpcs", noBody(d, ids(api.VpcID.Field), d.DescribeVpcs))
 	mux.HandleFunc("DELETE /v1/vpcs/{id}", noBody(d, pathID, d.DeleteVpc))
 	mux.HandleFunc("POST /v1/vpcs/{id}/modify", func(w http.ResponseWriter, r *http.Request) {
-		withBody(d, func(req api.ModifyVpcAttributeRequest) (api.ReturnResponse, error) {
-			return d.ModifyVpcAttribute(api.Operator, pathID(r), req)
+		withBody(d, func(c api.Caller, req api.ModifyVpcAttributeRequest) (api.ReturnResponse, error) {
+			return d.ModifyVpcAttribute(c, pathID(r), req)
 		})(w, r)
 	})
 	mux.HandleFunc("POST /v1/subnets", withBody(d, d.CreateSubnet))
@@ -42,7 +43,9 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/subnets/{id}", noBody(d, pathID, d.DeleteSubnet))
 
 	mux.HandleFunc("POST /v1/instances/{id}/groups", func(w http.ResponseWriter, r *http.Request) {
-		withBody(d, func(req api.SetGroupsRequest) (api.ReturnResponse, error) { return d.SetGroups(pathID(r), req) })(w, r)
+		withBody(d, func(c api.Caller, req api.SetGroupsRequest) (api.ReturnResponse, error) {
+			return d.SetGroups(c, pathID(r), req)
+		})(w, r)
 	})
 	mux.HandleFunc("POST /v1/security-groups", withBody(d, d.CreateSecurityGroup))
 	mux.HandleFunc("GET /v1/security-groups", noBody(d, ids(api.GroupID.Field), d.DescribeSecurityGroups))
@@ -59,22 +62,25 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/volumes", noBody(d, ids(api.VolumeID.Field), d.DescribeVolumes))
 	mux.HandleFunc("DELETE /v1/volumes/{id}", noBody(d, pathID, d.DeleteVolume))
 	mux.HandleFunc("POST /v1/volumes/{id}/attach", func(w http.ResponseWriter, r *http.Request) {
-		withBody(d, func(req api.AttachVolumeRequest) (api.VolumeAttachment, error) { return d.AttachVolume(pathID(r), req) })(w, r)
+		withBody(d, func(c api.Caller, req api.AttachVolumeRequest) (api.VolumeAttachment, error) {
+			return d.AttachVolume(c, pathID(r), req)
+		})(w, r)
 	})
 	mux.HandleFunc("POST /v1/volumes/{id}/detach", noBody(d, pathID, d.DetachVolume))
 	mux.HandleFunc("GET /v1/pool", noBody(d, func(*http.Request) struct{} { return struct{}{} },
-		func(struct{}) (api.PoolDescription, error) { return d.DescribePool() }))
-	return jsonErrors(mux)
+		func(c api.Caller, _ struct{}) (api.PoolDescription, error) { return d.DescribePool(c) }))
+	return mux
 }
 
 // jsonErrors answers what mux has no route for with EC2's error document, as it answers
 // everything else, instead of Go's plain-text "404 page not found": InvalidAction, status 404 for
-// an unknown path and 405 (with Allow) for a known path asked with another method.
-func jsonErrors(mux *http.ServeMux) http.Handler {
+// an unknown path and 405 (with Allow) for a known path asked with another method. next serves
+// the paths mux knows (it ends in mux, which sets the path values the handlers read).
+func jsonErrors(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
-			mux.ServeHTTP(w, r) // it sets the path values the handlers read
+			next.ServeHTTP(w, r)
 			return
 		}
 		// The mux's own answer tells which of the two it is, and which methods the path takes.
@@ -104,8 +110,12 @@ func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
 
 // withBody adapts a call that takes a JSON request body.
-func withBody[Req, Resp any](d *Daemon, call func(Req) (Resp, error)) http.HandlerFunc {
+func withBody[Req, Resp any](d *Daemon, call func(api.Caller, Req) (Resp, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := d.authorize(r); err != nil {
+			d.reply(w, r, nil, err)
+			return
+		}
 		var req Req
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 		dec.DisallowUnknownFields()
@@ -113,15 +123,19 @@ func withBody[Req, Resp any](d *Daemon, call func(Req) (Resp, error)) http.Handl
 			writeError(w, api.Errorf(api.CodeInvalidParameterValue, "the request body is not valid: %v", err))
 			return
 		}
-		resp, err := call(req)
+		resp, err := call(callerOf(r), req)
 		d.reply(w, r, resp, err)
 	}
 }
 
 // noBody adapts a call whose argument comes from the URL.
-func noBody[Arg, Resp any](d *Daemon, arg func(*http.Request) Arg, call func(Arg) (Resp, error)) http.HandlerFunc {
+func noBody[Arg, Resp any](d *Daemon, arg func(*http.Request) Arg, call func(api.Caller, Arg) (Resp, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		resp, err := call(arg(r))
+		if err := d.authorize(r); err != nil {
+			d.reply(w, r, nil, err)
+			return
+		}
+		resp, err := call(callerOf(r), arg(r))
 		d.reply(w, r, resp, err)
 	}
 }

@@ -15,17 +15,22 @@ import (
 
 // RunInstance launches a new instance and returns once its workload runs. If anything fails,
 // nothing of the instance is left: no record, cgroup, id range, files or process.
-func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceResponse, error) {
+func (d *Daemon) RunInstance(c api.Caller, req api.RunInstanceRequest) (api.RunInstanceResponse, error) {
 	limits, ramBytes, err := d.validateRun(&req)
+	if err != nil {
+		return api.RunInstanceResponse{}, err
+	}
+	quota, err := d.claimQuota(c.AccountID, usage{instances: 1, ramBytes: ramBytes})
 	if err != nil {
 		return api.RunInstanceResponse{}, err
 	}
 	id := newID("i-")
 	slot, err := d.ids.Allocate(id)
 	if errors.Is(err, guest.ErrNoIDRange) {
-		return api.RunInstanceResponse{}, api.Errorf(api.CodeInsufficientCapacity, "no host uid range is free for another instance; terminate some first")
+		err = api.Errorf(api.CodeInsufficientCapacity, "no host uid range is free for another instance; terminate some first")
 	}
 	if err != nil {
+		quota.release()
 		return api.RunInstanceResponse{}, err
 	}
 	ids := d.ids.Range(slot)
@@ -34,7 +39,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	// the RAM region's and volumes' claims, the interface), and a launch pays one fsync less.
 	rec := &state.Instance{
 		ID: id, Phase: state.Launching, Command: req.Command, Limits: limits,
-		IDSlot: slot, HostID: ids.HostID, IDCount: ids.Size, LaunchTime: time.Now().UTC(),
+		IDSlot: slot, HostID: ids.HostID, IDCount: ids.Size, LaunchTime: time.Now().UTC(), OwnerID: c.AccountID,
 		UserData: req.UserData,
 	}
 	if req.MetadataOptions != nil {
@@ -44,6 +49,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	in := &instance{rec: rec}
 	var eni *state.ENI
 	undo := func(err error) (api.RunInstanceResponse, error) {
+		quota.release()
 		d.releaseRAM(rec)
 		d.detachVolumes(id)
 		if eni != nil {
@@ -62,7 +68,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	// volume); the RAM region comes last, since giving one back leaves it to be scrubbed.
 	spec := guest.Spec{ID: id, Args: req.Command, IDs: ids}
 	if req.SubnetId != "" {
-		if eni, err = d.reserveENI(id, req.SubnetId, req.PrivateIpAddress, req.SecurityGroupIds); err != nil {
+		if eni, err = d.reserveENI(c, id, req.SubnetId, req.PrivateIpAddress, req.SecurityGroupIds); err != nil {
 			return undo(err)
 		}
 		spec.BeforeStart = func(pid int) error { return d.plumb(eni, pid) }
@@ -71,7 +77,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	}
 	spec.Files = d.nameFiles(id, eni)
 	var blockDevices []cgroup.Device
-	if spec.Devices, blockDevices, err = d.attachVolumes(rec, req.Volumes); err != nil {
+	if spec.Devices, blockDevices, err = d.attachVolumes(c, rec, req.Volumes); err != nil {
 		return undo(err)
 	}
 	if ramBytes > 0 {
@@ -97,6 +103,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	}
 	d.mu.Lock()
 	d.instances[id] = in
+	quota.doneLocked()
 	go d.watch(in, in.proc) // before a terminate may clear in.proc
 	d.mu.Unlock()
 	d.log.Info("instance running", "instance", id, "pid", rec.Pid, "host_uid", rec.HostID, "command", rec.Command)
@@ -182,14 +189,14 @@ func (d *Daemon) stopLocked(in *instance, reason string) {
 
 // TerminateInstances ends the given instances and returns once every process, cgroup, file and
 // id range of theirs is gone. Unknown ids fail the whole call before anything is touched.
-func (d *Daemon) TerminateInstances(ids []string) (api.TerminateInstancesResponse, error) {
+func (d *Daemon) TerminateInstances(c api.Caller, ids []string) (api.TerminateInstancesResponse, error) {
 	if len(ids) == 0 {
 		return api.TerminateInstancesResponse{}, api.Errorf(api.CodeMissingParameter, "name at least one instance id to terminate")
 	}
 	d.mu.Lock()
 	targets := make([]*instance, 0, len(ids))
 	for _, id := range ids {
-		in, err := d.lookupLocked(id)
+		in, err := d.lookupLocked(c, id)
 		if err != nil {
 			d.mu.Unlock()
 			return api.TerminateInstancesResponse{}, err
@@ -274,21 +281,24 @@ func (d *Daemon) release(in *instance) {
 	d.ids.Release(in.rec.IDSlot)
 }
 
-// DescribeInstances lists the given instances, or all of them.
-func (d *Daemon) DescribeInstances(ids []string) (api.DescribeInstancesResponse, error) {
+// DescribeInstances lists the given instances, or all the caller sees.
+func (d *Daemon) DescribeInstances(c api.Caller, ids []string) (api.DescribeInstancesResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.pruneTombstonesLocked()
 	out := api.DescribeInstancesResponse{Instances: []api.Instance{}}
 	if len(ids) == 0 {
 		for _, in := range d.instances {
+			if !c.Sees(in.Owner()) {
+				continue
+			}
 			out.Instances = append(out.Instances, d.describeLocked(in.rec))
 		}
 		slices.SortFunc(out.Instances, func(a, b api.Instance) int { return a.LaunchTime.Compare(b.LaunchTime) })
 		return out, nil
 	}
 	for _, id := range ids {
-		in, err := d.lookupLocked(id)
+		in, err := d.lookupLocked(c, id)
 		if err != nil {
 			return api.DescribeInstancesResponse{}, err
 		}
@@ -301,6 +311,7 @@ func describe(rec *state.Instance) api.Instance {
 	out := api.Instance{
 		InstanceId: rec.ID, State: string(rec.Phase), LaunchTime: rec.LaunchTime, Command: rec.Command,
 		Hostname: rec.ID, Limits: rec.Limits, Pid: rec.Pid, ExitCode: rec.ExitCode, StateReason: rec.Reason,
+		OwnerId: rec.Owner(),
 	}
 	if rec.Phase != state.Terminated {
 		out.UserNamespace = &api.IDRange{HostId: rec.HostID, Size: rec.IDCount}
@@ -323,27 +334,15 @@ func (d *Daemon) describeLocked(rec *state.Instance) api.Instance {
 }
 
 // ExecTarget returns where to reach a running instance's init.
-func (d *Daemon) ExecTarget(id string) (api.ExecTarget, error) {
-	if _, _, err := d.running(id, "commands run only in a running instance"); err != nil {
+func (d *Daemon) ExecTarget(c api.Caller, id string) (api.ExecTarget, error) {
+	if _, _, err := d.running(c, id, "commands run only in a running instance"); err != nil {
 		return api.ExecTarget{}, err
 	}
 	return api.ExecTarget{ControlSocket: d.launcher.ControlSocket(id)}, nil
 }
 
-func (d *Daemon) lookupLocked(id string) (*instance, error) {
-	return lookupID(d.instances, id, api.InstanceID)
-}
-
-// lookupID finds id in m, with EC2's error for a malformed or an unknown id.
-func lookupID[T any](m map[string]*T, id string, k api.IDKind) (*T, error) {
-	if err := k.Check(id); err != nil {
-		return nil, err
-	}
-	v, ok := m[id]
-	if !ok {
-		return nil, k.NotFoundError(id)
-	}
-	return v, nil
+func (d *Daemon) lookupLocked(c api.Caller, id string) (*instance, error) {
+	return lookupID(c, d.instances, id, api.InstanceID)
 }
 
 func (d *Daemon) pruneTombstonesLocked() {

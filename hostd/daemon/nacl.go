@@ -13,19 +13,22 @@ import (
 // Network ACLs: their records and the handlers that change them. Every change that reaches the
 // datapath goes through applyLocked (rulesets.go).
 
-func (d *Daemon) lookupACLLocked(id string) (*state.NetworkACL, error) {
-	return lookupID(d.acls, id, api.NetworkAclID)
+func (d *Daemon) lookupACLLocked(c api.Caller, id string) (*state.NetworkACL, error) {
+	return lookupID(c, d.acls, id, api.NetworkAclID)
 }
 
 // CreateNetworkAcl makes an ACL in a VPC; with no entries, it denies everything.
-func (d *Daemon) CreateNetworkAcl(req api.CreateNetworkAclRequest) (api.CreateNetworkAclResponse, error) {
+func (d *Daemon) CreateNetworkAcl(c api.Caller, req api.CreateNetworkAclRequest) (api.CreateNetworkAclResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v, err := d.lookupVpcLocked(req.VpcId)
+	v, err := d.lookupVpcLocked(c, req.VpcId)
 	if err != nil {
 		return api.CreateNetworkAclResponse{}, err
 	}
-	acl := &state.NetworkACL{ID: newID("acl-"), VpcID: v.ID, Entries: []firewall.ACLEntry{}}
+	if err := sameAccount(c, v, v.ID); err != nil {
+		return api.CreateNetworkAclResponse{}, err
+	}
+	acl := &state.NetworkACL{ID: newID("acl-"), VpcID: v.ID, Entries: []firewall.ACLEntry{}, OwnerID: v.OwnerID}
 	err = d.applyLocked(firewallChange{
 		compile: map[ruleSetKey]func() (uint32, error){{acl: acl.ID}: d.compileACLLocked(v.ID, acl.Entries)},
 		record: func() (func() error, error) {
@@ -70,14 +73,14 @@ func aclEntry(req api.NetworkAclEntry) (firewall.ACLEntry, error) {
 }
 
 // CreateNetworkAclEntry adds a numbered entry to an ACL.
-func (d *Daemon) CreateNetworkAclEntry(req api.NetworkAclEntryRequest) (api.ReturnResponse, error) {
+func (d *Daemon) CreateNetworkAclEntry(c api.Caller, req api.NetworkAclEntryRequest) (api.ReturnResponse, error) {
 	entry, err := aclEntry(req.NetworkAclEntry)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	acl, err := d.lookupACLLocked(req.NetworkAclId)
+	acl, err := d.lookupACLLocked(c, req.NetworkAclId)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -104,10 +107,10 @@ func (d *Daemon) CreateNetworkAclEntry(req api.NetworkAclEntryRequest) (api.Retu
 }
 
 // DeleteNetworkAclEntry removes a numbered entry.
-func (d *Daemon) DeleteNetworkAclEntry(req api.NetworkAclEntryRequest) (api.ReturnResponse, error) {
+func (d *Daemon) DeleteNetworkAclEntry(c api.Caller, req api.NetworkAclEntryRequest) (api.ReturnResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	acl, err := d.lookupACLLocked(req.NetworkAclId)
+	acl, err := d.lookupACLLocked(c, req.NetworkAclId)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -135,14 +138,14 @@ func (d *Daemon) replaceACLLocked(updated *state.NetworkACL) error {
 }
 
 // AssociateNetworkAcl puts a subnet under an ACL of its VPC.
-func (d *Daemon) AssociateNetworkAcl(req api.AssociateNetworkAclRequest) (api.ReturnResponse, error) {
+func (d *Daemon) AssociateNetworkAcl(c api.Caller, req api.AssociateNetworkAclRequest) (api.ReturnResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	acl, err := d.lookupACLLocked(req.NetworkAclId)
+	acl, err := d.lookupACLLocked(c, req.NetworkAclId)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	s, err := d.lookupSubnetLocked(req.SubnetId)
+	s, err := d.lookupSubnetLocked(c, req.SubnetId)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -164,14 +167,14 @@ func (d *Daemon) AssociateNetworkAcl(req api.AssociateNetworkAclRequest) (api.Re
 	return api.ReturnResponse{Return: true}, nil
 }
 
-// DescribeNetworkAcls lists the given ACLs, or all, in EC2's shape.
-func (d *Daemon) DescribeNetworkAcls(ids []string) (api.DescribeNetworkAclsResponse, error) {
+// DescribeNetworkAcls lists the given ACLs, or all the caller sees, in EC2's shape.
+func (d *Daemon) DescribeNetworkAcls(c api.Caller, ids []string) (api.DescribeNetworkAclsResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	acls, err := pick(d.acls, ids, d.lookupACLLocked)
+	acls, err := pick(c, d.acls, ids, d.lookupACLLocked)
 	out := api.DescribeNetworkAclsResponse{NetworkAcls: []api.NetworkAcl{}}
 	for _, a := range acls {
-		desc := api.NetworkAcl{NetworkAclId: a.ID, VpcId: a.VpcID, IsDefault: a.Default, Entries: []api.NetworkAclEntry{}, Associations: []api.NetworkAclAssociation{}}
+		desc := api.NetworkAcl{NetworkAclId: a.ID, VpcId: a.VpcID, OwnerId: a.Owner(), IsDefault: a.Default, Entries: []api.NetworkAclEntry{}, Associations: []api.NetworkAclAssociation{}}
 		entries := slices.Clone(a.Entries)
 		slices.SortStableFunc(entries, func(x, y firewall.ACLEntry) int { return cmp.Compare(x.Number, y.Number) })
 		for _, e := range entries {

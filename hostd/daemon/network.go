@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/hostd/hostd/hostd/api"
@@ -34,7 +33,7 @@ func networkError(err error, rangeCode string) error {
 
 // CreateVpc makes a VPC. Each VPC gets a number of its own for the datapath, so that VPCs with
 // the same CIDR never share a lookup.
-func (d *Daemon) CreateVpc(req api.CreateVpcRequest) (api.Vpc, error) {
+func (d *Daemon) CreateVpc(c api.Caller, req api.CreateVpcRequest) (api.Vpc, error) {
 	block, err := vnet.ParseBlock(req.CidrBlock)
 	if err != nil {
 		return api.Vpc{}, networkError(err, api.CodeInvalidVpcRange)
@@ -45,7 +44,7 @@ func (d *Daemon) CreateVpc(req api.CreateVpcRequest) (api.Vpc, error) {
 	// Both DNS switches on: hostd's VPCs resolve their instances' names from the start, as
 	// EC2's default VPCs do (a new non-default VPC of EC2's has DNS hostnames off).
 	v := &state.VPC{ID: newID("vpc-"), CIDR: block.String(), Name: req.Name, Number: n, CreatedAt: time.Now().UTC(),
-		EnableDnsSupport: true, EnableDnsHostnames: true}
+		EnableDnsSupport: true, EnableDnsHostnames: true, OwnerID: c.AccountID}
 	if err := d.createDefaultsLocked(v); err != nil {
 		return api.Vpc{}, err
 	}
@@ -54,12 +53,12 @@ func (d *Daemon) CreateVpc(req api.CreateVpcRequest) (api.Vpc, error) {
 		return api.Vpc{}, err
 	}
 	d.vpcs[v.ID] = v
-	d.log.Info("vpc created", "vpc", v.ID, "cidr", v.CIDR)
+	d.log.Info("vpc created", "vpc", v.ID, "cidr", v.CIDR, "account", v.OwnerID)
 	return describeVpc(v), nil
 }
 
 func describeVpc(v *state.VPC) api.Vpc {
-	return api.Vpc{VpcId: v.ID, CidrBlock: v.CIDR, Name: v.Name, State: "available",
+	return api.Vpc{VpcId: v.ID, CidrBlock: v.CIDR, Name: v.Name, State: "available", OwnerId: v.Owner(),
 		EnableDnsSupport: v.EnableDnsSupport, EnableDnsHostnames: v.EnableDnsHostnames}
 }
 
@@ -71,7 +70,7 @@ func (d *Daemon) ModifyVpcAttribute(c api.Caller, id string, req api.ModifyVpcAt
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v, err := d.lookupVpcLocked(id)
+	v, err := d.lookupVpcLocked(c, id)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -92,11 +91,11 @@ func (d *Daemon) ModifyVpcAttribute(c api.Caller, id string, req api.ModifyVpcAt
 	return api.ReturnResponse{Return: true}, nil
 }
 
-// DescribeVpcs lists the given VPCs, or all.
-func (d *Daemon) DescribeVpcs(ids []string) (api.DescribeVpcsResponse, error) {
+// DescribeVpcs lists the given VPCs, or all the caller sees.
+func (d *Daemon) DescribeVpcs(c api.Caller, ids []string) (api.DescribeVpcsResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	vpcs, err := pick(d.vpcs, ids, d.lookupVpcLocked)
+	vpcs, err := pick(c, d.vpcs, ids, d.lookupVpcLocked)
 	out := api.DescribeVpcsResponse{Vpcs: []api.Vpc{}}
 	for _, v := range vpcs {
 		out.Vpcs = append(out.Vpcs, describeVpc(v))
@@ -105,10 +104,10 @@ func (d *Daemon) DescribeVpcs(ids []string) (api.DescribeVpcsResponse, error) {
 }
 
 // DeleteVpc removes an empty VPC.
-func (d *Daemon) DeleteVpc(id string) (api.ReturnResponse, error) {
+func (d *Daemon) DeleteVpc(c api.Caller, id string) (api.ReturnResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v, err := d.lookupVpcLocked(id)
+	v, err := d.lookupVpcLocked(c, id)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -130,15 +129,18 @@ func (d *Daemon) DeleteVpc(id string) (api.ReturnResponse, error) {
 }
 
 // CreateSubnet makes a subnet inside a VPC, clear of its other subnets.
-func (d *Daemon) CreateSubnet(req api.CreateSubnetRequest) (api.Subnet, error) {
+func (d *Daemon) CreateSubnet(c api.Caller, req api.CreateSubnetRequest) (api.Subnet, error) {
 	block, err := vnet.ParseBlock(req.CidrBlock)
 	if err != nil {
 		return api.Subnet{}, networkError(err, api.CodeInvalidSubnetRange)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v, err := d.lookupVpcLocked(req.VpcId)
+	v, err := d.lookupVpcLocked(c, req.VpcId)
 	if err != nil {
+		return api.Subnet{}, err
+	}
+	if err := sameAccount(c, v, v.ID); err != nil {
 		return api.Subnet{}, err
 	}
 	var siblings []netip.Prefix
@@ -151,7 +153,7 @@ func (d *Daemon) CreateSubnet(req api.CreateSubnetRequest) (api.Subnet, error) {
 		return api.Subnet{}, networkError(err, api.CodeInvalidSubnetRange)
 	}
 	s := &state.Subnet{ID: newID("subnet-"), VpcID: v.ID, CIDR: block.String(), CreatedAt: time.Now().UTC(),
-		Number: d.nextSubnetNumberLocked(), ACLID: v.DefaultACLID}
+		Number: d.nextSubnetNumberLocked(), ACLID: v.DefaultACLID, OwnerID: v.OwnerID}
 	if err := d.dp.SetSubnetACL(s.Number, d.rules.acls[s.ACLID]); err != nil {
 		return api.Subnet{}, err
 	}
@@ -166,16 +168,16 @@ func (d *Daemon) CreateSubnet(req api.CreateSubnetRequest) (api.Subnet, error) {
 
 func (d *Daemon) describeSubnetLocked(s *state.Subnet) api.Subnet {
 	return api.Subnet{
-		SubnetId: s.ID, VpcId: s.VpcID, CidrBlock: s.CIDR, State: "available",
+		SubnetId: s.ID, VpcId: s.VpcID, CidrBlock: s.CIDR, State: "available", OwnerId: s.Owner(),
 		AvailableIpAddressCount: vnet.Usable(netip.MustParsePrefix(s.CIDR)) - len(d.usedAddressesLocked(s.ID)),
 	}
 }
 
-// DescribeSubnets lists the given subnets, or all.
-func (d *Daemon) DescribeSubnets(ids []string) (api.DescribeSubnetsResponse, error) {
+// DescribeSubnets lists the given subnets, or all the caller sees.
+func (d *Daemon) DescribeSubnets(c api.Caller, ids []string) (api.DescribeSubnetsResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	subnets, err := pick(d.subnets, ids, d.lookupSubnetLocked)
+	subnets, err := pick(c, d.subnets, ids, d.lookupSubnetLocked)
 	out := api.DescribeSubnetsResponse{Subnets: []api.Subnet{}}
 	for _, s := range subnets {
 		out.Subnets = append(out.Subnets, d.describeSubnetLocked(s))
@@ -184,10 +186,10 @@ func (d *Daemon) DescribeSubnets(ids []string) (api.DescribeSubnetsResponse, err
 }
 
 // DeleteSubnet removes a subnet no interface is in.
-func (d *Daemon) DeleteSubnet(id string) (api.ReturnResponse, error) {
+func (d *Daemon) DeleteSubnet(c api.Caller, id string) (api.ReturnResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, err := d.lookupSubnetLocked(id)
+	s, err := d.lookupSubnetLocked(c, id)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -217,7 +219,7 @@ func (d *Daemon) usedAddressesLocked(subnetID string) map[netip.Addr]bool {
 
 // reserveENI gives instanceID an interface in subnetID: an address (wantIP if given), a MAC and a
 // host-side name, recorded before anything is made on the host.
-func (d *Daemon) reserveENI(instanceID, subnetID, wantIP string, groups []string) (*state.ENI, error) {
+func (d *Daemon) reserveENI(c api.Caller, instanceID, subnetID, wantIP string, groups []string) (*state.ENI, error) {
 	var want netip.Addr
 	if wantIP != "" {
 		var err error
@@ -227,11 +229,14 @@ func (d *Daemon) reserveENI(instanceID, subnetID, wantIP string, groups []string
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, err := d.lookupSubnetLocked(subnetID)
+	s, err := d.lookupSubnetLocked(c, subnetID)
 	if err != nil {
 		return nil, err
 	}
-	if groups, err = d.resolveGroupsLocked(s.VpcID, groups); err != nil {
+	if err := sameAccount(c, s, s.ID); err != nil {
+		return nil, err
+	}
+	if groups, err = d.resolveGroupsLocked(c, s.VpcID, groups); err != nil {
 		return nil, err
 	}
 	addr, err := vnet.Allocate(netip.MustParsePrefix(s.CIDR), d.usedAddressesLocked(s.ID), want)
@@ -240,7 +245,7 @@ func (d *Daemon) reserveENI(instanceID, subnetID, wantIP string, groups []string
 	}
 	e := &state.ENI{
 		ID: newID("eni-"), SubnetID: s.ID, VpcID: s.VpcID, InstanceID: instanceID, IP: addr.String(),
-		MAC: newMAC().String(), HostIfName: "v" + instanceID[2:16], SourceDestCheck: true, Groups: groups,
+		MAC: newMAC().String(), HostIfName: "v" + instanceID[2:16], SourceDestCheck: true, Groups: groups, OwnerID: s.OwnerID,
 	}
 	if err := d.store.PutENI(e); err != nil {
 		return nil, err
@@ -317,12 +322,12 @@ func (d *Daemon) unplumb(e *state.ENI, v *state.VPC) {
 }
 
 // ModifyInstance changes the source/destination check of an instance's interface.
-func (d *Daemon) ModifyInstance(id string, req api.ModifyInstanceRequest) (api.ReturnResponse, error) {
+func (d *Daemon) ModifyInstance(c api.Caller, id string, req api.ModifyInstanceRequest) (api.ReturnResponse, error) {
 	if req.SourceDestCheck == nil {
 		return api.ReturnResponse{}, api.Errorf(api.CodeMissingParameter, "name an attribute to change: --source-dest-check=true|false")
 	}
 	d.mu.Lock()
-	in, err := d.lookupLocked(id)
+	in, err := d.lookupLocked(c, id)
 	if err != nil {
 		d.mu.Unlock()
 		return api.ReturnResponse{}, err
@@ -368,38 +373,12 @@ func (d *Daemon) describeNetworkLocked(out *api.Instance) {
 	out.NetworkInterfaces = []api.NetworkInterface{ni}
 }
 
-func (d *Daemon) lookupVpcLocked(id string) (*state.VPC, error) {
-	return lookupID(d.vpcs, id, api.VpcID)
+func (d *Daemon) lookupVpcLocked(c api.Caller, id string) (*state.VPC, error) {
+	return lookupID(c, d.vpcs, id, api.VpcID)
 }
 
-func (d *Daemon) lookupSubnetLocked(id string) (*state.Subnet, error) {
-	return lookupID(d.subnets, id, api.SubnetID)
-}
-
-// pick returns the records named by ids (all of them, by id, when ids is empty); an
-// unknown or malformed id fails the whole call, as in EC2.
-func pick[T any](all map[string]*T, ids []string, lookup func(string) (*T, error)) ([]*T, error) {
-	if len(ids) == 0 {
-		keys := make([]string, 0, len(all))
-		for k := range all {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		out := make([]*T, len(keys))
-		for i, k := range keys {
-			out[i] = all[k]
-		}
-		return out, nil
-	}
-	out := make([]*T, 0, len(ids))
-	for _, id := range ids {
-		v, err := lookup(id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
+func (d *Daemon) lookupSubnetLocked(c api.Caller, id string) (*state.Subnet, error) {
+	return lookupID(c, d.subnets, id, api.SubnetID)
 }
 
 // newMAC returns a random locally administered unicast MAC.

@@ -71,8 +71,12 @@ func (d *Daemon) releaseRAM(rec *state.Instance) {
 	d.ram.Release(rec.RAMRegion, rec.ID)
 }
 
-// DescribePool is the pools' accounting.
-func (d *Daemon) DescribePool() (api.PoolDescription, error) {
+// DescribePool is the pools' accounting. The pools are shared by every account, so only the
+// operator sees them.
+func (d *Daemon) DescribePool(c api.Caller) (api.PoolDescription, error) {
+	if !c.Operator {
+		return api.PoolDescription{}, api.Errorf(api.CodeUnauthorizedOperation, "the pools are shared by every account; only the operator may describe them")
+	}
 	s, ds := d.ram.Stats(), d.disk.Stats()
 	return api.PoolDescription{
 		RamPool: api.RamPoolStats{

@@ -216,7 +216,7 @@ func Teardown(cfg Config) error {
 	d.mu.Unlock()
 	var errs []error
 	if len(ids) > 0 {
-		if _, err := d.TerminateInstances(ids); err != nil {
+		if _, err := d.TerminateInstances(api.Operator, ids); err != nil {
 			errs = append(errs, err)
 		}
 	}

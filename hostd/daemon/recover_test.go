@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/cgroup"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/hostd/hostdtest"
@@ -105,7 +106,7 @@ func TestOpenFinishesAnInterruptedVolumeDeletion(t *testing.T) {
 	d, err := Open(cfg)
 	require.NoError(t, err)
 	defer d.Close()
-	vols, err := d.DescribeVolumes(nil)
+	vols, err := d.DescribeVolumes(api.Operator, nil)
 	require.NoError(t, err)
 	assert.Empty(t, vols.Volumes, "the half-deleted volume survived")
 	data, err := os.ReadFile(disk)

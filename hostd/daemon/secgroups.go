@@ -14,8 +14,8 @@ import (
 // Security groups: their records and the handlers that change them. Every change that reaches
 // the datapath goes through applyLocked (rulesets.go).
 
-func (d *Daemon) lookupGroupLocked(id string) (*state.SecurityGroup, error) {
-	return lookupID(d.groups, id, api.GroupID)
+func (d *Daemon) lookupGroupLocked(c api.Caller, id string) (*state.SecurityGroup, error) {
+	return lookupID(c, d.groups, id, api.GroupID)
 }
 
 func allTraffic() firewall.Rule {
@@ -49,8 +49,9 @@ func (d *Daemon) groupNumber(id string) uint32 {
 // createDefaultsLocked makes a new VPC's default group and default ACL.
 func (d *Daemon) createDefaultsLocked(v *state.VPC) error {
 	g := newGroup(v.ID, "default", "default VPC security group", true)
+	g.OwnerID = v.OwnerID
 	g.Number = d.nextGroupNumberLocked()
-	acl := &state.NetworkACL{ID: newID("acl-"), VpcID: v.ID, Default: true, Entries: firewall.DefaultACL().Entries}
+	acl := &state.NetworkACL{ID: newID("acl-"), VpcID: v.ID, Default: true, Entries: firewall.DefaultACL().Entries, OwnerID: v.OwnerID}
 	err := d.applyLocked(firewallChange{
 		// The VPC is not in the records yet: its number comes from v.
 		compile: map[ruleSetKey]func() (uint32, error){{acl: acl.ID}: func() (uint32, error) {
@@ -106,7 +107,7 @@ func (d *Daemon) vpcGroupsLocked(vpcID string) []string {
 }
 
 // CreateSecurityGroup makes a group in a VPC.
-func (d *Daemon) CreateSecurityGroup(req api.CreateSecurityGroupRequest) (api.CreateSecurityGroupResponse, error) {
+func (d *Daemon) CreateSecurityGroup(c api.Caller, req api.CreateSecurityGroupRequest) (api.CreateSecurityGroupResponse, error) {
 	if req.GroupName == "" {
 		return api.CreateSecurityGroupResponse{}, api.Errorf(api.CodeMissingParameter, "a security group needs a name: --name NAME")
 	}
@@ -118,8 +119,11 @@ func (d *Daemon) CreateSecurityGroup(req api.CreateSecurityGroupRequest) (api.Cr
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v, err := d.lookupVpcLocked(req.VpcId)
+	v, err := d.lookupVpcLocked(c, req.VpcId)
 	if err != nil {
+		return api.CreateSecurityGroupResponse{}, err
+	}
+	if err := sameAccount(c, v, v.ID); err != nil {
 		return api.CreateSecurityGroupResponse{}, err
 	}
 	for _, g := range d.groups {
@@ -128,6 +132,7 @@ func (d *Daemon) CreateSecurityGroup(req api.CreateSecurityGroupRequest) (api.Cr
 		}
 	}
 	g := newGroup(v.ID, req.GroupName, req.Description, false)
+	g.OwnerID = v.OwnerID
 	g.Number = d.nextGroupNumberLocked()
 	if err := d.store.PutGroup(g); err != nil {
 		return api.CreateSecurityGroupResponse{}, err
@@ -137,15 +142,15 @@ func (d *Daemon) CreateSecurityGroup(req api.CreateSecurityGroupRequest) (api.Cr
 	return api.CreateSecurityGroupResponse{GroupId: g.ID}, nil
 }
 
-// DescribeSecurityGroups lists the given groups, or all, in EC2's shape.
-func (d *Daemon) DescribeSecurityGroups(ids []string) (api.DescribeSecurityGroupsResponse, error) {
+// DescribeSecurityGroups lists the given groups, or all the caller sees, in EC2's shape.
+func (d *Daemon) DescribeSecurityGroups(c api.Caller, ids []string) (api.DescribeSecurityGroupsResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	groups, err := pick(d.groups, ids, d.lookupGroupLocked)
+	groups, err := pick(c, d.groups, ids, d.lookupGroupLocked)
 	out := api.DescribeSecurityGroupsResponse{SecurityGroups: []api.SecurityGroup{}}
 	for _, g := range groups {
 		out.SecurityGroups = append(out.SecurityGroups, api.SecurityGroup{
-			GroupId: g.ID, GroupName: g.Name, Description: g.Description, VpcId: g.VpcID,
+			GroupId: g.ID, GroupName: g.Name, Description: g.Description, VpcId: g.VpcID, OwnerId: g.Owner(),
 			IpPermissions: permissions(g.Ingress), IpPermissionsEgress: permissions(g.Egress),
 		})
 	}
@@ -153,10 +158,10 @@ func (d *Daemon) DescribeSecurityGroups(ids []string) (api.DescribeSecurityGroup
 }
 
 // DeleteSecurityGroup removes a group no interface is in and no other group's rule names.
-func (d *Daemon) DeleteSecurityGroup(id string) (api.ReturnResponse, error) {
+func (d *Daemon) DeleteSecurityGroup(c api.Caller, id string) (api.ReturnResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	g, err := d.lookupGroupLocked(id)
+	g, err := d.lookupGroupLocked(c, id)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -182,7 +187,7 @@ func (d *Daemon) DeleteSecurityGroup(id string) (api.ReturnResponse, error) {
 }
 
 // parseRules validates EC2 permissions for group g (in its VPC).
-func (d *Daemon) parseRulesLocked(g *state.SecurityGroup, perms []firewall.IpPermission) ([]firewall.Rule, error) {
+func (d *Daemon) parseRulesLocked(c api.Caller, g *state.SecurityGroup, perms []firewall.IpPermission) ([]firewall.Rule, error) {
 	rules, err := firewall.RulesOf(perms)
 	if err != nil {
 		return nil, api.FirewallError(err)
@@ -191,7 +196,7 @@ func (d *Daemon) parseRulesLocked(g *state.SecurityGroup, perms []firewall.IpPer
 		if r.Group == "" {
 			continue
 		}
-		peer, err := d.lookupGroupLocked(r.Group)
+		peer, err := d.lookupGroupLocked(c, r.Group)
 		if err != nil {
 			return nil, err
 		}
@@ -214,12 +219,12 @@ type ruleChange struct {
 	rules          []firewall.Rule
 }
 
-func (d *Daemon) prepareRuleChangeLocked(req api.SecurityGroupRulesRequest) (ruleChange, error) {
-	g, err := d.lookupGroupLocked(req.GroupId)
+func (d *Daemon) prepareRuleChangeLocked(c api.Caller, req api.SecurityGroupRulesRequest) (ruleChange, error) {
+	g, err := d.lookupGroupLocked(c, req.GroupId)
 	if err != nil {
 		return ruleChange{}, err
 	}
-	rules, err := d.parseRulesLocked(g, req.IpPermissions)
+	rules, err := d.parseRulesLocked(c, g, req.IpPermissions)
 	if err != nil {
 		return ruleChange{}, err
 	}
@@ -233,14 +238,14 @@ func (d *Daemon) prepareRuleChangeLocked(req api.SecurityGroupRulesRequest) (rul
 }
 
 // AuthorizeSecurityGroup adds rules to a group and returns once the datapath enforces them.
-func (d *Daemon) AuthorizeSecurityGroup(req api.SecurityGroupRulesRequest) (api.AuthorizeSecurityGroupResponse, error) {
+func (d *Daemon) AuthorizeSecurityGroup(c api.Caller, req api.SecurityGroupRulesRequest) (api.AuthorizeSecurityGroupResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c, err := d.prepareRuleChangeLocked(req)
+	rc, err := d.prepareRuleChangeLocked(c, req)
 	if err != nil {
 		return api.AuthorizeSecurityGroupResponse{}, err
 	}
-	g, list, rules := c.group, c.list, c.rules
+	g, list, rules := rc.group, rc.list, rc.rules
 	out := api.AuthorizeSecurityGroupResponse{Return: true}
 	for _, r := range rules {
 		if slices.ContainsFunc(*list, func(s state.StoredRule) bool { return sameRule(s.Rule, r) }) {
@@ -253,7 +258,7 @@ func (d *Daemon) AuthorizeSecurityGroup(req api.SecurityGroupRulesRequest) (api.
 	if len(*list) > api.MaxRulesPerDirection {
 		return api.AuthorizeSecurityGroupResponse{}, api.Errorf(api.CodeRulesPerGroupLimitExceeded, "a security group has at most %d %s rules; %s would have %d", api.MaxRulesPerDirection, direction(req.Egress), g.ID, len(*list))
 	}
-	if err := d.replaceGroupLocked(c.updated); err != nil {
+	if err := d.replaceGroupLocked(rc.updated); err != nil {
 		return api.AuthorizeSecurityGroupResponse{}, err
 	}
 	d.log.Info("security group rules authorized", "group", g.ID, "egress", req.Egress, "rules", len(rules))
@@ -261,14 +266,14 @@ func (d *Daemon) AuthorizeSecurityGroup(req api.SecurityGroupRulesRequest) (api.
 }
 
 // RevokeSecurityGroup removes rules from a group. Flows they allowed and that are tracked go on.
-func (d *Daemon) RevokeSecurityGroup(req api.SecurityGroupRulesRequest) (api.ReturnResponse, error) {
+func (d *Daemon) RevokeSecurityGroup(c api.Caller, req api.SecurityGroupRulesRequest) (api.ReturnResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c, err := d.prepareRuleChangeLocked(req)
+	rc, err := d.prepareRuleChangeLocked(c, req)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	g, list, rules := c.group, c.list, c.rules
+	g, list, rules := rc.group, rc.list, rc.rules
 	for _, r := range rules {
 		i := slices.IndexFunc(*list, func(s state.StoredRule) bool { return sameRule(s.Rule, r) })
 		if i < 0 {
@@ -276,7 +281,7 @@ func (d *Daemon) RevokeSecurityGroup(req api.SecurityGroupRulesRequest) (api.Ret
 		}
 		*list = slices.Delete(*list, i, i+1)
 	}
-	if err := d.replaceGroupLocked(c.updated); err != nil {
+	if err := d.replaceGroupLocked(rc.updated); err != nil {
 		return api.ReturnResponse{}, err
 	}
 	d.log.Info("security group rules revoked", "group", g.ID, "egress", req.Egress, "rules", len(rules))
@@ -302,13 +307,13 @@ func (d *Daemon) replaceGroupLocked(updated *state.SecurityGroup) error {
 
 // resolveGroupsLocked checks the groups asked for an interface in a subnet: 1 to 5 groups of its
 // VPC, its default group when none is named.
-func (d *Daemon) resolveGroupsLocked(vpcID string, ids []string) ([]string, error) {
+func (d *Daemon) resolveGroupsLocked(c api.Caller, vpcID string, ids []string) ([]string, error) {
 	if len(ids) == 0 {
 		return []string{d.vpcs[vpcID].DefaultGroupID}, nil
 	}
 	var out []string
 	for _, id := range ids {
-		g, err := d.lookupGroupLocked(id)
+		g, err := d.lookupGroupLocked(c, id)
 		if err != nil {
 			return nil, err
 		}
@@ -326,13 +331,13 @@ func (d *Daemon) resolveGroupsLocked(vpcID string, ids []string) ([]string, erro
 }
 
 // SetGroups replaces the security groups of an instance's interface.
-func (d *Daemon) SetGroups(id string, req api.SetGroupsRequest) (api.ReturnResponse, error) {
+func (d *Daemon) SetGroups(c api.Caller, id string, req api.SetGroupsRequest) (api.ReturnResponse, error) {
 	if len(req.Groups) == 0 {
 		return api.ReturnResponse{}, api.Errorf(api.CodeMissingParameter, "name at least one group: --sg ID")
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	in, err := d.lookupLocked(id)
+	in, err := d.lookupLocked(c, id)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -340,7 +345,7 @@ func (d *Daemon) SetGroups(id string, req api.SetGroupsRequest) (api.ReturnRespo
 	if !ok || in.rec.Phase == state.Terminated {
 		return api.ReturnResponse{}, api.Errorf(api.CodeIncorrectInstanceState, "instance %s has no network interface", id)
 	}
-	groups, err := d.resolveGroupsLocked(e.VpcID, req.Groups)
+	groups, err := d.resolveGroupsLocked(c, e.VpcID, req.Groups)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}

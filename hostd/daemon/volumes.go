@@ -87,10 +87,15 @@ func (d *Daemon) restoreDeviceAllowlists() {
 }
 
 // CreateVolume makes a volume of size bytes from a free extent of the store.
-func (d *Daemon) CreateVolume(req api.CreateVolumeRequest) (api.Volume, error) {
+func (d *Daemon) CreateVolume(c api.Caller, req api.CreateVolumeRequest) (api.Volume, error) {
 	if req.Size <= 0 || req.Size%memscrub.Alignment != 0 {
 		return api.Volume{}, api.Errorf(api.CodeInvalidParameterValue, "--size %s: give a positive whole number of MiB", api.FormatSize(req.Size))
 	}
+	quota, err := d.claimQuota(c.AccountID, usage{diskBytes: req.Size})
+	if err != nil {
+		return api.Volume{}, err
+	}
+	defer quota.release() // unless the volume is recorded, and counts itself
 	id := newID("vol-")
 	if _, err := d.disk.Create(id, req.Size); err != nil {
 		if errors.Is(err, memscrub.ErrNoSpace) {
@@ -98,28 +103,29 @@ func (d *Daemon) CreateVolume(req api.CreateVolumeRequest) (api.Volume, error) {
 		}
 		return api.Volume{}, api.Errorf(api.CodeInvalidParameterValue, "%v", err)
 	}
-	v := &state.Volume{ID: id, Size: req.Size, CreatedAt: time.Now().UTC()}
+	v := &state.Volume{ID: id, Size: req.Size, CreatedAt: time.Now().UTC(), OwnerID: c.AccountID}
 	if err := d.store.PutVolume(v); err != nil {
 		_ = d.disk.Delete(id)
 		return api.Volume{}, err
 	}
 	d.mu.Lock()
 	d.volumes[id] = v
+	quota.doneLocked()
 	d.mu.Unlock()
 	d.log.Info("volume created", "volume", id, "bytes", req.Size)
 	ext, _ := d.disk.Extent(id)
 	return api.Volume{VolumeId: id, Size: req.Size, StoreOffset: ext.Offset}, nil
 }
 
-// DescribeVolumes lists the given volumes, or all.
-func (d *Daemon) DescribeVolumes(ids []string) (api.DescribeVolumesResponse, error) {
+// DescribeVolumes lists the given volumes, or all the caller sees.
+func (d *Daemon) DescribeVolumes(c api.Caller, ids []string) (api.DescribeVolumesResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	vols, err := pick(d.volumes, ids, d.lookupVolumeLocked)
+	vols, err := pick(c, d.volumes, ids, d.lookupVolumeLocked)
 	out := api.DescribeVolumesResponse{Volumes: []api.Volume{}}
 	for _, v := range vols {
 		ext, _ := d.disk.Extent(v.ID)
-		av := api.Volume{VolumeId: v.ID, Size: v.Size, State: "available", StoreOffset: ext.Offset}
+		av := api.Volume{VolumeId: v.ID, Size: v.Size, State: "available", StoreOffset: ext.Offset, OwnerId: v.Owner()}
 		if v.InstanceID != "" {
 			av.State = "in-use"
 			av.Attachments = []api.VolumeAttachment{{InstanceId: v.InstanceID, Device: v.Device, State: "attached"}}
@@ -133,9 +139,9 @@ func (d *Daemon) DescribeVolumes(ids []string) (api.DescribeVolumesResponse, err
 }
 
 // DeleteVolume wipes a volume's extent and frees it.
-func (d *Daemon) DeleteVolume(id string) (api.ReturnResponse, error) {
+func (d *Daemon) DeleteVolume(c api.Caller, id string) (api.ReturnResponse, error) {
 	d.mu.Lock()
-	v, err := d.lookupVolumeLocked(id)
+	v, err := d.lookupVolumeLocked(c, id)
 	if err == nil && v.Detaching {
 		err = api.Errorf(api.CodeVolumeInUse, "volume %s is still detaching from %s: a descriptor of its device is still held; it frees itself once that is closed", id, v.InstanceID)
 	}
@@ -161,10 +167,10 @@ func (d *Daemon) DeleteVolume(id string) (api.ReturnResponse, error) {
 
 // running returns a running instance's cgroup and record; else IncorrectInstanceState, saying
 // why it had to be running.
-func (d *Daemon) running(instanceID, why string) (cgroup.Group, *state.Instance, error) {
+func (d *Daemon) running(c api.Caller, instanceID, why string) (cgroup.Group, *state.Instance, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	in, err := d.lookupLocked(instanceID)
+	in, err := d.lookupLocked(c, instanceID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -178,18 +184,18 @@ const attachWhy = "volumes attach to running instances (or at launch)"
 
 // AttachVolume attaches a volume to a running instance: a loop device over its extent, admitted
 // by the instance's device allowlist, shown at the device path inside.
-func (d *Daemon) AttachVolume(id string, req api.AttachVolumeRequest) (api.VolumeAttachment, error) {
+func (d *Daemon) AttachVolume(c api.Caller, id string, req api.AttachVolumeRequest) (api.VolumeAttachment, error) {
 	if req.InstanceId == "" {
 		return api.VolumeAttachment{}, api.Errorf(api.CodeMissingParameter, "--instance is required")
 	}
 	if req.Device == "" {
 		req.Device = "/dev/xvdf"
 	}
-	group, rec, err := d.running(req.InstanceId, attachWhy)
+	group, rec, err := d.running(c, req.InstanceId, attachWhy)
 	if err != nil {
 		return api.VolumeAttachment{}, err
 	}
-	if err := d.reserveVolumes(rec.ID, []api.VolumeMapping{{VolumeId: id, Device: req.Device}}); err != nil {
+	if err := d.reserveVolumes(c, rec, []api.VolumeMapping{{VolumeId: id, Device: req.Device}}); err != nil {
 		return api.VolumeAttachment{}, err
 	}
 	loop, err := d.attachLoop(rec, id)
@@ -211,9 +217,9 @@ func (d *Daemon) AttachVolume(id string, req api.AttachVolumeRequest) (api.Volum
 
 // DetachVolume takes a volume from the running instance it is attached to. It succeeds only
 // once the loop device is unbound: a refusal (VolumeInUse) leaves everything as it was.
-func (d *Daemon) DetachVolume(id string) (api.ReturnResponse, error) {
+func (d *Daemon) DetachVolume(c api.Caller, id string) (api.ReturnResponse, error) {
 	d.mu.Lock()
-	v, err := d.lookupVolumeLocked(id)
+	v, err := d.lookupVolumeLocked(c, id)
 	if err == nil && v.InstanceID == "" {
 		err = api.Errorf(api.CodeIncorrectState, "volume %s is not attached", id)
 	}
@@ -227,7 +233,7 @@ func (d *Daemon) DetachVolume(id string) (api.ReturnResponse, error) {
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	group, rec, err := d.running(instanceID, attachWhy)
+	group, rec, err := d.running(c, instanceID, attachWhy)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
@@ -299,8 +305,8 @@ func (d *Daemon) loopOf(v *state.Volume) *memscrub.LoopDevice {
 // attachVolumes gives a launching instance its volumes: each becomes a loop device over its
 // extent, owned by the guest's root, for the init to show at its device path; the returned
 // devices are what the instance's device allowlist must admit.
-func (d *Daemon) attachVolumes(rec *state.Instance, maps []api.VolumeMapping) ([]guest.DeviceNode, []cgroup.Device, error) {
-	if err := d.reserveVolumes(rec.ID, maps); err != nil {
+func (d *Daemon) attachVolumes(c api.Caller, rec *state.Instance, maps []api.VolumeMapping) ([]guest.DeviceNode, []cgroup.Device, error) {
+	if err := d.reserveVolumes(c, rec, maps); err != nil {
 		return nil, nil, err
 	}
 	var nodes []guest.DeviceNode
@@ -347,14 +353,19 @@ func (d *Daemon) attachLoop(rec *state.Instance, volumeID string) (*memscrub.Loo
 }
 
 // reserveVolumes checks the mappings and marks each volume as the instance's, all or none.
-func (d *Daemon) reserveVolumes(instanceID string, maps []api.VolumeMapping) error {
+func (d *Daemon) reserveVolumes(c api.Caller, rec *state.Instance, maps []api.VolumeMapping) error {
+	instanceID := rec.ID
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	seen := map[string]bool{}
 	for _, m := range maps {
-		v, err := d.lookupVolumeLocked(m.VolumeId)
+		v, err := d.lookupVolumeLocked(c, m.VolumeId)
 		if err != nil {
 			return err
+		}
+		if v.Owner() != rec.Owner() {
+			// Only the operator sees both: a volume attaches to an instance of its own account.
+			return api.Errorf(api.CodeInvalidParameterValue, "%s belongs to account %s and %s to account %s; a volume attaches only to an instance of its own account", v.ID, v.Owner(), instanceID, rec.Owner())
 		}
 		switch {
 		case v.Detaching:
@@ -451,6 +462,6 @@ func (d *Daemon) volumeHousekeeping(ctx context.Context) {
 	}
 }
 
-func (d *Daemon) lookupVolumeLocked(id string) (*state.Volume, error) {
-	return lookupID(d.volumes, id, api.VolumeID)
+func (d *Daemon) lookupVolumeLocked(c api.Caller, id string) (*state.Volume, error) {
+	return lookupID(c, d.volumes, id, api.VolumeID)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -136,6 +137,10 @@ func Start(t testing.TB, serveArgs ...string) *Daemon {
 	}
 	t.Cleanup(func() {
 		d.Stop()
+		// A daemon built with -race (HOSTD_TEST_BINARY) reports races on its stderr.
+		if strings.Contains(d.Log(), "WARNING: DATA RACE") {
+			t.Errorf("the daemon reported a data race:\n%s", d.Log())
+		}
 		d.Teardown()
 		d.CheckNoLeaks()
 		os.RemoveAll(dir)
@@ -194,6 +199,9 @@ func (d *Daemon) signal(sig syscall.Signal) {
 	d.cmd = nil
 }
 
+// Pid is the daemon process's pid, while it runs.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
 // Log is what the daemon has written so far.
 func (d *Daemon) Log() string { return d.log.String() }
 
@@ -212,9 +220,14 @@ func (d *Daemon) Run(args ...string) (stdout, stderr string, code int) {
 
 // RunStdin is Run with stdin.
 func (d *Daemon) RunStdin(stdin string, args ...string) (stdout, stderr string, code int) {
+	return d.runCLI(stdin, []string{"--socket", d.Socket}, []string{"HOSTD_STATE_DIR=" + d.StateDir}, args)
+}
+
+// runCLI runs the hostd CLI with the global flags and environment given.
+func (d *Daemon) runCLI(stdin string, globals, env, args []string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
-	cmd := exec.Command(d.Bin, append([]string{"--socket", d.Socket}, args...)...)
-	cmd.Env = append(os.Environ(), "HOSTD_STATE_DIR="+d.StateDir)
+	cmd := exec.Command(d.Bin, append(globals, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -224,6 +237,24 @@ func (d *Daemon) RunStdin(stdin string, args ...string) (stdout, stderr string, 
 	}
 	d.noteInstances(out.String())
 	return out.String(), errb.String(), code
+}
+
+// Endpoint is the URL of the daemon's network listener (started with serve --listen), as its
+// log announces it.
+func (d *Daemon) Endpoint() string {
+	d.t.Helper()
+	m := regexp.MustCompile(`network listener serving signed calls" listen=(\S+) tls=(\w+)`).FindStringSubmatch(d.Log())
+	require.NotNil(d.t, m, "the daemon announced no network listener (serve --listen):\n%s", d.Log())
+	if m[2] == "true" {
+		return "https://" + m[1]
+	}
+	return "http://" + m[1]
+}
+
+// RunSigned runs the CLI against the network listener, signing with an access key.
+func (d *Daemon) RunSigned(keyID, secret string, args ...string) (stdout, stderr string, code int) {
+	return d.runCLI("", []string{"--endpoint", d.Endpoint()},
+		[]string{"AWS_ACCESS_KEY_ID=" + keyID, "AWS_SECRET_ACCESS_KEY=" + secret, "AWS_PROFILE=", "AWS_REGION="}, args)
 }
 
 // JSON runs a command that must succeed and decodes its output into v.

@@ -46,6 +46,7 @@ type Instance struct {
 	Reason     string     `json:"reason,omitempty"`
 	RAMRegion  string     `json:"ram_region,omitempty"`
 	RAMBytes   int64      `json:"ram_bytes,omitempty"`
+	OwnerID    string     `json:"owner_id,omitempty"` // the account; see Owner
 	// UserData is served by the metadata service; MetadataOptions are its settings (zero fields,
 	// in records older than the service, mean EC2's defaults).
 	UserData        []byte                      `json:"user_data,omitempty"`
@@ -62,6 +63,7 @@ type VPC struct {
 	// Its default security group and default network ACL, made with it.
 	DefaultGroupID string `json:"default_group_id"`
 	DefaultACLID   string `json:"default_acl_id"`
+	OwnerID        string `json:"owner_id,omitempty"`
 	// The resolver's switches (EC2's VPC attributes).
 	EnableDnsSupport   bool `json:"enable_dns_support"`
 	EnableDnsHostnames bool `json:"enable_dns_hostnames"`
@@ -87,6 +89,7 @@ type Subnet struct {
 	CreatedAt time.Time `json:"created_at"`
 	Number    uint32    `json:"number"` // the datapath's key for the subnet
 	ACLID     string    `json:"acl_id"` // its network ACL
+	OwnerID   string    `json:"owner_id,omitempty"`
 }
 
 // SecurityGroup is a group of a VPC and its rules.
@@ -99,6 +102,7 @@ type SecurityGroup struct {
 	Default     bool         `json:"default,omitempty"`
 	Ingress     []StoredRule `json:"ingress"`
 	Egress      []StoredRule `json:"egress"`
+	OwnerID     string       `json:"owner_id,omitempty"` // its rules are its owner's too
 }
 
 // StoredRule is a security group rule and its id.
@@ -113,6 +117,7 @@ type NetworkACL struct {
 	VpcID   string              `json:"vpc_id"`
 	Default bool                `json:"default,omitempty"`
 	Entries []firewall.ACLEntry `json:"entries"`
+	OwnerID string              `json:"owner_id,omitempty"`
 }
 
 // ENI is an instance's network interface. Its address stays with it while the instance is
@@ -127,6 +132,7 @@ type ENI struct {
 	HostIfName      string   `json:"host_ifname"`
 	SourceDestCheck bool     `json:"source_dest_check"`
 	Groups          []string `json:"groups"` // its security groups, 1 to 5
+	OwnerID         string   `json:"owner_id,omitempty"`
 }
 
 // Volume is a disk volume: an extent of the store, attached to at most one instance through a
@@ -143,7 +149,8 @@ type Volume struct {
 	LoopGID    int       `json:"loop_gid,omitempty"` // the loop node's group before the guest got it
 	// Detaching: the instance is gone but its loop device is still bound (a descriptor of it is
 	// held somewhere); the extent stays out of reach until the device is free.
-	Detaching bool `json:"detaching,omitempty"`
+	Detaching bool   `json:"detaching,omitempty"`
+	OwnerID   string `json:"owner_id,omitempty"`
 }
 
 var (

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,14 +25,18 @@ import (
 
 const cpRounds = 5 // measurements alternate with their baselines, this many times each
 
-// benchControlPlane measures the pieces of the tenant control plane (issue 12) on their own,
-// before they are wired into the daemon: verifying a signed request, and durable audit appends.
-func benchControlPlane(w *bytes.Buffer) error {
-	fmt.Fprintf(w, "## Control plane: signature verification and audit appends (issue 12)\n\n")
+// benchControlPlane measures the tenant control plane (issue 12): verifying a signed request
+// and durable audit appends on their own, then whole API calls, signed and audited over TCP,
+// against the same calls on the unix socket.
+func benchControlPlane(w *bytes.Buffer, bin string) error {
+	fmt.Fprintf(w, "## Control plane: signature verification, audit appends, signed calls (issue 12)\n\n")
 	if err := benchSigV4(w); err != nil {
 		return err
 	}
-	return benchAudit(w)
+	if err := benchAudit(w); err != nil {
+		return err
+	}
+	return benchSignedCalls(w, bin)
 }
 
 // benchSigV4 times verifying a signed EC2 RunInstances request (its key looked up and its
@@ -181,20 +184,7 @@ func benchAudit(w *bytes.Buffer) error {
 
 // appendRate runs f from `writers` goroutines for about d and returns calls per second.
 func appendRate(writers int, d time.Duration, f func() error) (float64, error) {
-	var mu sync.Mutex
-	count := 0
-	deadline := time.Now().Add(d)
-	elapsed, err := parallel(writers, func(int) error {
-		n := 0
-		defer func() { mu.Lock(); count += n; mu.Unlock() }()
-		for ; time.Now().Before(deadline); n++ {
-			if err := f(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return float64(count) / elapsed.Seconds(), err
+	return callRate(writers, d, func(int, int) error { return f() })
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -59,7 +59,7 @@ func main() {
 		{"scrub", func() error { return benchScrub(&report) }},
 		{"ramlaunch", func() error { return benchRAMLaunch(&report, d) }},
 		{"wipe", func() error { return benchWipe(&report) }},
-		{"controlplane", func() error { return benchControlPlane(&report) }},
+		{"controlplane", func() error { return benchControlPlane(&report, hostd) }},
 		{"services", func() error { return benchServices(&report, d) }},
 	}
 	for _, s := range sections {
@@ -87,13 +87,14 @@ type daemon struct {
 }
 
 // startDaemon starts a daemon of its own; tag tells its fabric from another one's.
-func startDaemon(bin, tag string) (*daemon, error) {
+func startDaemon(bin, tag string, serveArgs ...string) (*daemon, error) {
 	dir, err := os.MkdirTemp("/var/tmp", "hostd-bench-")
 	if err != nil {
 		return nil, err
 	}
 	d := &daemon{bin: bin, dir: dir, socket: filepath.Join(dir, "hostd.sock"), fabric: fmt.Sprintf("bench%d%s", os.Getpid(), tag)}
 	d.cmd = exec.Command(bin, "serve", "--state-dir", filepath.Join(dir, "state"), "--socket", d.socket, "--fabric", d.fabric, "--ram-pool", "4GiB", "--scrub-workers", "2")
+	d.cmd.Args = append(d.cmd.Args, serveArgs...)
 	logFile, err := os.Create(filepath.Join(dir, "daemon.log"))
 	if err != nil {
 		return nil, err
