@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -175,6 +176,7 @@ func sdkClient(url, key string) *ec2.Client {
 		Region:           "us-east-1",
 		Credentials:      credentials.NewStaticCredentialsProvider(key, strings.Repeat("x", 40), ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       &http.Client{Transport: SDKTransport(http.DefaultTransport)},
 	})
 }
 
