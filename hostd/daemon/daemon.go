@@ -65,7 +65,9 @@ type Daemon struct {
 	volumes   map[string]*state.Volume
 	groups    map[string]*state.SecurityGroup
 	acls      map[string]*state.NetworkACL
-	rules     ruleSets // the datapath's rule sets of ACLs and of combinations of groups
+	tags      map[string]*state.Tags // by resource id
+	tokens    map[string]bool        // client tokens of RunInstances calls under way
+	rules     ruleSets               // the datapath's rule sets of ACLs and of combinations of groups
 }
 
 // instance is the daemon's live view of one instance.
@@ -74,6 +76,7 @@ type instance struct {
 	proc        *guest.Process // set while running
 	group       cgroup.Group   // set while running
 	terminating bool
+	stopping    bool // StopInstances is ending it: the stop is its to record
 }
 
 // tombstoneTTL is how long describe still shows a terminated instance, as EC2 does for about an hour.
@@ -129,6 +132,8 @@ func Open(cfg Config) (*Daemon, error) {
 		volumes:   map[string]*state.Volume{},
 		groups:    map[string]*state.SecurityGroup{},
 		acls:      map[string]*state.NetworkACL{},
+		tags:      map[string]*state.Tags{},
+		tokens:    map[string]bool{},
 	}
 	if d.cfg.DiskStore == "" {
 		d.cfg.DiskStore = DefaultDiskStore(cfg.StateDir)

@@ -40,6 +40,18 @@ func (d *Daemon) validateRun(req *api.RunInstanceRequest) (api.Limits, int64, er
 
 func validateLimits(req *api.RunInstanceRequest) (api.Limits, error) {
 	l := req.Limits
+	if req.InstanceType != "" {
+		t, err := api.LookupInstanceType(req.InstanceType)
+		if err != nil {
+			return l, err
+		}
+		if l.MemoryBytes == 0 {
+			l.MemoryBytes = t.MemoryBytes
+		}
+		if l.Cpus == 0 {
+			l.Cpus = float64(min(t.VCpus, runtime.NumCPU()))
+		}
+	}
 	if len(req.Command) == 0 || req.Command[0] == "" {
 		return l, api.Errorf(api.CodeMissingParameter, "a command is required: hostd instance run [flags] -- CMD [ARG...]")
 	}

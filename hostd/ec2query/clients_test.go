@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/hostdtest"
 )
 
 // stubServer answers every action of the Catalog over real HTTP with a canned output (every
@@ -258,7 +259,7 @@ func TestGoSDKSeesEC2Errors(t *testing.T) {
 // TestAWSCLIAgainstTheStub: the AWS CLI (Debian's awscli) with --endpoint-url: its shorthand,
 // user data, pagination flags and error output, and what the server decoded from it.
 func TestAWSCLIAgainstTheStub(t *testing.T) {
-	needTool(t, "/usr/bin/aws", "awscli")
+	hostdtest.RequireTool(t, "/usr/bin/aws", "awscli")
 	s := newStubServer(t)
 	for _, o := range s.outputs { // the CLI follows a NextToken: the canned listings have no more pages
 		if f := reflect.ValueOf(o).Elem().FieldByName("NextToken"); f.IsValid() {

@@ -111,6 +111,17 @@ var fabricSeq int
 // `hostd serve` (pool flags, say).
 func Start(t testing.TB, serveArgs ...string) *Daemon {
 	t.Helper()
+	d := Prepare(t)
+	d.serve = serveArgs
+	d.Restart()
+	return d
+}
+
+// Prepare makes a daemon's directories, names and teardown and leak check without starting
+// it: for a test that runs the daemon in its own process (the cleanup it registers afterwards
+// must stop that daemon; it runs first).
+func Prepare(t testing.TB) *Daemon {
+	t.Helper()
 	RequireRoot(t)
 	// Not under /tmp: instances get a private /tmp, and the test must show that the daemon's own
 	// paths are hidden from them, not merely absent. The directory is traversable so that the
@@ -127,7 +138,6 @@ func Start(t testing.TB, serveArgs ...string) *Daemon {
 		Socket:   filepath.Join(dir, "run", "hostd.sock"),
 		Fabric:   fmt.Sprintf("t%d-%d", os.Getpid(), fabricSeq),
 		seen:     map[string]bool{},
-		serve:    serveArgs,
 	}
 	t.Cleanup(func() {
 		d.Stop()
@@ -135,7 +145,6 @@ func Start(t testing.TB, serveArgs ...string) *Daemon {
 		d.CheckNoLeaks()
 		os.RemoveAll(dir)
 	})
-	d.Restart()
 	return d
 }
 
@@ -259,4 +268,17 @@ func ErrorOf(t testing.TB, stderr string) (code, message string) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(stderr), &doc), "stderr is not an error document: %q", stderr)
 	return doc.Error.Code, doc.Error.Message
+}
+
+// RequireTool stops a test that needs a program the machine lacks, naming the Debian package
+// that has it. Under CI=true it fails: .ci/run installs every such package.
+func RequireTool(t testing.TB, path, pkg string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is missing: .ci/run installs %s", path, pkg)
+	}
+	t.Skipf("%s is missing: apt-get install %s", path, pkg)
 }
