@@ -17,6 +17,7 @@ func cmdInstance(g *globals, args []string) error {
 	return runVerb(g, "instance", args, map[string]func(*globals, []string) error{
 		"run": instanceRun, "exec": instanceExec, "describe": instanceDescribe, "terminate": instanceTerminate,
 		"modify": instanceModify, "set-groups": instanceSetGroups,
+		"stop": instanceStateVerb("stop"), "start": instanceStateVerb("start"),
 	})
 }
 
@@ -34,10 +35,19 @@ func instanceRun(g *globals, args []string) error {
 	fs.Var(&groups, "sg", "a security group of the interface (repeatable, at most 5; default: the VPC's default group)")
 	var volumes volumeFlags
 	fs.Var(&volumes, "volume", "VOL:/dev/NAME, a volume to attach (repeatable)")
+	instanceType := fs.String("instance-type", "", "an EC2 type (t3.nano … m5.large): its memory and vCPUs where --memory and --cpus are not given")
+	userData := fs.String("user-data", "", "a file of user data: a #! script is the workload when no CMD is given")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes, SecurityGroupIds: groups}
+	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes, SecurityGroupIds: groups, InstanceType: *instanceType}
+	if *userData != "" {
+		b, err := os.ReadFile(*userData)
+		if err != nil {
+			return api.Errorf(api.CodeInvalidParameterValue, "--user-data: %v", err)
+		}
+		req.UserData = b
+	}
 	if *subnet != "" {
 		if err := api.SubnetID.Check(*subnet); err != nil {
 			return err
@@ -163,6 +173,31 @@ func instanceModify(g *globals, args []string) error {
 		return err
 	}
 	return g.print(out)
+}
+
+// instanceStateVerb stops or starts instances.
+func instanceStateVerb(verb string) func(*globals, []string) error {
+	return func(g *globals, args []string) error {
+		fs := newFlags("instance " + verb)
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			return usagef("usage: hostd instance %s ID...", verb)
+		}
+		if err := api.InstanceID.Check(fs.Args()...); err != nil {
+			return err
+		}
+		var out any = &api.StopInstancesResponse{}
+		if verb == "start" {
+			out = &api.StartInstancesResponse{}
+		}
+		req := api.TerminateInstancesRequest{InstanceIds: fs.Args()}
+		if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/"+verb, req, out); err != nil {
+			return err
+		}
+		return g.print(out)
+	}
 }
 
 func instanceTerminate(g *globals, args []string) error {

@@ -22,6 +22,12 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/instances/terminate", withBody(d, func(req api.TerminateInstancesRequest) (api.TerminateInstancesResponse, error) {
 		return d.TerminateInstances(req.InstanceIds)
 	}))
+	mux.HandleFunc("POST /v1/instances/stop", withBody(d, func(req api.TerminateInstancesRequest) (api.StopInstancesResponse, error) {
+		return d.StopInstances(api.Operator, req.InstanceIds)
+	}))
+	mux.HandleFunc("POST /v1/instances/start", withBody(d, func(req api.TerminateInstancesRequest) (api.StartInstancesResponse, error) {
+		return d.StartInstances(api.Operator, req.InstanceIds)
+	}))
 	mux.HandleFunc("POST /v1/instances/{id}/exec", noBody(d, pathID, d.ExecTarget))
 	mux.HandleFunc("POST /v1/instances/{id}/modify", func(w http.ResponseWriter, r *http.Request) {
 		withBody(d, func(req api.ModifyInstanceRequest) (api.ReturnResponse, error) {
@@ -44,11 +50,30 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/security-groups/{id}", noBody(d, pathID, d.DeleteSecurityGroup))
 	mux.HandleFunc("POST /v1/security-groups/authorize", withBody(d, d.AuthorizeSecurityGroup))
 	mux.HandleFunc("POST /v1/security-groups/revoke", withBody(d, d.RevokeSecurityGroup))
+	mux.HandleFunc("GET /v1/security-group-rules", noBody(d, ids(api.GroupID.Field), func(ids []string) (api.DescribeSecurityGroupRulesResponse, error) {
+		return d.DescribeSecurityGroupRules(api.Operator, ids)
+	}))
 	mux.HandleFunc("POST /v1/network-acls", withBody(d, d.CreateNetworkAcl))
 	mux.HandleFunc("GET /v1/network-acls", noBody(d, ids(api.NetworkAclID.Field), d.DescribeNetworkAcls))
 	mux.HandleFunc("POST /v1/network-acls/entries", withBody(d, d.CreateNetworkAclEntry))
 	mux.HandleFunc("POST /v1/network-acls/entries/delete", withBody(d, d.DeleteNetworkAclEntry))
 	mux.HandleFunc("POST /v1/network-acls/associate", withBody(d, d.AssociateNetworkAcl))
+	mux.HandleFunc("POST /v1/network-acls/entries/replace", withBody(d, func(req api.NetworkAclEntryRequest) (api.ReturnResponse, error) {
+		return d.ReplaceNetworkAclEntry(api.Operator, req)
+	}))
+	mux.HandleFunc("DELETE /v1/network-acls/{id}", noBody(d, pathID, func(id string) (api.ReturnResponse, error) {
+		return d.DeleteNetworkAcl(api.Operator, id)
+	}))
+
+	mux.HandleFunc("POST /v1/tags", withBody(d, func(req api.CreateTagsRequest) (api.ReturnResponse, error) {
+		return d.CreateTags(api.Operator, req)
+	}))
+	mux.HandleFunc("POST /v1/tags/delete", withBody(d, func(req api.DeleteTagsRequest) (api.ReturnResponse, error) {
+		return d.DeleteTags(api.Operator, req)
+	}))
+	mux.HandleFunc("GET /v1/tags", noBody(d, ids("ResourceId"), func(ids []string) (api.DescribeTagsResponse, error) {
+		return d.DescribeTags(api.Operator, ids)
+	}))
 
 	mux.HandleFunc("POST /v1/volumes", withBody(d, d.CreateVolume))
 	mux.HandleFunc("GET /v1/volumes", noBody(d, ids(api.VolumeID.Field), d.DescribeVolumes))

@@ -26,6 +26,9 @@ type launchOf struct {
 }
 
 func (d *Daemon) launch(req api.RunInstanceRequest, of launchOf) (api.RunInstanceResponse, error) {
+	if len(req.Command) == 0 && len(req.UserData) > 0 {
+		req.Command = workloadOf(req.UserData)
+	}
 	limits, ramBytes, err := d.validateRun(&req)
 	if err != nil {
 		return api.RunInstanceResponse{}, err

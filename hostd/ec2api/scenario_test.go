@@ -85,18 +85,6 @@ func connects(s *ec2test.Server, instance, addr string) bool {
 	return code == 0
 }
 
-func waitFile(t *testing.T, s *ec2test.Server, instance, path string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(hostdtest.Scaled(within))
-	for {
-		if _, _, code := s.Exec(instance, "test", "-e", path); code == 0 {
-			return
-		}
-		require.True(t, time.Now().Before(deadline), "%s did not appear in %s within %s", path, instance, within)
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 const (
 	dbIP     = "10.0.2.10"
 	dbServer = "#!/bin/sh\nhostd probe serve --port 5433 --seconds 3600 &\nexec hostd probe serve --port 5432 --seconds 3600\n"
@@ -209,7 +197,7 @@ func (sc *scenario) run() {
 	require.NotEmpty(t, str(ud, "UserData", "Value"))
 
 	// Real TCP, as the rules say.
-	waitFile(t, s, webID, "/tmp/rr.started", 30*time.Second)
+	hostdtest.WaitExec(t, s.Daemon, webID, "test", "-e", "/tmp/rr.started")
 	assert.True(t, connects(s, webID, dbIP+":5432"), "web reaches db:5432 (group rule, ACL rule 100)")
 	assert.False(t, connects(s, webID, dbIP+":5433"), "web is refused db:5433: the group admits it, the ACL does not")
 	assert.False(t, connects(s, otherID, dbIP+":5432"), "an instance outside web is refused db:5432 by the group")
@@ -217,7 +205,7 @@ func (sc *scenario) run() {
 	// The rule goes by its id; the client's tracked connection goes on, new ones are refused.
 	sc.must("RevokeSecurityGroupIngress", map[string]any{"GroupId": db, "SecurityGroupRuleIds": []any{ruleID}})
 	assert.False(t, connects(s, webID, dbIP+":5432"), "a new connection after the revoke is refused")
-	waitFile(t, s, webID, "/tmp/rr.done", 30*time.Second)
+	hostdtest.WaitExec(t, s.Daemon, webID, "test", "-e", "/tmp/rr.done")
 	var rr struct{ Transactions int64 }
 	out := s.MustExec(webID, "cat", "/tmp/rr.json")
 	require.NoError(t, json.Unmarshal([]byte(out), &rr), "the client's run failed: %s", out)

@@ -282,3 +282,16 @@ func RequireTool(t testing.TB, path, pkg string) {
 	}
 	t.Skipf("%s is missing: apt-get install %s", path, pkg)
 }
+
+// WaitExec runs cmd in an instance until it succeeds, for what a workload does after it starts.
+func WaitExec(t testing.TB, d *Daemon, id string, cmd ...string) {
+	t.Helper()
+	deadline := time.Now().Add(Scaled(20 * time.Second))
+	for {
+		if _, _, code := d.Exec(id, cmd...); code == 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%v never succeeded in %s", cmd, id)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
