@@ -27,7 +27,7 @@ func main() {
 	bin := flag.String("hostd", "bin/hostd", "hostd binary")
 	out := flag.String("out", "BENCHMARKS.md", "report to write")
 	n := flag.Int("n", 50, "sequential launches per measurement")
-	only := flag.String("only", "", "run only these sections (comma-separated: launch, density, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane)")
+	only := flag.String("only", "", "run only these sections (comma-separated: launch, density, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane, ec2)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench needs root")
@@ -60,6 +60,7 @@ func main() {
 		{"ramlaunch", func() error { return benchRAMLaunch(&report, d) }},
 		{"wipe", func() error { return benchWipe(&report) }},
 		{"controlplane", func() error { return benchControlPlane(&report) }},
+		{"ec2", func() error { return benchEC2(&report, hostd) }},
 	}
 	for _, s := range sections {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.name) {

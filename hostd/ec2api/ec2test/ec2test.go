@@ -78,15 +78,8 @@ func Start(t testing.TB, o Options) *Server {
 	served := make(chan error, 1)
 	go func() { served <- d.Serve(ctx) }()
 
-	router := ec2query.NewRouter(ec2query.Config{
-		Region:        Region,
-		Authenticator: keyTable{sigv4.New(sigv4.Config{Region: Region, Service: "ec2", Keys: lookupKey})},
-		Authorizer:    readOnlyKey{},
-		PageKey:       []byte(rand.Text()),
-		Log:           slog.New(slog.NewTextHandler(logFile, nil)),
-	})
-	srv := httptest.NewUnstartedServer(router)
-	ec2api.Register(router, ec2api.DaemonCore{D: d}, ec2api.Options{Endpoint: "http://" + srv.Listener.Addr().String()})
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = Router(ec2api.DaemonCore{D: d}, "http://"+srv.Listener.Addr().String(), slog.New(slog.NewTextHandler(logFile, nil)))
 	srv.Start()
 	s := &Server{Daemon: hd, Core: d, URL: srv.URL}
 	t.Cleanup(func() {
@@ -128,9 +121,26 @@ func Start(t testing.TB, o Options) *Server {
 	return s
 }
 
+// Router is the EC2 front end over core, its requests verified against the test keys.
+func Router(core ec2api.Core, endpoint string, log *slog.Logger) *ec2query.Router {
+	router := ec2query.NewRouter(ec2query.Config{
+		Region:        Region,
+		Authenticator: keyTable{sigv4.New(sigv4.Config{Region: Region, Service: "ec2", Keys: lookupKey})},
+		Authorizer:    readOnlyKey{},
+		PageKey:       []byte(rand.Text()),
+		Log:           log,
+	})
+	ec2api.Register(router, core, ec2api.Options{Endpoint: endpoint})
+	return router
+}
+
 // Env is the environment of an AWS CLI or boto3 process with key k against s: no config
 // file, no metadata service, no retries.
-func (s *Server) Env(k Key, home string) []string {
+func (s *Server) Env(k Key, home string) []string { return Env(k, home) }
+
+// Env is the environment of an AWS CLI or boto3 process with key k: no config file, no metadata
+// service, no retries.
+func Env(k Key, home string) []string {
 	return append(os.Environ(), "AWS_ACCESS_KEY_ID="+k.ID, "AWS_SECRET_ACCESS_KEY="+k.Secret,
 		"AWS_DEFAULT_REGION="+Region, "AWS_REGION="+Region, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1", "HOME="+home)

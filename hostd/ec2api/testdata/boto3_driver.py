@@ -4,12 +4,14 @@
 Reads JSON lines {"action": NAME, "params": {...}} (params as boto3 takes them) and answers each
 with one line: the output, or {"Error": {"Code": CODE, "Message": MESSAGE}}. Or, for an action
 boto3 has no method for, {"raw": NAME}: a signed POST with that Action, answered the same way.
-Endpoint, key and region come from the environment (HOSTD_EC2_ENDPOINT, AWS_*).
+Each output has "_seconds": how long the call took, client work included, serialising the
+answer for this pipe not. Endpoint, key and region come from the environment (HOSTD_EC2_ENDPOINT, AWS_*).
 """
 import datetime
 import json
 import os
 import sys
+import time
 
 import boto3
 import botocore
@@ -53,12 +55,16 @@ def main():
     client = boto3.client("ec2", endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}))
     for line in sys.stdin:
         call = json.loads(line)
+        start = time.perf_counter()
         try:
             if "raw" in call:
                 out = raw(session, endpoint, call["raw"])
             else:
                 method = getattr(client, botocore.xform_name(call["action"]))
-                out = plain(method(**call["params"]))
+                result = method(**call["params"])
+                seconds = time.perf_counter() - start
+                out = plain(result)
+                out["_seconds"] = seconds
         except ClientError as e:
             out = {"Error": {"Code": e.response["Error"]["Code"], "Message": e.response["Error"].get("Message", "")}}
         except botocore.exceptions.ParamValidationError as e:
