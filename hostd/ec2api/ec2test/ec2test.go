@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,11 @@ type Server struct {
 type Options struct {
 	RAMPoolBytes int64
 	DiskBytes    int64
+	// VpcAttributeStandIn answers DescribeVpcAttribute and ModifyVpcAttribute with EC2's
+	// defaults (DNS support on, DNS hostnames off), for clients that read them (Terraform's
+	// aws_vpc), until the front end has the real ones (the DNS attributes are issue 14's). It
+	// steps aside once the front end answers them itself.
+	VpcAttributeStandIn bool
 }
 
 // Start runs a daemon in this process and its EC2 front end on loopback, for t.
@@ -79,7 +85,11 @@ func Start(t testing.TB, o Options) *Server {
 	go func() { served <- d.Serve(ctx) }()
 
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.Handler = Router(ec2api.DaemonCore{D: d}, "http://"+srv.Listener.Addr().String(), slog.New(slog.NewTextHandler(logFile, nil)))
+	router := Router(ec2api.DaemonCore{D: d}, "http://"+srv.Listener.Addr().String(), slog.New(slog.NewTextHandler(logFile, nil)))
+	if o.VpcAttributeStandIn && !slices.Contains(router.Actions(), "DescribeVpcAttribute") {
+		standInVpcAttributes(router, d)
+	}
+	srv.Config.Handler = router
 	srv.Start()
 	s := &Server{Daemon: hd, Core: d, URL: srv.URL}
 	t.Cleanup(func() {
@@ -133,6 +143,37 @@ func Router(core ec2api.Core, endpoint string, log *slog.Logger) *ec2query.Route
 	ec2api.Register(router, core, ec2api.Options{Endpoint: endpoint})
 	return router
 }
+
+func standInVpcAttributes(r *ec2query.Router, d *daemon.Daemon) {
+	ec2query.Register(r, "DescribeVpcAttribute", func(_ context.Context, _ *ec2query.Call, req *ec2query.DescribeVpcAttributeRequest) (*ec2query.DescribeVpcAttributeResult, error) {
+		if _, err := d.DescribeVpcs([]string{req.VpcId}); err != nil {
+			return nil, err
+		}
+		out := &ec2query.DescribeVpcAttributeResult{VpcId: req.VpcId}
+		switch req.Attribute {
+		case "enableDnsSupport":
+			out.EnableDnsSupport = &ec2query.AttributeBooleanValue{Value: ptr(true)}
+		case "enableDnsHostnames":
+			out.EnableDnsHostnames = &ec2query.AttributeBooleanValue{Value: ptr(false)}
+		case "enableNetworkAddressUsageMetrics": // Terraform asks for it too
+			out.EnableNetworkAddressUsageMetrics = &ec2query.AttributeBooleanValue{Value: ptr(false)}
+		default:
+			return nil, &api.Error{Code: api.CodeInvalidParameterValue, Message: "the test stand-in answers enableDnsSupport and enableDnsHostnames only"}
+		}
+		return out, nil
+	}, nil)
+	ec2query.Register(r, "ModifyVpcAttribute", func(_ context.Context, _ *ec2query.Call, req *ec2query.ModifyVpcAttributeRequest) (*ec2query.NoOutput, error) {
+		if _, err := d.DescribeVpcs([]string{req.VpcId}); err != nil {
+			return nil, err
+		}
+		if v := req.EnableDnsSupport; v != nil && v.Value != nil && !*v.Value || req.EnableDnsHostnames != nil && req.EnableDnsHostnames.Value != nil && *req.EnableDnsHostnames.Value {
+			return nil, &api.Error{Code: api.CodeInvalidParameterValue, Message: "the test stand-in keeps EC2's defaults only"}
+		}
+		return &ec2query.NoOutput{}, nil
+	}, nil)
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // Env is the environment of an AWS CLI or boto3 process with key k against s: no config
 // file, no metadata service, no retries.
