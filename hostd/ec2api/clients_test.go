@@ -132,7 +132,7 @@ type boto3Client struct {
 
 func newBoto3(t *testing.T, s *ec2test.Server, key ec2test.Key) *boto3Client {
 	hostdtest.RequireTool(t, "/usr/bin/python3", "python3-boto3")
-	cmd := exec.Command("/usr/bin/python3", "testdata/boto3_driver.py")
+	cmd := exec.Command("/usr/bin/python3", "../ec2query/testdata/botocore_client.py", "session")
 	cmd.Env = append(s.Env(key, t.TempDir()), "HOSTD_EC2_ENDPOINT="+s.URL)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()

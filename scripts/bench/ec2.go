@@ -137,7 +137,7 @@ func (b *ec2Bench) stop() {
 	os.RemoveAll(b.dir)
 }
 
-// boto3Proc is hostd/ec2api's boto3 test driver, one call a line.
+// boto3Proc is botocore_client.py's session: boto3, one call a line.
 type boto3Proc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -145,7 +145,7 @@ type boto3Proc struct {
 }
 
 func startBoto3(url string) (*boto3Proc, error) {
-	cmd := exec.Command("/usr/bin/python3", "hostd/ec2api/testdata/boto3_driver.py")
+	cmd := exec.Command("/usr/bin/python3", "hostd/ec2query/testdata/botocore_client.py", "session")
 	home, err := os.MkdirTemp("", "hostd-bench-boto3-")
 	if err != nil {
 		return nil, err
