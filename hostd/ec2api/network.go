@@ -2,7 +2,6 @@ package ec2api
 
 import (
 	"context"
-	"net/netip"
 	"slices"
 
 	"github.com/hostd/hostd/hostd/api"
@@ -312,11 +311,4 @@ func (f *frontEnd) describeRouteTables(ctx context.Context, call *ec2query.Call,
 		return nil, err
 	}
 	return &ec2query.DescribeRouteTablesResult{RouteTables: page, NextToken: next}, nil
-}
-
-// inBlock tells whether ip is in cidr.
-func inBlock(cidr, ip string) bool {
-	p, err1 := netip.ParsePrefix(cidr)
-	a, err2 := netip.ParseAddr(ip)
-	return err1 == nil && err2 == nil && p.Contains(a)
 }
