@@ -38,8 +38,14 @@ func (d *Daemon) validateRun(req *api.RunInstanceRequest) (api.Limits, int64, er
 	return l, ram, nil
 }
 
+// MaxUserData is EC2's limit on user data, before base64.
+const MaxUserData = 16 << 10
+
 func validateLimits(req *api.RunInstanceRequest) (api.Limits, error) {
 	l := req.Limits
+	if len(req.UserData) > MaxUserData {
+		return l, api.Errorf(api.CodeInvalidParameterValue, "User data is limited to %d bytes; this is %d", MaxUserData, len(req.UserData))
+	}
 	if req.InstanceType != "" {
 		t, err := api.LookupInstanceType(req.InstanceType)
 		if err != nil {

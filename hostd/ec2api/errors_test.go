@@ -1,6 +1,7 @@
 package ec2api_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,6 +40,8 @@ func TestErrorsAsTheClientsSeeThem(t *testing.T) {
 		sc.refused("InvalidAMIID.NotFound", "RunInstances", map[string]any{"ImageId": "ami-0123456789abcdef0", "MinCount": 1, "MaxCount": 1, "SubnetId": subnet})
 		sc.refused("InvalidParameterValue", "RunInstances", map[string]any{"ImageId": ami, "InstanceType": "m9.huge", "MinCount": 1, "MaxCount": 1, "SubnetId": subnet})
 		sc.refused("InvalidSubnetID.NotFound", "RunInstances", map[string]any{"ImageId": ami, "MinCount": 1, "MaxCount": 1, "SubnetId": "subnet-0123456789abcdef0"})
+		sc.refused("InvalidParameterCombination", "RunInstances", map[string]any{"ImageId": ami, "MinCount": 1, "MaxCount": 2, "SubnetId": subnet, "PrivateIpAddress": "10.1.1.10"})
+		sc.refused("InvalidParameterValue", "RunInstances", map[string]any{"ImageId": ami, "MinCount": 1, "MaxCount": 1, "SubnetId": subnet, "UserData": "#!/bin/sh\n" + strings.Repeat("#", 16<<10)})
 		sc.refused("DryRunOperation", "CreateVpc", map[string]any{"CidrBlock": "10.2.0.0/16", "DryRun": true})
 		(&scenario{t: t, s: s, c: c.reader}).refused("UnauthorizedOperation", "CreateVpc", map[string]any{"CidrBlock": "10.2.0.0/16", "DryRun": true})
 		if err := c.admin.raw("DescribeUnicorns"); c.admin.name() != "aws-cli" {

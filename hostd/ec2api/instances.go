@@ -113,6 +113,9 @@ func (f *frontEnd) runInstances(ctx context.Context, call *ec2query.Call, req *e
 		}
 		run.SubnetId, run.PrivateIpAddress, run.SecurityGroupIds = ni.SubnetId, ni.PrivateIpAddress, ni.Groups
 	}
+	if run.PrivateIpAddress != "" && req.MaxCount > 1 {
+		return nil, api.Errorf(ec2query.CodeInvalidParameterCombination, "a PrivateIpAddress is one instance's: MaxCount must be 1")
+	}
 	if run.SubnetId == "" {
 		return nil, api.Errorf("VPCIdNotSpecified", "No default VPC for this user: hostd has no default VPC; give SubnetId")
 	}
