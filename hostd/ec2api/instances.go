@@ -406,10 +406,13 @@ func (f *frontEnd) modifyInstanceAttribute(ctx context.Context, _ *ec2query.Call
 	default:
 		return nil, api.Errorf(api.CodeInvalidParameterValue, "hostd cannot change the attribute %s of an instance", req.Attribute)
 	}
-	for name, v := range map[string]any{"InstanceType": req.InstanceType, "UserData": req.UserData, "InstanceInitiatedShutdownBehavior": req.InstanceInitiatedShutdownBehavior} {
-		if v != nil && !isNilPointer(v) {
-			return nil, api.Errorf(api.CodeInvalidParameterValue, "hostd cannot change the %s of an instance", name)
-		}
+	switch {
+	case req.InstanceType != nil:
+		return nil, api.Errorf(api.CodeInvalidParameterValue, "hostd cannot change the InstanceType of an instance")
+	case req.UserData != nil:
+		return nil, api.Errorf(api.CodeInvalidParameterValue, "hostd cannot change the UserData of an instance")
+	case req.InstanceInitiatedShutdownBehavior != nil && req.InstanceInitiatedShutdownBehavior.Value != "stop":
+		return nil, api.Errorf(api.CodeInvalidParameterValue, "hostd stops an instance whose workload ends: InstanceInitiatedShutdownBehavior is stop")
 	}
 	for name, v := range map[string]*ec2query.AttributeBooleanValue{"DisableApiTermination": req.DisableApiTermination, "DisableApiStop": req.DisableApiStop, "EbsOptimized": req.EbsOptimized} {
 		if v != nil && v.Value != nil && *v.Value {
@@ -420,16 +423,6 @@ func (f *frontEnd) modifyInstanceAttribute(ctx context.Context, _ *ec2query.Call
 		return &ec2query.NoOutput{}, nil
 	}
 	return f.modifyInterface(ctx, req.InstanceId, check, groups)
-}
-
-func isNilPointer(v any) bool {
-	switch p := v.(type) {
-	case *ec2query.AttributeValue:
-		return p == nil
-	case *ec2query.BlobAttributeValue:
-		return p == nil
-	}
-	return false
 }
 
 // modifyInterface changes an instance's interface: its check and groups, each if given.

@@ -88,12 +88,13 @@ func connects(s *ec2test.Server, instance, addr string) bool {
 const (
 	dbIP     = "10.0.2.10"
 	dbServer = "#!/bin/sh\nhostd probe serve --port 5433 --seconds 3600 &\nexec hostd probe serve --port 5432 --seconds 3600\n"
-	// The client waits for the server, then holds one connection for 8 s of requests: the
-	// tracked flow that must outlive the revoked rule.
+	// The client waits for the server and for the test's go (/tmp/go), then holds one
+	// connection for 10 s of requests: the tracked flow that must outlive the revoked rule.
 	webClient = "#!/bin/sh\n" +
 		"until hostd probe connect --addr " + dbIP + ":5432 --message xx --timeout 1s >/dev/null 2>&1; do sleep 0.2; done\n" +
-		"touch /tmp/rr.started\n" +
-		"hostd probe rr --addr " + dbIP + ":5432 --seconds 8 > /tmp/rr.json 2>&1\n" +
+		"touch /tmp/rr.ready\n" +
+		"until [ -e /tmp/go ]; do sleep 0.05; done\n" +
+		"hostd probe rr --addr " + dbIP + ":5432 --seconds 10 > /tmp/rr.json 2>&1\n" +
 		"touch /tmp/rr.done\n"
 )
 
@@ -197,12 +198,15 @@ func (sc *scenario) run() {
 	require.NotEmpty(t, str(ud, "UserData", "Value"))
 
 	// Real TCP, as the rules say.
-	hostdtest.WaitExec(t, s.Daemon, webID, "test", "-e", "/tmp/rr.started")
+	hostdtest.WaitExec(t, s.Daemon, webID, "test", "-e", "/tmp/rr.ready")
+	s.MustExec(webID, "touch", "/tmp/go")
 	assert.True(t, connects(s, webID, dbIP+":5432"), "web reaches db:5432 (group rule, ACL rule 100)")
 	assert.False(t, connects(s, webID, dbIP+":5433"), "web is refused db:5433: the group admits it, the ACL does not")
 	assert.False(t, connects(s, otherID, dbIP+":5432"), "an instance outside web is refused db:5432 by the group")
 
 	// The rule goes by its id; the client's tracked connection goes on, new ones are refused.
+	_, _, code := s.Exec(webID, "test", "-e", "/tmp/rr.done")
+	require.NotZero(t, code, "the client's connection must still be open when the rule is revoked, or the test proves nothing")
 	sc.must("RevokeSecurityGroupIngress", map[string]any{"GroupId": db, "SecurityGroupRuleIds": []any{ruleID}})
 	assert.False(t, connects(s, webID, dbIP+":5432"), "a new connection after the revoke is refused")
 	hostdtest.WaitExec(t, s.Daemon, webID, "test", "-e", "/tmp/rr.done")
@@ -210,6 +214,41 @@ func (sc *scenario) run() {
 	out := s.MustExec(webID, "cat", "/tmp/rr.json")
 	require.NoError(t, json.Unmarshal([]byte(out), &rr), "the client's run failed: %s", out)
 	assert.Greater(t, rr.Transactions, int64(100), "the tracked connection outlived the revoke: %s", out)
+
+	// The rule again, and the other instance's interface joins web: now it is admitted.
+	sc.must("AuthorizeSecurityGroupIngress", map[string]any{"GroupId": db, "IpPermissions": []any{map[string]any{
+		"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5433, "UserIdGroupPairs": []any{map[string]any{"GroupId": web}}}}})
+	enis := sc.must("DescribeNetworkInterfaces", map[string]any{"Filters": filters("attachment.instance-id", otherID)})
+	eni := str(enis, "NetworkInterfaces", 0, "NetworkInterfaceId")
+	require.True(t, strings.HasPrefix(eni, "eni-"), "%v", enis)
+	sc.must("ModifyNetworkInterfaceAttribute", map[string]any{"NetworkInterfaceId": eni, "Groups": []any{web}})
+	assert.True(t, connects(s, otherID, dbIP+":5432"), "in web, the other instance reaches db:5432")
+	sc.must("ModifyInstanceAttribute", map[string]any{"InstanceId": otherID, "SourceDestCheck": map[string]any{"Value": false}})
+	check := sc.must("DescribeInstanceAttribute", map[string]any{"InstanceId": otherID, "Attribute": "sourceDestCheck"})
+	require.Equal(t, false, at(check, "SourceDestCheck", "Value"), "%v", check)
+	var nativeOther struct {
+		Instances []struct {
+			SourceDestCheck *bool
+			SecurityGroups  []struct{ GroupId string }
+		}
+	}
+	s.JSON(&nativeOther, "instance", "describe", otherID)
+	require.False(t, *nativeOther.Instances[0].SourceDestCheck, "the native describe agrees")
+	require.Equal(t, web, nativeOther.Instances[0].SecurityGroups[0].GroupId)
+
+	// Stopped and started, it keeps its address.
+	stopped := sc.must("StopInstances", map[string]any{"InstanceIds": []any{otherID}})
+	require.Equal(t, "stopped", str(stopped, "StoppingInstances", 0, "CurrentState", "Name"), "%v", stopped)
+	state := sc.must("DescribeInstances", map[string]any{"InstanceIds": []any{otherID}})
+	require.Equal(t, "stopped", str(state, "Reservations", 0, "Instances", 0, "State", "Name"))
+	otherIP := str(state, "Reservations", 0, "Instances", 0, "PrivateIpAddress")
+	sc.must("StartInstances", map[string]any{"InstanceIds": []any{otherID}})
+	state = sc.must("DescribeInstances", map[string]any{"InstanceIds": []any{otherID}})
+	require.Equal(t, "running", str(state, "Reservations", 0, "Instances", 0, "State", "Name"))
+	require.Equal(t, otherIP, str(state, "Reservations", 0, "Instances", 0, "PrivateIpAddress"))
+
+	sc.must("RevokeSecurityGroupIngress", map[string]any{"GroupId": db, "IpPermissions": []any{map[string]any{
+		"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5433, "UserIdGroupPairs": []any{map[string]any{"GroupId": web}}}}})
 
 	// A volume, attached to db, found by its attachment.
 	vol := str(sc.must("CreateVolume", map[string]any{"AvailabilityZone": zone, "Size": 1, "TagSpecifications": tagSpec("volume", "Role", "db")}), "VolumeId")

@@ -140,6 +140,7 @@ func (b *ec2Bench) stop() {
 // boto3Proc is botocore_client.py's session: boto3, one call a line.
 type boto3Proc struct {
 	cmd    *exec.Cmd
+	home   string // its HOME, removed at close
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
 }
@@ -152,7 +153,7 @@ func startBoto3(url string) (*boto3Proc, error) {
 	}
 	cmd.Env = append(ec2test.Env(ec2test.Admin, home), "HOSTD_EC2_ENDPOINT="+url)
 	cmd.Stderr = os.Stderr
-	p := &boto3Proc{cmd: cmd}
+	p := &boto3Proc{cmd: cmd, home: home}
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
@@ -188,6 +189,7 @@ func (p *boto3Proc) call(action string, params map[string]any) (map[string]any, 
 func (p *boto3Proc) close() {
 	p.stdin.Close()
 	_ = p.cmd.Wait()
+	os.RemoveAll(p.home)
 }
 
 func timed(f func() error) (time.Duration, error) {
@@ -287,7 +289,7 @@ func benchEC2(w *bytes.Buffer, bin string) error {
 	fmt.Fprintf(w, "### DescribeInstances of %d instances (%d calls each)\n\n", ec2Instances, ec2DescribeRounds)
 	writeEC2Table(w, rows)
 	fmt.Fprintf(w, "The front end's own share is the server-side row: reading and verifying the signed request, the core's describe (the same call the native API makes), "+
-		"and writing about 250 KB of XML. The rest of the Go SDK's time is its own: a CPU profile of this benchmark puts about 70%% of a Go SDK DescribeInstances in "+
+		"and writing the XML. The rest of the Go SDK's time is its own: a CPU profile of this benchmark puts about 70%% of a Go SDK DescribeInstances in "+
 		"aws-sdk-go-v2's XML deserialiser (encoding/xml token by token), and boto3's parser is slower still. A client of EC2's Query protocol pays that wherever it calls.\n\n")
 
 	// Launches: the native API's RunInstance and TerminateInstances against RunInstances and
