@@ -16,7 +16,7 @@ const UserDataScript = "/run/user-data"
 // data ends); anything else is only kept, and the instance idles. The script reaches the guest
 // as an argument: the guest's own shell writes it to /run and runs it.
 func workloadOf(userData []byte) []string {
-	const idle = "exec sleep infinity"
+	const idle = "while :; do sleep 3600; done" // not "sleep infinity": busybox's sleep may lack it
 	if !bytes.HasPrefix(userData, []byte("#!")) {
 		return []string{"/bin/sh", "-c", idle}
 	}

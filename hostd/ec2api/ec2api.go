@@ -55,6 +55,7 @@ package ec2api
 
 import (
 	"context"
+	"reflect"
 	"strings"
 
 	"github.com/hostd/hostd/hostd/api"
@@ -157,9 +158,55 @@ func Register(r *ec2query.Router, core Core, opts Options) {
 	f.registerDiscovery(r)
 }
 
-// handle adapts a handler to the router: the caller goes into the context for the core.
+// handle adapts a handler to the router: the caller goes into the context for the core, and the
+// ids the request names are the resources the Authorizer is asked about.
 func handle[Req, Resp any](r *ec2query.Router, name string, h func(context.Context, *ec2query.Call, *Req) (*Resp, error)) {
 	ec2query.Register(r, name, func(ctx context.Context, call *ec2query.Call, req *Req) (*Resp, error) {
 		return h(WithCaller(ctx, callerOf(call.Caller)), call, req)
-	}, nil)
+	}, func(req *Req) []ec2query.Resource { return resourcesOf(reflect.ValueOf(req).Elem()) })
+}
+
+// resourceFields are the request members that name a resource, with its type in EC2's ARNs.
+var resourceFields = map[string]string{
+	"VpcId": "vpc", "VpcIds": "vpc", "SubnetId": "subnet", "SubnetIds": "subnet",
+	"GroupId": "security-group", "GroupIds": "security-group", "SecurityGroupIds": "security-group",
+	"NetworkAclId": "network-acl", "NetworkAclIds": "network-acl",
+	"InstanceId": "instance", "InstanceIds": "instance", "VolumeId": "volume", "VolumeIds": "volume",
+	"NetworkInterfaceId": "network-interface", "NetworkInterfaceIds": "network-interface",
+	"ImageId": "image", "ImageIds": "image", "Resources": "", // CreateTags/DeleteTags: by prefix
+}
+
+// resourcesOf lists the resources a request's top-level members name; none means "*".
+func resourcesOf(req reflect.Value) []ec2query.Resource {
+	var out []ec2query.Resource
+	add := func(typ, id string) {
+		if id == "" {
+			return
+		}
+		if typ == "" {
+			if _, t, ok := api.ResourceKindOf(id); ok {
+				typ = t
+			} else {
+				return
+			}
+		}
+		out = append(out, ec2query.Resource{Type: typ, ID: id})
+	}
+	for i := range req.NumField() {
+		typ, ok := resourceFields[req.Type().Field(i).Name]
+		if !ok {
+			continue
+		}
+		switch f := req.Field(i); f.Kind() {
+		case reflect.String:
+			add(typ, f.String())
+		case reflect.Slice:
+			if f.Type().Elem().Kind() == reflect.String {
+				for j := range f.Len() {
+					add(typ, f.Index(j).String())
+				}
+			}
+		}
+	}
+	return out
 }
