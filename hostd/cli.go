@@ -25,19 +25,26 @@ const usage = `usage: hostd [--socket PATH | --endpoint URL [--profile P] [--reg
   hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
   hostd vpc create --cidr CIDR [--name N] | describe [ID...] | delete ID
   hostd subnet create --vpc ID --cidr CIDR | describe [ID...] | delete ID
-  hostd instance run [--subnet ID [--sg ID]... [--private-ip IP]] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE] [--volume VOL:/dev/NAME]... -- CMD [ARG...]
+  hostd instance run [--subnet ID [--sg ID]... [--private-ip IP]] [--instance-type T] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE]
+                     [--volume VOL:/dev/NAME]... [--user-data FILE] [-- CMD [ARG...]]   (CMD, or user data that is a #! script)
+  hostd instance stop|start ID...
   hostd instance exec ID -- CMD [ARG...]
   hostd instance describe [ID...]
   hostd instance modify ID --source-dest-check=true|false
   hostd instance set-groups ID --sg ID...
   hostd sg create --vpc ID --name N [--description D] | describe [ID...] | delete ID
   hostd sg authorize|revoke --group ID (--ingress|--egress) RULE
+  hostd sg revoke --group ID (--ingress|--egress) --rule-id sgr-ID...
+  hostd sg rules [GROUP...]
   hostd nacl create --vpc ID | describe [ID...] | associate --nacl ID --subnet ID
   hostd nacl entry --nacl ID --rule-number N (--ingress|--egress) --action allow|deny RULE
   hostd nacl delete-entry --nacl ID --rule-number N (--ingress|--egress)
+  hostd nacl replace-entry --nacl ID --rule-number N (--ingress|--egress) --action allow|deny RULE
+  hostd nacl delete ID
   hostd instance terminate ID...
   hostd volume create --size SIZE | describe [ID...] | delete ID
   hostd volume attach VOL --instance ID [--device /dev/NAME] | detach VOL
+  hostd tag create --resource ID... --tag KEY=VALUE... | delete --resource ID... [--tag KEY[=VALUE]]... | describe [ID...]
   hostd pool describe
   hostd audit verify | lookup [--account ID] [--event-name NAME] [--since TIME] [--until TIME]
   hostd account create --name N [--max-instances N] [--max-ram SIZE] [--max-disk SIZE] | describe [ID...] | delete ID
@@ -163,6 +170,8 @@ func dispatch(g *globals, args []string) error {
 		return cmdAccessKey(g, args[1:])
 	case "audit":
 		return cmdAudit(g, args[1:])
+	case "tag":
+		return cmdTag(g, args[1:])
 	case "pool":
 		return runVerb(g, "pool", args[1:], map[string]func(*globals, []string) error{"describe": poolDescribe})
 	case "help", "-h", "--help":

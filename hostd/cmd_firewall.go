@@ -15,13 +15,16 @@ import (
 func cmdSg(g *globals, args []string) error {
 	return runVerb(g, "sg", args, map[string]func(*globals, []string) error{
 		"create": sgCreate, "describe": sgDescribe, "delete": sgDelete,
-		"authorize": sgRules("authorize"), "revoke": sgRules("revoke"),
+		"authorize": sgRules("authorize"), "revoke": sgRules("revoke"), "rules": sgListRules,
 	})
 }
 
 func cmdNacl(g *globals, args []string) error {
 	return runVerb(g, "nacl", args, map[string]func(*globals, []string) error{
-		"create": naclCreate, "entry": naclEntry, "delete-entry": naclDeleteEntry,
+		"create": naclCreate, "entry": naclEntry("entry"), "replace-entry": naclEntry("replace-entry"), "delete-entry": naclDeleteEntry,
+		"delete": func(g *globals, args []string) error {
+			return deleteVerb(g, "nacl delete", "/v1/network-acls/", api.NetworkAclID, args)
+		},
 		"associate": naclAssociate, "describe": naclDescribe,
 	})
 }
@@ -182,9 +185,14 @@ func sgRules(verb string) func(*globals, []string) error {
 		fs.StringVar(&req.GroupId, "group", "", "the group")
 		var rule ruleFlags
 		rule.register(fs, true)
+		var ruleIDs stringList
+		if verb == "revoke" {
+			fs.Var(&ruleIDs, "rule-id", "a rule to revoke by its sgr- id (repeatable), instead of RULE")
+		}
 		if err := parseNoArgs(fs, args); err != nil {
 			return err
 		}
+		req.SecurityGroupRuleIds = ruleIDs
 		var err error
 		if req.Egress, err = rule.direction(); err != nil {
 			return err
@@ -195,8 +203,10 @@ func sgRules(verb string) func(*globals, []string) error {
 		if err := api.GroupID.Check(req.GroupId); err != nil {
 			return err
 		}
-		if req.IpPermissions, err = rule.permissions(); err != nil {
-			return err
+		if len(ruleIDs) == 0 || rule.json != "" || rule.protocol != "" {
+			if req.IpPermissions, err = rule.permissions(); err != nil {
+				return err
+			}
 		}
 		var out any = &api.ReturnResponse{}
 		if verb == "authorize" {
@@ -207,6 +217,11 @@ func sgRules(verb string) func(*globals, []string) error {
 		}
 		return g.print(out)
 	}
+}
+
+// sgListRules lists the rules of groups, or of all, with their sgr- ids.
+func sgListRules(g *globals, args []string) error {
+	return describeVerb(g, "sg rules", "/v1/security-group-rules", api.GroupID, args, &api.DescribeSecurityGroupRulesResponse{})
 }
 
 func instanceSetGroups(g *globals, args []string) error {
@@ -279,8 +294,14 @@ func (r *ruleFlags) entryRequest(req *api.NetworkAclEntryRequest, number string)
 	return nil
 }
 
-func naclEntry(g *globals, args []string) error {
-	fs := newFlags("nacl entry")
+// naclEntry adds an entry (entry) or puts one in the place of the entry of its number
+// (replace-entry).
+func naclEntry(verb string) func(*globals, []string) error {
+	return func(g *globals, args []string) error { return naclPutEntry(g, verb, args) }
+}
+
+func naclPutEntry(g *globals, verb string, args []string) error {
+	fs := newFlags("nacl " + verb)
 	var req api.NetworkAclEntryRequest
 	var rule ruleFlags
 	number := naclEntryFlags(fs, &req, &rule)
@@ -308,7 +329,11 @@ func naclEntry(g *globals, args []string) error {
 		}
 	}
 	var out api.ReturnResponse
-	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/network-acls/entries", req, &out); err != nil {
+	path := "/v1/network-acls/entries"
+	if verb == "replace-entry" {
+		path += "/replace"
+	}
+	if err := client(g).Call(context.Background(), http.MethodPost, path, req, &out); err != nil {
 		return err
 	}
 	return g.print(out)

@@ -17,6 +17,7 @@ func cmdInstance(g *globals, args []string) error {
 	return runVerb(g, "instance", args, map[string]func(*globals, []string) error{
 		"run": instanceRun, "exec": instanceExec, "describe": instanceDescribe, "terminate": instanceTerminate,
 		"modify": instanceModify, "set-groups": instanceSetGroups,
+		"stop": instanceStateVerb("stop"), "start": instanceStateVerb("start"),
 	})
 }
 
@@ -35,14 +36,15 @@ func instanceRun(g *globals, args []string) error {
 	fs.Var(&groups, "sg", "a security group of the interface (repeatable, at most 5; default: the VPC's default group)")
 	var volumes volumeFlags
 	fs.Var(&volumes, "volume", "VOL:/dev/NAME, a volume to attach (repeatable)")
-	userData := fs.String("user-data", "", "a file whose bytes the metadata service serves the instance at /latest/user-data (at most 16KiB)")
+	instanceType := fs.String("instance-type", "", "an EC2 type (t3.nano … m5.large): its memory and vCPUs where --memory and --cpus are not given")
+	userData := fs.String("user-data", "", "a file whose bytes the metadata service serves the instance at /latest/user-data (at most 16KiB); a #! script is the workload when no CMD is given")
 	tokens := fs.String("metadata-tokens", "", "required (default) or optional: whether metadata requests need an IMDSv2 token")
 	hopLimit := fs.String("metadata-hop-limit", "", "IP TTL of a metadata token's answer, 1 to 64 (default 1: nothing routed behind the instance gets one)")
 	endpoint := fs.String("metadata", "", "on (default) or off: the instance metadata service")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes, SecurityGroupIds: groups}
+	req := api.RunInstanceRequest{Command: fs.Args(), SubnetId: *subnet, PrivateIpAddress: *privateIP, Volumes: volumes, SecurityGroupIds: groups, InstanceType: *instanceType}
 	if err := metadataFlags(&req, *userData, *tokens, *hopLimit, *endpoint); err != nil {
 		return err
 	}
@@ -205,6 +207,31 @@ func instanceModify(g *globals, args []string) error {
 		return err
 	}
 	return g.print(out)
+}
+
+// instanceStateVerb stops or starts instances.
+func instanceStateVerb(verb string) func(*globals, []string) error {
+	return func(g *globals, args []string) error {
+		fs := newFlags("instance " + verb)
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			return usagef("usage: hostd instance %s ID...", verb)
+		}
+		if err := api.InstanceID.Check(fs.Args()...); err != nil {
+			return err
+		}
+		var out any = &api.StopInstancesResponse{}
+		if verb == "start" {
+			out = &api.StartInstancesResponse{}
+		}
+		req := api.TerminateInstancesRequest{InstanceIds: fs.Args()}
+		if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances/"+verb, req, out); err != nil {
+			return err
+		}
+		return g.print(out)
+	}
 }
 
 func instanceTerminate(g *globals, args []string) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/daemon"
+	"github.com/hostd/hostd/hostd/ec2api"
+	"github.com/hostd/hostd/hostd/ec2query"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/memscrub"
 	"github.com/hostd/hostd/vnet"
@@ -149,10 +152,32 @@ func cmdServe(args []string) error {
 		return err
 	}
 	defer d.Close()
+	if cfg.Listen != "" {
+		mountEC2(d, cfg)
+	}
 	// SIGTERM and SIGINT stop the daemon; instances keep running and the next daemon adopts them.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return d.Serve(ctx)
+}
+
+// mountEC2 serves EC2's Query API (the AWS CLI's, the SDKs' and Terraform's wire format) at / on
+// the network listener: the same core, signatures, policies and trail as the native API.
+func mountEC2(d *daemon.Daemon, cfg daemon.Config) {
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
+	}
+	router := ec2query.NewRouter(ec2query.Config{
+		Region:        cfg.Region,
+		Authenticator: d.EC2Authenticator(),
+		Authorizer:    d.EC2Authorizer(),
+		Auditor:       d.EC2Auditor(),
+		PageKey:       []byte(rand.Text()), // a restarted daemon's pages start again
+		Log:           cfg.Log,
+	})
+	ec2api.Register(router, ec2api.DaemonCore{D: d}, ec2api.Options{Endpoint: scheme + cfg.Listen})
+	d.MountEC2(router)
 }
 
 func cmdTeardown(args []string) error {

@@ -114,15 +114,27 @@ func tableFor(doc any) *table {
 	case api.PoolDescription:
 		return poolTable(v)
 	case api.AuthorizeSecurityGroupResponse:
-		return tableOf(v.SecurityGroupRules,
-			fixed("SecurityGroupRuleId", func(r api.SecurityGroupRule) string { return r.SecurityGroupRuleId }),
-			fixed("GroupId", func(r api.SecurityGroupRule) string { return r.GroupId }),
-			fixed("Direction", func(r api.SecurityGroupRule) string { return direction(r.IsEgress) }),
-			fixed("Protocol", func(r api.SecurityGroupRule) string { return r.IpProtocol }),
-			fixed("Ports", func(r api.SecurityGroupRule) string { return ports(r.IpProtocol, r.FromPort, r.ToPort) }),
-			fixed("Peer", func(r api.SecurityGroupRule) string { return peer(r) }))
+		return ruleTable(v.SecurityGroupRules)
+	case api.DescribeSecurityGroupRulesResponse:
+		return ruleTable(v.SecurityGroupRules)
+	case api.DescribeTagsResponse:
+		return tableOf(v.Tags,
+			fixed("ResourceId", func(t api.TagDescription) string { return t.ResourceId }),
+			fixed("ResourceType", func(t api.TagDescription) string { return t.ResourceType }),
+			fixed("Key", func(t api.TagDescription) string { return t.Key }),
+			elastic("Value", func(t api.TagDescription) string { return t.Value }))
 	}
 	return plainTable(doc)
+}
+
+func ruleTable(rules []api.SecurityGroupRule) *table {
+	return tableOf(rules,
+		fixed("SecurityGroupRuleId", func(r api.SecurityGroupRule) string { return r.SecurityGroupRuleId }),
+		fixed("GroupId", func(r api.SecurityGroupRule) string { return r.GroupId }),
+		fixed("Direction", func(r api.SecurityGroupRule) string { return direction(r.IsEgress) }),
+		fixed("Protocol", func(r api.SecurityGroupRule) string { return r.IpProtocol }),
+		fixed("Ports", func(r api.SecurityGroupRule) string { return ports(r.IpProtocol, r.FromPort, r.ToPort) }),
+		fixed("Peer", func(r api.SecurityGroupRule) string { return peer(r) }))
 }
 
 func instanceTable(instances []api.Instance, now time.Time) *table {

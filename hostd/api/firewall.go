@@ -67,6 +67,13 @@ type SecurityGroupRulesRequest struct {
 	GroupId       string                  `json:"GroupId"`
 	Egress        bool                    `json:"Egress"`
 	IpPermissions []firewall.IpPermission `json:"IpPermissions"`
+	// SecurityGroupRuleIds name rules to revoke by id, besides or instead of IpPermissions.
+	SecurityGroupRuleIds []string `json:"SecurityGroupRuleIds,omitempty"`
+}
+
+// DescribeSecurityGroupRulesResponse is what `sg rules` prints.
+type DescribeSecurityGroupRulesResponse struct {
+	SecurityGroupRules []SecurityGroupRule `json:"SecurityGroupRules"`
 }
 
 // SecurityGroupRule is one rule as authorize reports it.

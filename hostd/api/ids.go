@@ -21,6 +21,8 @@ var (
 	GroupID      = IDKind{"security group ID", "sg-", "GroupId", CodeInvalidGroupMalformed, CodeInvalidGroupNotFound}
 	NetworkAclID = IDKind{"network ACL ID", "acl-", "NetworkAclId", CodeInvalidNetworkAclMalformed, CodeInvalidNetworkAclNotFound}
 	VolumeID     = IDKind{"volume", "vol-", "VolumeId", CodeInvalidVolumeMalformed, CodeInvalidVolumeNotFound}
+	// NetworkInterfaceID: an instance's interface.
+	NetworkInterfaceID = IDKind{"network interface ID", "eni-", "NetworkInterfaceId", "InvalidNetworkInterfaceID.Malformed", "InvalidNetworkInterfaceID.NotFound"}
 )
 
 // Valid tells whether id has the kind's shape: the prefix and 8 to 17 lowercase hex digits, as

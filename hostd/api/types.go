@@ -21,8 +21,12 @@ type RunInstanceRequest struct {
 	// RamBytes is the size of the instance's /dev/guest-ram; nil means the default, 0 none.
 	RamBytes *int64          `json:"RamBytes,omitempty"`
 	Volumes  []VolumeMapping `json:"Volumes,omitempty"`
+	// InstanceType names a row of InstanceTypes: its vCPUs and memory are the limits where
+	// Limits leaves them zero.
+	InstanceType string `json:"InstanceType,omitempty"`
 	// UserData is what the metadata service serves the instance at /latest/user-data, byte for
-	// byte (at most 16 KiB, as EC2's).
+	// byte (at most 16 KiB, as EC2's); when it is a script (it starts with "#!") and Command is
+	// empty, the script is the workload.
 	UserData []byte `json:"UserData,omitempty"`
 	// MetadataOptions are the metadata service's settings for the instance; nil or empty fields
 	// take EC2's defaults for new instances (tokens required, hop limit 1, enabled).
@@ -34,6 +38,25 @@ type InstanceMetadataOptions struct {
 	HttpTokens              string `json:"HttpTokens,omitempty"`              // required or optional
 	HttpPutResponseHopLimit int    `json:"HttpPutResponseHopLimit,omitempty"` // 1 to 64
 	HttpEndpoint            string `json:"HttpEndpoint,omitempty"`            // enabled or disabled
+}
+
+// RunInstancesRequest launches MaxCount instances alike as one reservation, or at least
+// MinCount of them, or none. A ClientToken makes the call idempotent: the same token again
+// answers the reservation it made.
+type RunInstancesRequest struct {
+	RunInstanceRequest
+	MinCount    int    `json:"MinCount"`
+	MaxCount    int    `json:"MaxCount"`
+	ClientToken string `json:"ClientToken,omitempty"`
+	// Tags are put on every instance of the reservation.
+	Tags []Tag `json:"Tags,omitempty"`
+}
+
+// Reservation is the instances one RunInstances made.
+type Reservation struct {
+	ReservationId string     `json:"ReservationId"`
+	OwnerId       string     `json:"OwnerId"`
+	Instances     []Instance `json:"Instances"`
 }
 
 // Limits are an instance's cgroup limits. Zero means the daemon's default.
@@ -53,13 +76,18 @@ type RunInstanceResponse struct {
 
 // Instance is one element of DescribeInstancesResponse.
 type Instance struct {
-	InstanceId    string    `json:"InstanceId"`
-	State         string    `json:"State"`
-	LaunchTime    time.Time `json:"LaunchTime"`
-	Command       []string  `json:"Command"`
-	Hostname      string    `json:"Hostname"`
-	Limits        Limits    `json:"Limits"`
-	UserNamespace *IDRange  `json:"UserNamespace,omitempty"`
+	InstanceId   string    `json:"InstanceId"`
+	State        string    `json:"State"`
+	LaunchTime   time.Time `json:"LaunchTime"`
+	InstanceType string    `json:"InstanceType,omitempty"`
+	// ReservationId, ClientToken and AmiLaunchIndex say which RunInstances call made it.
+	ReservationId  string   `json:"ReservationId,omitempty"`
+	ClientToken    string   `json:"ClientToken,omitempty"`
+	AmiLaunchIndex int      `json:"AmiLaunchIndex"`
+	Command        []string `json:"Command"`
+	Hostname       string   `json:"Hostname"`
+	Limits         Limits   `json:"Limits"`
+	UserNamespace  *IDRange `json:"UserNamespace,omitempty"`
 	// Pid is the host pid of the instance's init (its PID 1), while it runs.
 	Pid int `json:"Pid,omitempty"`
 	// ExitCode is the workload's exit status once the instance is stopped.
@@ -163,6 +191,7 @@ type CreateVolumeRequest struct {
 type Volume struct {
 	VolumeId    string             `json:"VolumeId"`
 	Size        int64              `json:"Size"`
+	CreateTime  time.Time          `json:"CreateTime,omitzero"`
 	State       string             `json:"State,omitempty"`
 	Attachments []VolumeAttachment `json:"Attachments,omitempty"`
 	// StoreOffset is where the volume's extent starts in the disk store (not EC2's: it shows
@@ -190,4 +219,14 @@ type DiskStoreStats struct {
 	FreeBytes      int64 `json:"FreeBytes"`
 	DirtyBytes     int64 `json:"DirtyBytes"`
 	WipedBytes     int64 `json:"WipedBytes"`
+}
+
+// StopInstancesResponse is what `instance stop` prints.
+type StopInstancesResponse struct {
+	StoppingInstances []InstanceStateChange `json:"StoppingInstances"`
+}
+
+// StartInstancesResponse is what `instance start` prints.
+type StartInstancesResponse struct {
+	StartingInstances []InstanceStateChange `json:"StartingInstances"`
 }

@@ -81,8 +81,10 @@ type Daemon struct {
 	volumes   map[string]*state.Volume
 	groups    map[string]*state.SecurityGroup
 	acls      map[string]*state.NetworkACL
-	rules     ruleSets         // the datapath's rule sets of ACLs and of combinations of groups
-	pending   map[string]usage // quota claims of launches and volumes being made, by account
+	tags      map[string]*state.Tags // by resource id
+	tokens    map[string]bool        // client tokens of RunInstances calls under way
+	rules     ruleSets               // the datapath's rule sets of ACLs and of combinations of groups
+	pending   map[string]usage       // quota claims of launches and volumes being made, by account
 
 	tenants  *tenants        // accounts, users, policies, access keys (accounts.go)
 	verifier *sigv4.Verifier // the network listener's signatures (listener.go)
@@ -96,6 +98,7 @@ type instance struct {
 	proc        *guest.Process // set while running
 	group       cgroup.Group   // set while running
 	terminating bool
+	stopping    bool // StopInstances is ending it: the stop is its to record
 }
 
 // tombstoneTTL is how long describe still shows a terminated instance, as EC2 does for about an hour.
@@ -152,6 +155,8 @@ func Open(cfg Config) (*Daemon, error) {
 		volumes:   map[string]*state.Volume{},
 		groups:    map[string]*state.SecurityGroup{},
 		acls:      map[string]*state.NetworkACL{},
+		tags:      map[string]*state.Tags{},
+		tokens:    map[string]bool{},
 	}
 	if err := d.openTenants(); err != nil {
 		store.Close()

@@ -23,6 +23,12 @@ func (d *Daemon) routes() *http.ServeMux {
 	mux.HandleFunc("POST /v1/instances/terminate", withBody(d, func(c api.Caller, req api.TerminateInstancesRequest) (api.TerminateInstancesResponse, error) {
 		return d.TerminateInstances(c, req.InstanceIds)
 	}))
+	mux.HandleFunc("POST /v1/instances/stop", withBody(d, func(c api.Caller, req api.TerminateInstancesRequest) (api.StopInstancesResponse, error) {
+		return d.StopInstances(c, req.InstanceIds)
+	}))
+	mux.HandleFunc("POST /v1/instances/start", withBody(d, func(c api.Caller, req api.TerminateInstancesRequest) (api.StartInstancesResponse, error) {
+		return d.StartInstances(c, req.InstanceIds)
+	}))
 	mux.HandleFunc("POST /v1/instances/{id}/exec", noBody(d, pathID, d.ExecTarget))
 	mux.HandleFunc("POST /v1/instances/{id}/modify", func(w http.ResponseWriter, r *http.Request) {
 		withBody(d, func(c api.Caller, req api.ModifyInstanceRequest) (api.ReturnResponse, error) {
@@ -52,11 +58,18 @@ func (d *Daemon) routes() *http.ServeMux {
 	mux.HandleFunc("DELETE /v1/security-groups/{id}", noBody(d, pathID, d.DeleteSecurityGroup))
 	mux.HandleFunc("POST /v1/security-groups/authorize", withBody(d, d.AuthorizeSecurityGroup))
 	mux.HandleFunc("POST /v1/security-groups/revoke", withBody(d, d.RevokeSecurityGroup))
+	mux.HandleFunc("GET /v1/security-group-rules", noBody(d, ids(api.GroupID.Field), d.DescribeSecurityGroupRules))
 	mux.HandleFunc("POST /v1/network-acls", withBody(d, d.CreateNetworkAcl))
 	mux.HandleFunc("GET /v1/network-acls", noBody(d, ids(api.NetworkAclID.Field), d.DescribeNetworkAcls))
 	mux.HandleFunc("POST /v1/network-acls/entries", withBody(d, d.CreateNetworkAclEntry))
 	mux.HandleFunc("POST /v1/network-acls/entries/delete", withBody(d, d.DeleteNetworkAclEntry))
 	mux.HandleFunc("POST /v1/network-acls/associate", withBody(d, d.AssociateNetworkAcl))
+	mux.HandleFunc("POST /v1/network-acls/entries/replace", withBody(d, d.ReplaceNetworkAclEntry))
+	mux.HandleFunc("DELETE /v1/network-acls/{id}", noBody(d, pathID, d.DeleteNetworkAcl))
+
+	mux.HandleFunc("POST /v1/tags", withBody(d, d.CreateTags))
+	mux.HandleFunc("POST /v1/tags/delete", withBody(d, d.DeleteTags))
+	mux.HandleFunc("GET /v1/tags", noBody(d, ids("ResourceId"), d.DescribeTags))
 
 	mux.HandleFunc("POST /v1/volumes", withBody(d, d.CreateVolume))
 	mux.HandleFunc("GET /v1/volumes", noBody(d, ids(api.VolumeID.Field), d.DescribeVolumes))

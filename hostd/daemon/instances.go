@@ -16,6 +16,19 @@ import (
 // RunInstance launches a new instance and returns once its workload runs. If anything fails,
 // nothing of the instance is left: no record, cgroup, id range, files or process.
 func (d *Daemon) RunInstance(c api.Caller, req api.RunInstanceRequest) (api.RunInstanceResponse, error) {
+	return d.launch(c, req, launchOf{})
+}
+
+// launchOf is what a launch records of the RunInstances call it is part of.
+type launchOf struct {
+	reservation, clientToken string
+	index                    int
+}
+
+func (d *Daemon) launch(c api.Caller, req api.RunInstanceRequest, of launchOf) (api.RunInstanceResponse, error) {
+	if len(req.Command) == 0 && len(req.UserData) > 0 {
+		req.Command = workloadOf(req.UserData)
+	}
 	limits, ramBytes, err := d.validateRun(&req)
 	if err != nil {
 		return api.RunInstanceResponse{}, err
@@ -40,7 +53,8 @@ func (d *Daemon) RunInstance(c api.Caller, req api.RunInstanceRequest) (api.RunI
 	rec := &state.Instance{
 		ID: id, Phase: state.Launching, Command: req.Command, Limits: limits,
 		IDSlot: slot, HostID: ids.HostID, IDCount: ids.Size, LaunchTime: time.Now().UTC(), OwnerID: c.AccountID,
-		UserData: req.UserData,
+		InstanceType: req.InstanceType, UserData: req.UserData,
+		ReservationID: of.reservation, ClientToken: of.clientToken, LaunchIndex: of.index,
 	}
 	if req.MetadataOptions != nil {
 		rec.MetadataOptions = *req.MetadataOptions
@@ -80,38 +94,53 @@ func (d *Daemon) RunInstance(c api.Caller, req api.RunInstanceRequest) (api.RunI
 	if spec.Devices, blockDevices, err = d.attachVolumes(c, rec, req.Volumes); err != nil {
 		return undo(err)
 	}
-	if ramBytes > 0 {
-		if spec.RAMPath, err = d.takeRAM(rec, ramBytes); err != nil {
-			return undo(err)
-		}
-	}
-	in.group, err = cgroup.New(d.cgroupPath(id), cgroup.Limits{MemoryBytes: limits.MemoryBytes, Cpus: limits.Cpus, Pids: limits.Pids, BlockDevices: blockDevices})
-	if err != nil {
-		return undo(fmt.Errorf("creating the instance's cgroup: %w", err))
-	}
-	spec.Group = in.group
-	in.proc, err = d.launcher.Launch(spec)
-	if err != nil {
+	if err := d.boot(in, spec, blockDevices, ramBytes); err != nil {
 		return undo(err)
 	}
-	rec.Phase, rec.Pid, rec.PidStart = state.Running, in.proc.Pid, in.proc.StartTime
-	if err := d.store.PutInstance(rec); err != nil {
-		in.proc.Kill()
-		<-in.proc.Exited()
-		in.proc.Close()
-		return undo(err)
-	}
-	d.mu.Lock()
-	d.instances[id] = in
-	quota.doneLocked()
-	go d.watch(in, in.proc) // before a terminate may clear in.proc
-	d.mu.Unlock()
+	// The instance is in the records now, which count it against the account's quota.
+	quota.release()
 	d.log.Info("instance running", "instance", id, "pid", rec.Pid, "host_uid", rec.HostID, "command", rec.Command)
 	out := api.RunInstanceResponse{InstanceId: id, State: api.StateRunning}
 	if eni != nil {
 		out.PrivateIpAddress, out.MacAddress = eni.IP, eni.MAC
 	}
 	return out, nil
+}
+
+// boot starts an instance's workload: its RAM region, its cgroup, its init; and records it
+// running. On failure what it made is the caller's to undo (the region is in rec, the cgroup in
+// in.group).
+func (d *Daemon) boot(in *instance, spec guest.Spec, blockDevices []cgroup.Device, ramBytes int64) error {
+	rec := in.rec
+	var err error
+	if ramBytes > 0 {
+		if spec.RAMPath, err = d.takeRAM(rec, ramBytes); err != nil {
+			return err
+		}
+	}
+	l := rec.Limits
+	in.group, err = cgroup.New(d.cgroupPath(rec.ID), cgroup.Limits{MemoryBytes: l.MemoryBytes, Cpus: l.Cpus, Pids: l.Pids, BlockDevices: blockDevices})
+	if err != nil {
+		return fmt.Errorf("creating the instance's cgroup: %w", err)
+	}
+	spec.Group = in.group
+	proc, err := d.launcher.Launch(spec)
+	if err != nil {
+		return err
+	}
+	rec.Phase, rec.Pid, rec.PidStart = state.Running, proc.Pid, proc.StartTime
+	if err := d.store.PutInstance(rec); err != nil {
+		proc.Kill()
+		<-proc.Exited()
+		proc.Close()
+		return err
+	}
+	d.mu.Lock()
+	in.proc = proc
+	d.instances[rec.ID] = in
+	go d.watch(in, proc) // before a terminate may clear in.proc
+	d.mu.Unlock()
+	return nil
 }
 
 // watch copies an instance's console into its log and waits for its workload to end. The exit
@@ -147,7 +176,7 @@ func (d *Daemon) watch(in *instance, proc *guest.Process) {
 	proc.Close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if in.terminating || in.rec.Phase != state.Running {
+	if in.terminating || in.stopping || in.rec.Phase != state.Running {
 		return
 	}
 	d.stopLocked(in, "the workload exited")
@@ -311,7 +340,8 @@ func describe(rec *state.Instance) api.Instance {
 	out := api.Instance{
 		InstanceId: rec.ID, State: string(rec.Phase), LaunchTime: rec.LaunchTime, Command: rec.Command,
 		Hostname: rec.ID, Limits: rec.Limits, Pid: rec.Pid, ExitCode: rec.ExitCode, StateReason: rec.Reason,
-		OwnerId: rec.Owner(),
+		OwnerId:      rec.Owner(),
+		InstanceType: rec.InstanceType, ReservationId: rec.ReservationID, ClientToken: rec.ClientToken, AmiLaunchIndex: rec.LaunchIndex,
 	}
 	if rec.Phase != state.Terminated {
 		out.UserNamespace = &api.IDRange{HostId: rec.HostID, Size: rec.IDCount}

@@ -108,22 +108,68 @@ func (d *Daemon) CreateNetworkAclEntry(c api.Caller, req api.NetworkAclEntryRequ
 
 // DeleteNetworkAclEntry removes a numbered entry.
 func (d *Daemon) DeleteNetworkAclEntry(c api.Caller, req api.NetworkAclEntryRequest) (api.ReturnResponse, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	acl, err := d.lookupACLLocked(c, req.NetworkAclId)
+	return d.changeACLEntry(c, req.NetworkAclId, req.RuleNumber, req.Egress, "deleted", func(entries []firewall.ACLEntry, i int) []firewall.ACLEntry {
+		return slices.Delete(entries, i, i+1)
+	})
+}
+
+// ReplaceNetworkAclEntry puts entry in the place of the ACL's entry of the same number and
+// direction, in one swap of the ACL's rule set: no packet sees both, or neither.
+func (d *Daemon) ReplaceNetworkAclEntry(c api.Caller, req api.NetworkAclEntryRequest) (api.ReturnResponse, error) {
+	entry, err := aclEntry(req.NetworkAclEntry)
 	if err != nil {
 		return api.ReturnResponse{}, err
 	}
-	i := slices.IndexFunc(acl.Entries, func(e firewall.ACLEntry) bool { return e.Number == req.RuleNumber && e.Egress == req.Egress })
+	return d.changeACLEntry(c, req.NetworkAclId, entry.Number, entry.Egress, "replaced", func(entries []firewall.ACLEntry, i int) []firewall.ACLEntry {
+		entries[i] = entry
+		return entries
+	})
+}
+
+// changeACLEntry changes the ACL's entry of a number and direction, in one swap of its rule set.
+func (d *Daemon) changeACLEntry(c api.Caller, aclID string, number int, egress bool, done string, change func([]firewall.ACLEntry, int) []firewall.ACLEntry) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	acl, err := d.lookupACLLocked(c, aclID)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	i := slices.IndexFunc(acl.Entries, func(e firewall.ACLEntry) bool { return e.Number == number && e.Egress == egress })
 	if i < 0 {
-		return api.ReturnResponse{}, api.Errorf(api.CodeNetworkAclEntryNotFound, "%s has no %s rule number %d", acl.ID, direction(req.Egress), req.RuleNumber)
+		return api.ReturnResponse{}, api.Errorf(api.CodeNetworkAclEntryNotFound, "%s has no %s rule number %d", acl.ID, direction(egress), number)
 	}
 	updated := *acl
-	updated.Entries = slices.Delete(slices.Clone(acl.Entries), i, i+1)
+	updated.Entries = change(slices.Clone(acl.Entries), i)
 	if err := d.replaceACLLocked(&updated); err != nil {
 		return api.ReturnResponse{}, err
 	}
-	d.log.Info("network ACL entry deleted", "acl", acl.ID, "rule", req.RuleNumber, "egress", req.Egress)
+	d.log.Info("network ACL entry "+done, "acl", acl.ID, "rule", number, "egress", egress)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+// DeleteNetworkAcl removes an ACL no subnet is under; a VPC's default ACL goes with its VPC.
+func (d *Daemon) DeleteNetworkAcl(c api.Caller, id string) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	acl, err := d.lookupACLLocked(c, id)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	if acl.Default {
+		return api.ReturnResponse{}, api.Errorf(api.CodeInvalidParameterValue, "cannot delete default network ACL %s: it goes with its VPC", id)
+	}
+	for _, s := range d.subnets {
+		if s.ACLID == id {
+			return api.ReturnResponse{}, api.Errorf(api.CodeDependencyViolation, "The networkAcl '%s' has dependencies and cannot be deleted: subnet %s is under it; associate the subnet with another ACL first", id, s.ID)
+		}
+	}
+	if err := d.store.DeleteACL(id); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	delete(d.acls, id)
+	d.dp.RetireRuleSet(d.rules.acls[id])
+	d.rules.set(ruleSetKey{acl: id}, 0)
+	d.log.Info("network ACL deleted", "acl", id)
 	return api.ReturnResponse{Return: true}, nil
 }
 

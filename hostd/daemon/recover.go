@@ -55,6 +55,7 @@ func (d *Daemon) loadNetwork() error {
 		loadInto(d.enis, d.store.ENIs, func(e *state.ENI) string { return e.InstanceID }),
 		loadInto(d.groups, d.store.Groups, func(g *state.SecurityGroup) string { return g.ID }),
 		loadInto(d.acls, d.store.ACLs, func(a *state.NetworkACL) string { return a.ID }),
+		loadInto(d.tags, d.store.AllTags, func(t *state.Tags) string { return t.ResourceID }),
 	)
 }
 

@@ -224,9 +224,11 @@ func (d *Daemon) prepareRuleChangeLocked(c api.Caller, req api.SecurityGroupRule
 	if err != nil {
 		return ruleChange{}, err
 	}
-	rules, err := d.parseRulesLocked(c, g, req.IpPermissions)
-	if err != nil {
-		return ruleChange{}, err
+	var rules []firewall.Rule
+	if len(req.IpPermissions) > 0 || len(req.SecurityGroupRuleIds) == 0 {
+		if rules, err = d.parseRulesLocked(c, g, req.IpPermissions); err != nil {
+			return ruleChange{}, err
+		}
 	}
 	updated := *g
 	list := &updated.Ingress
@@ -281,11 +283,44 @@ func (d *Daemon) RevokeSecurityGroup(c api.Caller, req api.SecurityGroupRulesReq
 		}
 		*list = slices.Delete(*list, i, i+1)
 	}
+	for _, id := range req.SecurityGroupRuleIds {
+		i := slices.IndexFunc(*list, func(s state.StoredRule) bool { return s.ID == id })
+		if i < 0 {
+			return api.ReturnResponse{}, api.Errorf(CodeSecurityGroupRuleNotFound, "%s has no %s rule %s", g.ID, direction(req.Egress), id)
+		}
+		*list = slices.Delete(*list, i, i+1)
+	}
+	if len(rules) == 0 && len(req.SecurityGroupRuleIds) == 0 {
+		return api.ReturnResponse{}, api.Errorf(api.CodeMissingParameter, "name the rules to revoke: IpPermissions or SecurityGroupRuleIds")
+	}
 	if err := d.replaceGroupLocked(rc.updated); err != nil {
 		return api.ReturnResponse{}, err
 	}
 	d.log.Info("security group rules revoked", "group", g.ID, "egress", req.Egress, "rules", len(rules))
 	return api.ReturnResponse{Return: true}, nil
+}
+
+// CodeSecurityGroupRuleNotFound is EC2's answer to a rule id a group does not have.
+const CodeSecurityGroupRuleNotFound = "InvalidSecurityGroupRuleId.NotFound"
+
+// DescribeSecurityGroupRules lists the rules of the given groups, or of all, with their ids.
+func (d *Daemon) DescribeSecurityGroupRules(c api.Caller, groupIDs []string) (api.DescribeSecurityGroupRulesResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := api.DescribeSecurityGroupRulesResponse{SecurityGroupRules: []api.SecurityGroupRule{}}
+	groups, err := pick(c, d.groups, groupIDs, d.lookupGroupLocked)
+	if err != nil {
+		return out, err
+	}
+	for _, g := range groups {
+		for _, r := range g.Ingress {
+			out.SecurityGroupRules = append(out.SecurityGroupRules, ruleResult(g.ID, false, r))
+		}
+		for _, r := range g.Egress {
+			out.SecurityGroupRules = append(out.SecurityGroupRules, ruleResult(g.ID, true, r))
+		}
+	}
+	return out, nil
 }
 
 // replaceGroupLocked makes updated the group's rules: new policies for every combination of

@@ -41,8 +41,26 @@ func (d *Daemon) validateRun(req *api.RunInstanceRequest) (api.Limits, int64, er
 	return l, ram, nil
 }
 
+// MaxUserData is EC2's limit on user data, before base64.
+const MaxUserData = 16 << 10
+
 func validateLimits(req *api.RunInstanceRequest) (api.Limits, error) {
 	l := req.Limits
+	if len(req.UserData) > MaxUserData {
+		return l, api.Errorf(api.CodeInvalidParameterValue, "User data is limited to %d bytes; this is %d", MaxUserData, len(req.UserData))
+	}
+	if req.InstanceType != "" {
+		t, err := api.LookupInstanceType(req.InstanceType)
+		if err != nil {
+			return l, err
+		}
+		if l.MemoryBytes == 0 {
+			l.MemoryBytes = t.MemoryBytes
+		}
+		if l.Cpus == 0 {
+			l.Cpus = float64(min(t.VCpus, runtime.NumCPU()))
+		}
+	}
 	if len(req.Command) == 0 || req.Command[0] == "" {
 		return l, api.Errorf(api.CodeMissingParameter, "a command is required: hostd instance run [flags] -- CMD [ARG...]")
 	}

@@ -125,7 +125,7 @@ func (d *Daemon) DescribeVolumes(c api.Caller, ids []string) (api.DescribeVolume
 	out := api.DescribeVolumesResponse{Volumes: []api.Volume{}}
 	for _, v := range vols {
 		ext, _ := d.disk.Extent(v.ID)
-		av := api.Volume{VolumeId: v.ID, Size: v.Size, State: "available", StoreOffset: ext.Offset, OwnerId: v.Owner()}
+		av := api.Volume{VolumeId: v.ID, Size: v.Size, CreateTime: v.CreatedAt, State: "available", StoreOffset: ext.Offset, OwnerId: v.Owner()}
 		if v.InstanceID != "" {
 			av.State = "in-use"
 			av.Attachments = []api.VolumeAttachment{{InstanceId: v.InstanceID, Device: v.Device, State: "attached"}}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/hostdtest"
 )
 
 // stubServer answers every action of the Catalog over real HTTP with a canned output (every
@@ -175,6 +177,7 @@ func sdkClient(url, key string) *ec2.Client {
 		Region:           "us-east-1",
 		Credentials:      credentials.NewStaticCredentialsProvider(key, strings.Repeat("x", 40), ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       &http.Client{Transport: SDKTransport(http.DefaultTransport)},
 	})
 }
 
@@ -256,7 +259,7 @@ func TestGoSDKSeesEC2Errors(t *testing.T) {
 // TestAWSCLIAgainstTheStub: the AWS CLI (Debian's awscli) with --endpoint-url: its shorthand,
 // user data, pagination flags and error output, and what the server decoded from it.
 func TestAWSCLIAgainstTheStub(t *testing.T) {
-	needTool(t, "/usr/bin/aws", "awscli")
+	hostdtest.RequireTool(t, "/usr/bin/aws", "awscli")
 	s := newStubServer(t)
 	for _, o := range s.outputs { // the CLI follows a NextToken: the canned listings have no more pages
 		if f := reflect.ValueOf(o).Elem().FieldByName("NextToken"); f.IsValid() {

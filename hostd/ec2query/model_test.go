@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/hostd/hostd/hostd/hostdtest"
 )
 
 // The model is botocore's, from Debian's python3-botocore (.ci/run installs it). It is read at
@@ -40,20 +42,9 @@ type shape struct {
 
 // needTool stops a test that needs a Debian package: under CI=true it fails, since .ci/run
 // installs it; elsewhere it skips with what to install.
-func needTool(t *testing.T, path, pkg string) {
-	t.Helper()
-	if _, err := os.Stat(path); err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing: .ci/run installs %s", path, pkg)
-	}
-	t.Skipf("%s is missing: apt-get install %s", path, pkg)
-}
-
 func loadModel(t *testing.T) *model {
 	t.Helper()
-	needTool(t, modelPath, "python3-botocore")
+	hostdtest.RequireTool(t, modelPath, "python3-botocore")
 	b, err := os.ReadFile(modelPath)
 	if err != nil {
 		t.Fatal(err)

@@ -80,9 +80,10 @@ type DescribeVpcAttributeRequest struct {
 }
 
 type DescribeVpcAttributeResult struct {
-	VpcId              string                 `ec2:"vpcId"`
-	EnableDnsHostnames *AttributeBooleanValue `ec2:"enableDnsHostnames"`
-	EnableDnsSupport   *AttributeBooleanValue `ec2:"enableDnsSupport"`
+	VpcId                            string                 `ec2:"vpcId"`
+	EnableDnsHostnames               *AttributeBooleanValue `ec2:"enableDnsHostnames"`
+	EnableDnsSupport                 *AttributeBooleanValue `ec2:"enableDnsSupport"`
+	EnableNetworkAddressUsageMetrics *AttributeBooleanValue `ec2:"enableNetworkAddressUsageMetrics"`
 }
 
 type AttributeBooleanValue struct {

@@ -113,6 +113,21 @@ var fabricSeq int
 // `hostd serve` (pool flags, say).
 func Start(t testing.TB, serveArgs ...string) *Daemon {
 	t.Helper()
+	// A test's guests never reach the host's resolvers: a test that wants an upstream names one.
+	if !slices.Contains(serveArgs, "--dns-upstream") {
+		serveArgs = append(serveArgs, "--dns-upstream", "none")
+	}
+	d := Prepare(t)
+	d.serve = serveArgs
+	d.Restart()
+	return d
+}
+
+// Prepare makes a daemon's directories, names and teardown and leak check without starting
+// it: for a test that runs the daemon in its own process (the cleanup it registers afterwards
+// must stop that daemon; it runs first).
+func Prepare(t testing.TB) *Daemon {
+	t.Helper()
 	RequireRoot(t)
 	// Not under /tmp: instances get a private /tmp, and the test must show that the daemon's own
 	// paths are hidden from them, not merely absent. The directory is traversable so that the
@@ -121,10 +136,6 @@ func Start(t testing.TB, serveArgs ...string) *Daemon {
 	require.NoError(t, err)
 	require.NoError(t, os.Chmod(dir, 0o755))
 	fabricSeq++
-	// A test's guests never reach the host's resolvers: a test that wants an upstream names one.
-	if !slices.Contains(serveArgs, "--dns-upstream") {
-		serveArgs = append(serveArgs, "--dns-upstream", "none")
-	}
 	d := &Daemon{
 		t:        t,
 		Bin:      Binary(t),
@@ -133,7 +144,6 @@ func Start(t testing.TB, serveArgs ...string) *Daemon {
 		Socket:   filepath.Join(dir, "run", "hostd.sock"),
 		Fabric:   fmt.Sprintf("t%d-%d", os.Getpid(), fabricSeq),
 		seen:     map[string]bool{},
-		serve:    serveArgs,
 	}
 	t.Cleanup(func() {
 		d.Stop()
@@ -145,7 +155,6 @@ func Start(t testing.TB, serveArgs ...string) *Daemon {
 		d.CheckNoLeaks()
 		os.RemoveAll(dir)
 	})
-	d.Restart()
 	return d
 }
 
@@ -295,4 +304,30 @@ func ErrorOf(t testing.TB, stderr string) (code, message string) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(stderr), &doc), "stderr is not an error document: %q", stderr)
 	return doc.Error.Code, doc.Error.Message
+}
+
+// RequireTool stops a test that needs a program the machine lacks, naming the Debian package
+// that has it. Under CI=true it fails: .ci/run installs every such package.
+func RequireTool(t testing.TB, path, pkg string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is missing: .ci/run installs %s", path, pkg)
+	}
+	t.Skipf("%s is missing: apt-get install %s", path, pkg)
+}
+
+// WaitExec runs cmd in an instance until it succeeds, for what a workload does after it starts.
+func WaitExec(t testing.TB, d *Daemon, id string, cmd ...string) {
+	t.Helper()
+	deadline := time.Now().Add(Scaled(20 * time.Second))
+	for {
+		if _, _, code := d.Exec(id, cmd...); code == 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%v never succeeded in %s", cmd, id)
+		time.Sleep(50 * time.Millisecond)
+	}
 }

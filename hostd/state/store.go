@@ -51,6 +51,17 @@ type Instance struct {
 	// in records older than the service, mean EC2's defaults).
 	UserData        []byte                      `json:"user_data,omitempty"`
 	MetadataOptions api.InstanceMetadataOptions `json:"metadata_options,omitzero"`
+	// What RunInstances was asked: the type and the reservation it made.
+	InstanceType  string `json:"instance_type,omitempty"`
+	ReservationID string `json:"reservation_id,omitempty"`
+	ClientToken   string `json:"client_token,omitempty"`
+	LaunchIndex   int    `json:"launch_index,omitempty"`
+}
+
+// Tags are the tags of one resource, by key.
+type Tags struct {
+	ResourceID string            `json:"resource_id"`
+	Tags       map[string]string `json:"tags"`
 }
 
 // VPC is a virtual network of one tenant.
@@ -163,7 +174,8 @@ var (
 	volumesBucket   = []byte("volumes")
 	groupsBucket    = []byte("security-groups")
 	aclsBucket      = []byte("network-acls")
-	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket, extentsBucket, volumesBucket, groupsBucket, aclsBucket}
+	tagsBucket      = []byte("tags")
+	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket, extentsBucket, volumesBucket, groupsBucket, aclsBucket, tagsBucket}
 )
 
 // Store is the daemon's database.
@@ -282,6 +294,17 @@ func (s *Store) DeleteVolume(id string) error { return del(s, volumesBucket, id)
 
 // Volumes returns every volume.
 func (s *Store) Volumes() ([]*Volume, error) { return list[Volume](s, volumesBucket) }
+
+// PutTags records a resource's tags (none removes the record).
+func (s *Store) PutTags(t *Tags) error {
+	if len(t.Tags) == 0 {
+		return del(s, tagsBucket, t.ResourceID)
+	}
+	return put(s, tagsBucket, t.ResourceID, t)
+}
+
+// AllTags returns the tags of every resource that has some.
+func (s *Store) AllTags() ([]*Tags, error) { return list[Tags](s, tagsBucket) }
 
 // Regions returns every RAM region record.
 func (s *Store) Regions() ([]*memscrub.Region, error) { return list[memscrub.Region](s, regionsBucket) }

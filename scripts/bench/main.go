@@ -27,7 +27,7 @@ func main() {
 	bin := flag.String("hostd", "bin/hostd", "hostd binary")
 	out := flag.String("out", "BENCHMARKS.md", "report to write")
 	n := flag.Int("n", 50, "sequential launches per measurement")
-	only := flag.String("only", "", "run only these sections (comma-separated: launch, density, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane, services)")
+	only := flag.String("only", "", "run only these sections (comma-separated: launch, density, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane, services, ec2)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench needs root")
@@ -61,6 +61,7 @@ func main() {
 		{"wipe", func() error { return benchWipe(&report) }},
 		{"controlplane", func() error { return benchControlPlane(&report, hostd) }},
 		{"services", func() error { return benchServices(&report, d) }},
+		{"ec2", func() error { return benchEC2(&report, hostd) }},
 	}
 	for _, s := range sections {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.name) {

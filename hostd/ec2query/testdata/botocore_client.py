@@ -14,16 +14,29 @@ botocore_client.py boto3 (clients_test.go): a boto3 client calling a server.
 Reads {"endpoint": URL, "key": ACCESS_KEY_ID, "calls": [{"action": NAME, "params": {...}}]}
 and writes {"results": [{...} or {"error": CODE, "status": HTTP_STATUS}]}.
 
+botocore_client.py session (hostd/ec2api's end-to-end tests and make bench): a boto3 client
+of the server at $HOSTD_EC2_ENDPOINT, key and region from the environment (AWS_*), one call a
+line. Reads JSON lines {"action": NAME, "params": {...}} and answers each with one line: the
+output with "_seconds" (the call's own time, serialising for this pipe left out), or
+{"Error": {"Code": CODE, "Message": MESSAGE}}. {"raw": NAME} sends a signed POST of that Action,
+one boto3 has no method for, answered the same way.
+
 Timestamps come out as 2006-01-02T15:04:05.000Z, blobs as text.
 """
 import datetime
 import json
+import os
 import sys
+import time
+import urllib.error
+import urllib.request
 
 import boto3
 import botocore
 import botocore.session
 from botocore import parsers, serialize
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -79,5 +92,46 @@ def call_boto3(doc):
     return {"boto3": boto3.__version__, "results": results}
 
 
-modes = {"roundtrip": roundtrip, "boto3": call_boto3}
-json.dump(modes[sys.argv[1]](json.load(sys.stdin)), sys.stdout)
+def raw_call(session, endpoint, action):
+    body = "Action=%s&Version=2016-11-15" % action
+    req = AWSRequest(method="POST", url=endpoint + "/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(session.get_credentials(), "ec2", os.environ["AWS_DEFAULT_REGION"]).add_auth(req)
+    r = urllib.request.Request(endpoint + "/", data=body.encode(), headers=dict(req.headers), method="POST")
+    try:
+        urllib.request.urlopen(r)
+        return {}
+    except urllib.error.HTTPError as e:
+        parsed = parsers.create_parser("ec2").parse(
+            {"body": e.read(), "headers": dict(e.headers), "status_code": e.code}, None)
+        return {"Error": parsed["Error"]}
+
+
+def session():
+    endpoint = os.environ["HOSTD_EC2_ENDPOINT"]
+    sess = botocore.session.get_session()
+    client = boto3.client("ec2", endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}))
+    for line in sys.stdin:
+        call = json.loads(line)
+        start = time.perf_counter()
+        try:
+            if "raw" in call:
+                out = raw_call(sess, endpoint, call["raw"])
+            else:
+                result = getattr(client, botocore.xform_name(call["action"]))(**call["params"])
+                seconds = time.perf_counter() - start
+                out = plain(result)
+                out["_seconds"] = seconds
+        except ClientError as e:
+            out = {"Error": {"Code": e.response["Error"]["Code"], "Message": e.response["Error"].get("Message", "")}}
+        except botocore.exceptions.ParamValidationError as e:
+            out = {"Error": {"Code": "ParamValidation", "Message": str(e)}}
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+
+if sys.argv[1] == "session":
+    session()
+else:
+    modes = {"roundtrip": roundtrip, "boto3": call_boto3}
+    json.dump(modes[sys.argv[1]](json.load(sys.stdin)), sys.stdout)
