@@ -47,7 +47,9 @@ func TestAWSCLIOnTheListenerActsForItsAccount(t *testing.T) {
 
 	out, errOut, code := alice.awsCLI(t, d, "create-vpc", "--cidr-block", "10.0.0.0/16")
 	require.Equal(t, 0, code, errOut)
-	var made struct{ Vpc struct{ VpcId, OwnerId string } }
+	var made struct {
+		Vpc struct{ VpcId, OwnerId string }
+	}
 	require.NoError(t, json.Unmarshal([]byte(out), &made))
 	assert.Equal(t, alice.account, made.Vpc.OwnerId)
 	out, errOut, code = bob.awsCLI(t, d, "create-vpc", "--cidr-block", "10.0.0.0/16") // the same CIDR

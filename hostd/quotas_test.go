@@ -1,9 +1,11 @@
 package main_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/hostd/hostd/hostd/api"
 )
@@ -13,9 +15,10 @@ import (
 func TestQuotasRefuseAndTakeNothing(t *testing.T) {
 	d := startWithListener(t)
 	tn := makeTenant(t, d, "small", allowAll, "--max-instances", "2", "--max-ram", "32M", "--max-disk", "4M")
+	// The pool once its background work (the reserve of clean regions) is done.
 	pool := func() api.PoolDescription {
 		var p api.PoolDescription
-		d.JSON(&p, "pool", "describe")
+		require.NoError(t, json.Unmarshal([]byte(settledPool(t, d)), &p))
 		return p
 	}
 	var first, second api.RunInstanceResponse

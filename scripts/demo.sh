@@ -468,6 +468,38 @@ key_own=$status
 score "tenant keys" "B's key terminates A's instance" "$(held '[ "$key_refused" != 0 ] && [ "$key_notfound" = yes ] && [ "$globex_sees" = 0 ]')" \
   "$(when '[ "$key_notfound" = yes ]' "NotFound: unseen" "TERMINATED")" "$(when '[ "$key_own" = 0 ]' "A's own: ended it" "-")"
 
+section "EC2's own API: acme's key builds a web and a db tier with the AWS CLI; hostd enforces it"
+if [ -x /usr/bin/aws ]; then
+  export AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true AWS_PAGER= AWS_MAX_ATTEMPTS=1
+  ec2() { aws --profile acme --endpoint-url "$endpoint" --output text ec2 "$@"; }
+  echo "  (ec2 is: aws --profile acme --endpoint-url $endpoint --output text ec2)"
+  ami=$(ec2 describe-images --filters Name=name,Values=hostd-host-root --query 'Images[0].ImageId')
+  cli_vpc=$(ec2 create-vpc --cidr-block 10.0.0.0/16 --query Vpc.VpcId)
+  cli_net=$(ec2 create-subnet --vpc-id "$cli_vpc" --cidr-block 10.0.1.0/24 --query Subnet.SubnetId)
+  cli_web=$(ec2 create-security-group --vpc-id "$cli_vpc" --group-name web --description web --query GroupId)
+  cli_db=$(ec2 create-security-group --vpc-id "$cli_vpc" --group-name db --description db --query GroupId)
+  printf '%s$ ec2 create-vpc …; create-subnet …; create-security-group … (web, db)%s  -> %s %s %s %s\n' "$C" "$R" "$cli_vpc" "$cli_net" "$cli_web" "$cli_db"
+  show ec2 authorize-security-group-ingress --group-id "$cli_db" \
+    --ip-permissions "IpProtocol=tcp,FromPort=5432,ToPort=5432,UserIdGroupPairs=[{GroupId=$cli_web}]"
+  show ec2 run-instances --image-id "$ami" --instance-type t3.nano --subnet-id "$cli_net" --security-group-ids "$cli_db" \
+    --private-ip-address 10.0.1.10 --user-data $'#!/bin/sh\nexec hostd probe serve --port 5432 --seconds 60' --query 'Instances[0].InstanceId'
+  cli_dbi=$(cat "$work/last")
+  cli_webi=$(ec2 run-instances --image-id "$ami" --subnet-id "$cli_net" --security-group-ids "$cli_web" --query 'Instances[0].InstanceId')
+  cli_other=$(ec2 run-instances --image-id "$ami" --subnet-id "$cli_net" --query 'Instances[0].InstanceId')
+  echo "  web: $cli_webi, and $cli_other in the VPC's default group; the db ($cli_dbi) serves on 5432"
+  show ec2 describe-instances --filters Name=vpc-id,Values="$cli_vpc" --query 'Reservations[].Instances[].[InstanceId,PrivateIpAddress,SecurityGroups[0].GroupName]'
+  for _ in $(seq 50); do hostd instance exec "$cli_webi" -- hostd probe rr --addr 10.0.1.10:5432 --seconds 0.2 >/dev/null 2>&1 && break; sleep 0.1; done
+  show hostd instance exec "$cli_webi" -- hostd probe rr --addr 10.0.1.10:5432 --seconds 0.3
+  cli_web_ok=$status
+  show hostd instance exec "$cli_other" -- hostd probe rr --addr 10.0.1.10:5432 --seconds 0.3
+  cli_other_refused=$status
+  show ec2 terminate-instances --instance-ids "$cli_dbi" "$cli_webi" "$cli_other" --query 'TerminatingInstances[].CurrentState.Name'
+  score "EC2 API" "AWS CLI's db admits web only" "$(held '[ "$cli_web_ok" = 0 ] && [ "$cli_other_refused" != 0 ]')" \
+    "$(when '[ "$cli_other_refused" != 0 ]' "other refused" "CONNECTED")" "$(when '[ "$cli_web_ok" = 0 ]' "web: connects" "-")"
+else
+  echo "  skipped: no AWS CLI (/usr/bin/aws; Debian's awscli package)"
+fi
+
 say "Every call of the demo is in the audit trail, hash-chained and signed; an edit is found"
 show hostd audit lookup --account "$globex" --event-name TerminateInstances
 show hostd audit verify
