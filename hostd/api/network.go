@@ -69,6 +69,20 @@ type NetworkInterface struct {
 	HostInterface      string            `json:"HostInterface,omitempty"`
 	Groups             []GroupIdentifier `json:"Groups"`
 	DropCounters       map[string]uint64 `json:"DropCounters,omitempty"`
+	// Allowances in force (0: no limit), and what the interface has been counted exceeding them.
+	Allowances *InterfaceAllowances `json:"Allowances,omitempty"`
+}
+
+// InterfaceAllowances are an interface's allowances and their counters, named as ENA's
+// (ethtool -S): how many packets each one dropped.
+type InterfaceAllowances struct {
+	PacketsPerSecond           int64  `json:"PacketsPerSecond"`
+	BandwidthBitsPerSecond     int64  `json:"BandwidthBitsPerSecond"`
+	TrackedConnections         int64  `json:"TrackedConnections"`
+	PpsAllowanceExceeded       uint64 `json:"pps_allowance_exceeded"`
+	BwInAllowanceExceeded      uint64 `json:"bw_in_allowance_exceeded"`
+	BwOutAllowanceExceeded     uint64 `json:"bw_out_allowance_exceeded"`
+	ConntrackAllowanceExceeded uint64 `json:"conntrack_allowance_exceeded"`
 }
 
 // ModifyInstanceRequest changes an instance attribute.

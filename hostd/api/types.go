@@ -20,6 +20,8 @@ type RunInstanceRequest struct {
 	SecurityGroupIds []string `json:"SecurityGroupIds,omitempty"`
 	// RamBytes is the size of the instance's /dev/guest-ram; nil means the default, 0 none.
 	RamBytes *int64          `json:"RamBytes,omitempty"`
+	// Allowances of the interface; unset ones are the defaults for the instance's memory.
+	Allowances Allowances `json:"Allowances,omitzero"`
 	Volumes  []VolumeMapping `json:"Volumes,omitempty"`
 }
 

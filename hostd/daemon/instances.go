@@ -57,12 +57,12 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	// volume); the RAM region comes last, since giving one back leaves it to be scrubbed.
 	spec := guest.Spec{ID: id, Args: req.Command, IDs: ids}
 	if req.SubnetId != "" {
-		if eni, err = d.reserveENI(id, req.SubnetId, req.PrivateIpAddress, req.SecurityGroupIds); err != nil {
+		if eni, err = d.reserveENI(id, req, limits.MemoryBytes); err != nil {
 			return undo(err)
 		}
 		spec.BeforeStart = func(pid int) error { return d.plumb(eni, pid) }
-	} else if req.PrivateIpAddress != "" || len(req.SecurityGroupIds) > 0 {
-		return undo(api.Errorf(api.CodeInvalidParameterValue, "--private-ip and --sg need --subnet"))
+	} else if req.PrivateIpAddress != "" || len(req.SecurityGroupIds) > 0 || req.Allowances != (api.Allowances{}) {
+		return undo(api.Errorf(api.CodeInvalidParameterValue, "--private-ip, --sg, --pps, --bandwidth and --conntrack need --subnet"))
 	}
 	var blockDevices []cgroup.Device
 	if spec.Devices, blockDevices, err = d.attachVolumes(rec, req.Volumes); err != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hostd/hostd/firewall"
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/state"
 	"github.com/hostd/hostd/vnet"
@@ -183,7 +184,12 @@ func (d *Daemon) usedAddressesLocked(subnetID string) map[netip.Addr]bool {
 
 // reserveENI gives instanceID an interface in subnetID: an address (wantIP if given), a MAC and a
 // host-side name, recorded before anything is made on the host.
-func (d *Daemon) reserveENI(instanceID, subnetID, wantIP string, groups []string) (*state.ENI, error) {
+func (d *Daemon) reserveENI(instanceID string, req api.RunInstanceRequest, memoryBytes int64) (*state.ENI, error) {
+	subnetID, wantIP, groups := req.SubnetId, req.PrivateIpAddress, req.SecurityGroupIds
+	pps, bandwidth, conntrack, err := d.allowances(req.Allowances, memoryBytes)
+	if err != nil {
+		return nil, err
+	}
 	var want netip.Addr
 	if wantIP != "" {
 		var err error
@@ -207,6 +213,7 @@ func (d *Daemon) reserveENI(instanceID, subnetID, wantIP string, groups []string
 	e := &state.ENI{
 		ID: newID("eni-"), SubnetID: s.ID, VpcID: s.VpcID, InstanceID: instanceID, IP: addr.String(),
 		MAC: newMAC().String(), HostIfName: "v" + instanceID[2:16], SourceDestCheck: true, Groups: groups,
+		PPS: pps, BandwidthBits: bandwidth, Conntrack: conntrack,
 	}
 	if err := d.store.PutENI(e); err != nil {
 		return nil, err
@@ -326,6 +333,7 @@ func (d *Daemon) describeNetworkLocked(out *api.Instance) {
 				ni.DropCounters = d.dp.Drops(ifindex)
 			}
 		}
+		ni.Allowances = describeAllowances(e, ni.DropCounters)
 	}
 	check := e.SourceDestCheck
 	ni.Groups = d.describeGroupsLocked(e.Groups)
@@ -422,6 +430,7 @@ func (d *Daemon) datapathEntryLocked(e *state.ENI) (vnet.Interface, error) {
 		VPC: v.Number, IP: net.ParseIP(e.IP), MAC: mac, SourceDestCheck: e.SourceDestCheck,
 		Subnet:       &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)},
 		SubnetNumber: s.Number, Policy: policy, Groups: numbers,
+		PPSAllowance: uint64(e.PPS), BandwidthAllowance: uint64(e.BandwidthBits), ConntrackAllowance: uint32(e.Conntrack),
 	}, nil
 }
 
@@ -436,4 +445,20 @@ func (d *Daemon) ensurePolicyLocked(groups []string) error {
 		d.rules.set(key, h)
 	}
 	return nil
+}
+
+// describeAllowances shows an interface's allowances and the counters of each, from its drop
+// counters (the datapath counts an allowance's drops as a drop reason of that name).
+func describeAllowances(e *state.ENI, drops map[string]uint64) *api.InterfaceAllowances {
+	conntrack := e.Conntrack
+	if conntrack == 0 { // recorded before allowances were: the datapath's default
+		conntrack = vnet.DefaultConntrackAllowance
+	}
+	return &api.InterfaceAllowances{
+		PacketsPerSecond: e.PPS, BandwidthBitsPerSecond: e.BandwidthBits, TrackedConnections: conntrack,
+		PpsAllowanceExceeded:       drops[vnet.ReasonPPSAllowance],
+		BwInAllowanceExceeded:      drops[vnet.ReasonBandwidthInAllowance],
+		BwOutAllowanceExceeded:     drops[vnet.ReasonBandwidthOutAllowance],
+		ConntrackAllowanceExceeded: drops[firewall.ReasonCTAllowance],
+	}
 }

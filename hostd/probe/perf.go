@@ -29,13 +29,20 @@ type PerfResult struct {
 // transactionTimeout ends a request/response run whose connection stopped answering.
 const transactionTimeout = 3 * time.Second
 
-// Serve answers bulk and request/response clients on a TCP port for d.
+// Serve answers bulk and request/response clients on a TCP port for d, and echoes whatever UDP
+// comes to the same port (a service such as DNS, which a flood keeps busy).
 func Serve(port int, d time.Duration) error {
 	ln, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	udp, err := net.ListenPacket("udp4", fmt.Sprintf(":%d", port))
+	if err != nil {
+		return err
+	}
+	defer udp.Close()
+	go echo(udp)
 	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(d))
 	for {
 		conn, err := ln.Accept()
@@ -43,6 +50,18 @@ func Serve(port int, d time.Duration) error {
 			return nil // the deadline: done
 		}
 		go serveConn(conn)
+	}
+}
+
+// echo sends each datagram back to its sender until conn is closed.
+func echo(conn net.PacketConn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		_, _ = conn.WriteTo(buf[:n], from)
 	}
 }
 

@@ -108,6 +108,10 @@ type ENI struct {
 	HostIfName      string   `json:"host_ifname"`
 	SourceDestCheck bool     `json:"source_dest_check"`
 	Groups          []string `json:"groups"` // its security groups, 1 to 5
+	// Its allowances (api.Allowances): packets and bits per second (0: no limit), conntrack entries.
+	PPS           int64 `json:"pps"`
+	BandwidthBits int64 `json:"bandwidth_bits"`
+	Conntrack     int64 `json:"conntrack"`
 }
 
 // Volume is a disk volume: an extent of the store, attached to at most one instance through a

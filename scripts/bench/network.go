@@ -33,10 +33,10 @@ func benchNetwork(w *bytes.Buffer, d *daemon) error {
 		return err
 	}
 	var a, b api.RunInstanceResponse
-	if err := d.json(&a, "instance", "run", "--subnet", subnet.SubnetId, "--memory", "1G", "--", "sleep", "3600"); err != nil {
+	if err := d.json(&a, "instance", "run", "--subnet", subnet.SubnetId, "--memory", "1G", "--pps", "0", "--bandwidth", "0", "--", "sleep", "3600"); err != nil {
 		return err
 	}
-	if err := d.json(&b, "instance", "run", "--subnet", subnet.SubnetId, "--memory", "1G", "--", "sleep", "3600"); err != nil {
+	if err := d.json(&b, "instance", "run", "--subnet", subnet.SubnetId, "--memory", "1G", "--pps", "0", "--bandwidth", "0", "--", "sleep", "3600"); err != nil {
 		return err
 	}
 	defer func() { _, _ = d.cli("instance", "terminate", a.InstanceId, b.InstanceId) }()
