@@ -24,7 +24,7 @@ const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags
   hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
   hostd vpc create --cidr CIDR [--name N] | describe [ID...] | delete ID
   hostd subnet create --vpc ID --cidr CIDR | describe [ID...] | delete ID
-  hostd instance run [--subnet ID [--sg ID]... [--private-ip IP]] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE] [--volume VOL:/dev/NAME]... -- CMD [ARG...]
+  hostd instance run [--subnet ID [--sg ID]... [--private-ip IP] [--pps N] [--bandwidth RATE] [--conntrack N]] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE] [--volume VOL:/dev/NAME]... -- CMD [ARG...]
   hostd instance exec ID -- CMD [ARG...]
   hostd instance describe [ID...]
   hostd instance modify ID --source-dest-check=true|false
@@ -38,6 +38,8 @@ const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags
   hostd volume create --size SIZE | describe [ID...] | delete ID
   hostd volume attach VOL --instance ID [--device /dev/NAME] | detach VOL
   hostd pool describe
+  hostd flow-log create --resource VPC|SUBNET|ENI --traffic-type ACCEPT|REJECT|ALL [--interval 60s] --destination FILE
+  hostd flow-log describe [ID...] | delete ID
   hostd probe send|sniff|listen|connect|ping|serve|bulk|rr|connrate ...   (network probes, for use inside instances)
 
 RULE is --ip-permissions JSON (EC2's IpPermissions list) or
@@ -126,6 +128,8 @@ func dispatch(g *globals, args []string) error {
 		return cmdProbe(args[1:])
 	case "volume":
 		return cmdVolume(g, args[1:])
+	case "flow-log":
+		return cmdFlowLog(g, args[1:])
 	case "pool":
 		return runVerb(g, "pool", args[1:], map[string]func(*globals, []string) error{"describe": poolDescribe})
 	case "help", "-h", "--help":

@@ -71,6 +71,17 @@ type NetworkInterface struct {
 	DropCounters       map[string]uint64 `json:"DropCounters,omitempty"`
 	// Allowances in force (0: no limit), and what the interface has been counted exceeding them.
 	Allowances *InterfaceAllowances `json:"Allowances,omitempty"`
+	// Traffic is what it sent and received since the daemon started, as its flow records count.
+	Traffic *InterfaceTraffic `json:"Traffic,omitempty"`
+}
+
+// InterfaceTraffic counts an interface's IPv4 packets and bytes (IP lengths) the firewall judged:
+// out, those its guest sent that its own ACL and groups let out; in, those delivered to it.
+type InterfaceTraffic struct {
+	PacketsIn  uint64 `json:"PacketsIn"`
+	BytesIn    uint64 `json:"BytesIn"`
+	PacketsOut uint64 `json:"PacketsOut"`
+	BytesOut   uint64 `json:"BytesOut"`
 }
 
 // InterfaceAllowances are an interface's allowances and their counters, named as ENA's

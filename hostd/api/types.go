@@ -19,10 +19,10 @@ type RunInstanceRequest struct {
 	// SecurityGroupIds are the interface's groups (at most 5); none means the VPC's default group.
 	SecurityGroupIds []string `json:"SecurityGroupIds,omitempty"`
 	// RamBytes is the size of the instance's /dev/guest-ram; nil means the default, 0 none.
-	RamBytes *int64          `json:"RamBytes,omitempty"`
+	RamBytes *int64 `json:"RamBytes,omitempty"`
 	// Allowances of the interface; unset ones are the defaults for the instance's memory.
-	Allowances Allowances `json:"Allowances,omitzero"`
-	Volumes  []VolumeMapping `json:"Volumes,omitempty"`
+	Allowances Allowances      `json:"Allowances,omitzero"`
+	Volumes    []VolumeMapping `json:"Volumes,omitempty"`
 }
 
 // Limits are an instance's cgroup limits. Zero means the daemon's default.

@@ -14,7 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/flowlog"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/hostd/state"
 	"github.com/hostd/hostd/memscrub"
@@ -43,6 +45,8 @@ type Config struct {
 	Wipe      memscrub.WipeMode
 	// ConntrackMax is how many flows the firewall tracks at most (0: vnet's default).
 	ConntrackMax int
+	// FlowRecords is how many flow records the datapath keeps per drain (0: the most it can).
+	FlowRecords int
 }
 
 // Daemon is a running hostd.
@@ -66,6 +70,9 @@ type Daemon struct {
 	groups    map[string]*state.SecurityGroup
 	acls      map[string]*state.NetworkACL
 	rules     ruleSets // the datapath's rule sets of ACLs and of combinations of groups
+	flowLogs  map[string]*state.FlowLog
+
+	net netWatch // what the datapath's flow records say; its own lock, taken after mu
 }
 
 // instance is the daemon's live view of one instance.
@@ -129,6 +136,8 @@ func Open(cfg Config) (*Daemon, error) {
 		volumes:   map[string]*state.Volume{},
 		groups:    map[string]*state.SecurityGroup{},
 		acls:      map[string]*state.NetworkACL{},
+		flowLogs:  map[string]*state.FlowLog{},
+		net:       netWatch{traffic: map[string]*api.InterfaceTraffic{}, windows: map[string]*flowlog.Window{}},
 	}
 	if d.cfg.DiskStore == "" {
 		d.cfg.DiskStore = DefaultDiskStore(cfg.StateDir)
@@ -154,6 +163,15 @@ func Open(cfg Config) (*Daemon, error) {
 			store.Close()
 			return nil, err
 		}
+	}
+	records := uint32(cfg.FlowRecords)
+	if records == 0 {
+		records = d.dp.MaxFlowRecords()
+	}
+	if err := d.dp.SetFlowRecordLimit(records); err != nil {
+		d.dp.Close()
+		store.Close()
+		return nil, api.Errorf(api.CodeInvalidParameterValue, "--flow-records: %v", err)
 	}
 	if err := d.recover(); err != nil {
 		d.Close()
@@ -188,6 +206,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go d.firewallHousekeeping(ctx)
+	go d.watchNetwork(ctx)
 	go d.volumeHousekeeping(ctx)
 	// Only a serving daemon keeps memory ready for launches (teardown opens the pool too).
 	d.ram.Reserve(reserveRegions(d.cfg.RAMPoolBytes), DefaultGuestRAM)

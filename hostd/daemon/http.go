@@ -57,6 +57,15 @@ func (d *Daemon) routes() http.Handler {
 		withBody(d, func(req api.AttachVolumeRequest) (api.VolumeAttachment, error) { return d.AttachVolume(pathID(r), req) })(w, r)
 	})
 	mux.HandleFunc("POST /v1/volumes/{id}/detach", noBody(d, pathID, d.DetachVolume))
+	mux.HandleFunc("POST /v1/flow-logs", withBody(d, func(req api.CreateFlowLogRequest) (api.FlowLog, error) {
+		return d.CreateFlowLog(api.Operator, req)
+	}))
+	mux.HandleFunc("GET /v1/flow-logs", noBody(d, ids(api.FlowLogID.Field), func(ids []string) (api.DescribeFlowLogsResponse, error) {
+		return d.DescribeFlowLogs(api.Operator, ids)
+	}))
+	mux.HandleFunc("DELETE /v1/flow-logs/{id}", noBody(d, pathID, func(id string) (api.ReturnResponse, error) {
+		return d.DeleteFlowLog(api.Operator, id)
+	}))
 	mux.HandleFunc("GET /v1/pool", noBody(d, func(*http.Request) struct{} { return struct{}{} },
 		func(struct{}) (api.PoolDescription, error) { return d.DescribePool() }))
 	return jsonErrors(mux)

@@ -334,6 +334,7 @@ func (d *Daemon) describeNetworkLocked(out *api.Instance) {
 			}
 		}
 		ni.Allowances = describeAllowances(e, ni.DropCounters)
+		ni.Traffic = d.interfaceTraffic(e.ID)
 	}
 	check := e.SourceDestCheck
 	ni.Groups = d.describeGroupsLocked(e.Groups)

@@ -54,6 +54,7 @@ func (d *Daemon) loadNetwork() error {
 		loadInto(d.enis, d.store.ENIs, func(e *state.ENI) string { return e.InstanceID }),
 		loadInto(d.groups, d.store.Groups, func(g *state.SecurityGroup) string { return g.ID }),
 		loadInto(d.acls, d.store.ACLs, func(a *state.NetworkACL) string { return a.ID }),
+		loadInto(d.flowLogs, d.store.FlowLogs, func(f *state.FlowLog) string { return f.ID }),
 	)
 }
 

@@ -131,6 +131,17 @@ type Volume struct {
 	Detaching bool `json:"detaching,omitempty"`
 }
 
+// FlowLog is a flow log: which interfaces' records it writes, which of them, how often, where.
+type FlowLog struct {
+	ID          string        `json:"id"`
+	OwnerID     string        `json:"owner_id"`
+	ResourceID  string        `json:"resource_id"` // a VPC, a subnet or an interface
+	TrafficType string        `json:"traffic_type"`
+	Interval    time.Duration `json:"interval"`
+	Destination string        `json:"destination"` // an absolute path on the host
+	CreatedAt   time.Time     `json:"created_at"`
+}
+
 var (
 	instancesBucket = []byte("instances")
 	vpcsBucket      = []byte("vpcs")
@@ -141,7 +152,8 @@ var (
 	volumesBucket   = []byte("volumes")
 	groupsBucket    = []byte("security-groups")
 	aclsBucket      = []byte("network-acls")
-	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket, extentsBucket, volumesBucket, groupsBucket, aclsBucket}
+	flowLogsBucket  = []byte("flow-logs")
+	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket, extentsBucket, volumesBucket, groupsBucket, aclsBucket, flowLogsBucket}
 )
 
 // Store is the daemon's database.
@@ -260,6 +272,15 @@ func (s *Store) DeleteVolume(id string) error { return del(s, volumesBucket, id)
 
 // Volumes returns every volume.
 func (s *Store) Volumes() ([]*Volume, error) { return list[Volume](s, volumesBucket) }
+
+// PutFlowLog records a flow log.
+func (s *Store) PutFlowLog(f *FlowLog) error { return put(s, flowLogsBucket, f.ID, f) }
+
+// DeleteFlowLog removes a flow log's record.
+func (s *Store) DeleteFlowLog(id string) error { return del(s, flowLogsBucket, id) }
+
+// FlowLogs returns every flow log record.
+func (s *Store) FlowLogs() ([]*FlowLog, error) { return list[FlowLog](s, flowLogsBucket) }
 
 // Regions returns every RAM region record.
 func (s *Store) Regions() ([]*memscrub.Region, error) { return list[memscrub.Region](s, regionsBucket) }
