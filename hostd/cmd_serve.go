@@ -29,6 +29,7 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	diskSize := fs.String("disk-size", "16GiB", "size of a file disk store (SIZE)")
 	fs.IntVar(&cfg.ConntrackMax, "conntrack-max", vnet.DefaultConntrackLimit, "most flows the firewall tracks; new flows past it are dropped (ct-full)")
 	fs.IntVar(&cfg.FlowRecords, "flow-records", 0, "most flows the datapath counts per second for flow logs, counters and findings (default and most: 32768); past it, SKIPDATA")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (HOST:PORT, or :PORT for loopback)")
 	wipe := fs.String("wipe", "fast", "how a deleted volume is zeroed: fast (zero-range or punch-hole) or overwrite (zeros written)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return cfg, err

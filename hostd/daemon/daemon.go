@@ -47,6 +47,8 @@ type Config struct {
 	ConntrackMax int
 	// FlowRecords is how many flow records the datapath keeps per drain (0: the most it can).
 	FlowRecords int
+	// MetricsListen is where /metrics is served ("": nowhere; no host: loopback).
+	MetricsListen string
 }
 
 // Daemon is a running hostd.
@@ -72,7 +74,8 @@ type Daemon struct {
 	rules     ruleSets // the datapath's rule sets of ACLs and of combinations of groups
 	flowLogs  map[string]*state.FlowLog
 
-	net netWatch // what the datapath's flow records say; its own lock, taken after mu
+	net     netWatch // what the datapath's flow records say; its own lock, taken after mu
+	metrics *metrics
 }
 
 // instance is the daemon's live view of one instance.
@@ -139,6 +142,7 @@ func Open(cfg Config) (*Daemon, error) {
 		flowLogs:  map[string]*state.FlowLog{},
 		net:       netWatch{traffic: map[string]*api.InterfaceTraffic{}, windows: map[string]*flowlog.Window{}},
 	}
+	d.metrics = newMetrics(d)
 	if d.cfg.DiskStore == "" {
 		d.cfg.DiskStore = DefaultDiskStore(cfg.StateDir)
 	}
@@ -203,6 +207,12 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	ln, err := listen(d.cfg.Socket)
 	if err != nil {
 		return err
+	}
+	if d.cfg.MetricsListen != "" {
+		if err := d.serveMetrics(ctx, d.cfg.MetricsListen); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go d.firewallHousekeeping(ctx)

@@ -68,7 +68,13 @@ func (d *Daemon) routes() http.Handler {
 	}))
 	mux.HandleFunc("GET /v1/pool", noBody(d, func(*http.Request) struct{} { return struct{}{} },
 		func(struct{}) (api.PoolDescription, error) { return d.DescribePool() }))
-	return jsonErrors(mux)
+	action := func(r *http.Request) string {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			return pattern
+		}
+		return "unknown"
+	}
+	return d.metrics.countCalls(action, jsonErrors(mux))
 }
 
 // jsonErrors answers what mux has no route for with EC2's error document, as it answers
@@ -146,6 +152,9 @@ func (d *Daemon) reply(w http.ResponseWriter, r *http.Request, v any, err error)
 }
 
 func writeError(w http.ResponseWriter, e *api.Error) {
+	if rec, ok := w.(interface{ setErrorCode(string) }); ok {
+		rec.setErrorCode(e.Code)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(api.HTTPStatus(e.Code))
 	_ = json.NewEncoder(w).Encode(api.ErrorDocument{Error: e})

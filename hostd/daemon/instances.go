@@ -16,6 +16,7 @@ import (
 // RunInstance launches a new instance and returns once its workload runs. If anything fails,
 // nothing of the instance is left: no record, cgroup, id range, files or process.
 func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceResponse, error) {
+	start := time.Now()
 	limits, ramBytes, err := d.validateRun(&req)
 	if err != nil {
 		return api.RunInstanceResponse{}, err
@@ -93,6 +94,7 @@ func (d *Daemon) RunInstance(req api.RunInstanceRequest) (api.RunInstanceRespons
 	d.instances[id] = in
 	go d.watch(in, in.proc) // before a terminate may clear in.proc
 	d.mu.Unlock()
+	d.metrics.launch.Observe(time.Since(start).Seconds())
 	d.log.Info("instance running", "instance", id, "pid", rec.Pid, "host_uid", rec.HostID, "command", rec.Command)
 	out := api.RunInstanceResponse{InstanceId: id, State: api.StateRunning}
 	if eni != nil {
