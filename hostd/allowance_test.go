@@ -40,8 +40,7 @@ func TestNoisyNeighbourIsHeldToItsAllowance(t *testing.T) {
 	neighbour := launchIn(t, d, subnets[0])
 	held := launchIn(t, d, subnets[0], "--pps", "2000")
 	unheld := launchIn(t, d, subnets[0], "--pps", "0")
-	go d.Exec(server.id, "taskset", "-c", "1", "hostd", "probe", "serve", "--port", "5201", "--seconds", "600")
-	require.Eventually(t, func() bool { return socketIn(t, server.id, "tcp", 5201, tcpListen) }, hostdtest.Scaled(10*time.Second), 5*time.Millisecond)
+	serve(t, d, server, 5201, "taskset", "-c", "1")
 
 	const seconds = 2
 	// A flood lasts a little longer than the measurement it disturbs (timeout ends the probe).

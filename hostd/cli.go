@@ -40,6 +40,7 @@ const usage = `usage: hostd [--socket PATH] [-o json|table] RESOURCE VERB [flags
   hostd pool describe
   hostd flow-log create --resource VPC|SUBNET|ENI --traffic-type ACCEPT|REJECT|ALL [--interval 60s] --destination FILE
   hostd flow-log describe [ID...] | delete ID
+  hostd finding list [--since TIME|DURATION] [--type TYPE]
   hostd probe send|sniff|listen|connect|ping|serve|bulk|rr|connrate ...   (network probes, for use inside instances)
 
 RULE is --ip-permissions JSON (EC2's IpPermissions list) or
@@ -130,6 +131,8 @@ func dispatch(g *globals, args []string) error {
 		return cmdVolume(g, args[1:])
 	case "flow-log":
 		return cmdFlowLog(g, args[1:])
+	case "finding":
+		return runVerb(g, "finding", args[1:], map[string]func(*globals, []string) error{"list": findingList})
 	case "pool":
 		return runVerb(g, "pool", args[1:], map[string]func(*globals, []string) error{"describe": poolDescribe})
 	case "help", "-h", "--help":

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/hostd/hostd/hostd/api"
@@ -34,6 +35,35 @@ func flowLogCreate(g *globals, args []string) error {
 	req.MaxAggregationInterval = int(d / time.Second)
 	var out api.FlowLog
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/flow-logs", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
+}
+
+// findingList prints the findings raised since a time (RFC 3339) or a duration ago.
+func findingList(g *globals, args []string) error {
+	fs := newFlags("finding list")
+	since := fs.String("since", "", "only findings raised since TIME (RFC 3339) or DURATION ago (10m)")
+	typ := fs.String("type", "", "only findings of this type (Recon:EC2/Portscan, …)")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *since != "" {
+		t, err := time.Parse(time.RFC3339, *since)
+		if ago, derr := time.ParseDuration(*since); derr == nil && ago >= 0 {
+			t, err = time.Now().Add(-ago), nil
+		}
+		if err != nil {
+			return api.Errorf(api.CodeInvalidParameterValue, "--since %q: give an RFC 3339 time (2026-12-02T22:00:00Z) or a duration (10m)", *since)
+		}
+		q.Set("since", t.UTC().Format(time.RFC3339))
+	}
+	if *typ != "" {
+		q.Set("type", *typ)
+	}
+	var out api.ListFindingsResponse
+	if err := client(g).Call(context.Background(), http.MethodGet, "/v1/findings?"+q.Encode(), nil, &out); err != nil {
 		return err
 	}
 	return g.print(out)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/findings"
 	"github.com/hostd/hostd/hostd/flowlog"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/hostd/state"
@@ -49,6 +50,8 @@ type Config struct {
 	FlowRecords int
 	// MetricsListen is where /metrics is served ("": nowhere; no host: loopback).
 	MetricsListen string
+	// Findings are the detectors' thresholds.
+	Findings findings.Thresholds
 }
 
 // Daemon is a running hostd.
@@ -95,6 +98,9 @@ func Open(cfg Config) (*Daemon, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if cfg.Findings == (findings.Thresholds{}) {
+		cfg.Findings = findings.DefaultThresholds()
+	}
 	stateDir, err := filepath.Abs(cfg.StateDir)
 	if err != nil {
 		return nil, err
@@ -140,7 +146,8 @@ func Open(cfg Config) (*Daemon, error) {
 		groups:    map[string]*state.SecurityGroup{},
 		acls:      map[string]*state.NetworkACL{},
 		flowLogs:  map[string]*state.FlowLog{},
-		net:       netWatch{traffic: map[string]*api.InterfaceTraffic{}, windows: map[string]*flowlog.Window{}},
+		net: netWatch{traffic: map[string]*api.InterfaceTraffic{}, windows: map[string]*flowlog.Window{},
+			detector: findings.NewDetector(cfg.Findings, func() string { return newID("gd-") }), spoofed: map[string]uint64{}},
 	}
 	d.metrics = newMetrics(d)
 	if d.cfg.DiskStore == "" {

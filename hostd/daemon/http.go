@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/hostd/hostd/hostd/api"
 )
@@ -66,6 +67,18 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/flow-logs/{id}", noBody(d, pathID, func(id string) (api.ReturnResponse, error) {
 		return d.DeleteFlowLog(api.Operator, id)
 	}))
+	mux.HandleFunc("GET /v1/findings", func(w http.ResponseWriter, r *http.Request) {
+		var since time.Time
+		if s := r.URL.Query().Get("since"); s != "" {
+			var err error
+			if since, err = time.Parse(time.RFC3339, s); err != nil {
+				writeError(w, api.Errorf(api.CodeInvalidParameterValue, "since %q is not an RFC 3339 time", s))
+				return
+			}
+		}
+		out, err := d.ListFindings(api.Operator, since, r.URL.Query().Get("type"))
+		d.reply(w, r, out, err)
+	})
 	mux.HandleFunc("GET /v1/pool", noBody(d, func(*http.Request) struct{} { return struct{}{} },
 		func(struct{}) (api.PoolDescription, error) { return d.DescribePool() }))
 	action := func(r *http.Request) string {

@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hostd/hostd/firewall"
 	"github.com/hostd/hostd/hostd/api"
+	"github.com/hostd/hostd/hostd/findings"
 	"github.com/hostd/hostd/hostd/flowlog"
 	"github.com/hostd/hostd/hostd/state"
 	"github.com/hostd/hostd/vnet"
@@ -25,6 +27,9 @@ type netWatch struct {
 	traffic map[string]*api.InterfaceTraffic // by interface id, since the daemon started
 	windows map[string]*flowlog.Window       // by flow log id
 	lost    uint64                           // packets neither recorded nor counted as skipped
+
+	detector *findings.Detector
+	spoofed  map[string]uint64 // by interface id: its spoof drops at the last drain
 }
 
 // view is one interface's side of a flow record.
@@ -51,7 +56,7 @@ func (d *Daemon) watchNetwork(ctx context.Context) {
 // takeFlowRecords drains the datapath's flow records into the interfaces' counters, the flow
 // logs' windows and the detectors, and writes the flow logs whose interval has ended.
 func (d *Daemon) takeFlowRecords(now time.Time) {
-	byIfindex, logs := d.flowContext() // before w.mu: describe takes d.mu, then w.mu
+	byIfindex, logs, world := d.flowContext() // before w.mu: describe takes d.mu, then w.mu
 	w := &d.net
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -114,6 +119,7 @@ func (d *Daemon) takeFlowRecords(now time.Time) {
 		}
 	}
 	d.flushFlowLogs(logs, byIfindex, now)
+	d.detectFindings(&w.drain, byIfindex, world, now)
 }
 
 // count adds a record's packets to its interface's traffic: sent if it left the interface's
@@ -145,8 +151,8 @@ func (w *netWatch) window(f *state.FlowLog, now time.Time) *flowlog.Window {
 }
 
 // flowContext is what a drain needs of the daemon's records: the interfaces by host-end ifindex
-// (those of running instances), and the flow logs.
-func (d *Daemon) flowContext() (map[int]*state.ENI, []*state.FlowLog) {
+// (those of running instances), the flow logs, and each interface's rules open to the world.
+func (d *Daemon) flowContext() (map[int]*state.ENI, []*state.FlowLog, map[string][]firewall.Rule) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	byIfindex := map[int]*state.ENI{}
@@ -161,7 +167,7 @@ func (d *Daemon) flowContext() (map[int]*state.ENI, []*state.FlowLog) {
 	for _, f := range d.flowLogs {
 		logs = append(logs, f)
 	}
-	return byIfindex, logs
+	return byIfindex, logs, d.worldOpenRulesLocked()
 }
 
 // flushFlowLogs writes each flow log whose interval has ended, with NODATA for each of its

@@ -138,12 +138,12 @@ func RequestResponse(addr string, d time.Duration) (*PerfResult, error) {
 	return &PerfResult{Addr: addr, Seconds: secs, Transactions: n, PerSecond: float64(n) / secs, MaxGapMicros: maxGap.Microseconds()}, nil
 }
 
-// ConnectionRate opens and closes TCP connections to addr one after another for d: each is a new
-// flow for every firewall on the way.
-func ConnectionRate(addr string, d time.Duration) (*PerfResult, error) {
+// Connections opens and closes TCP connections to addr one after another for d, or until it made
+// count of them (count < 0: no count): each is a new flow for every firewall on the way.
+func Connections(addr string, d time.Duration, count int64) (*PerfResult, error) {
 	var n int64
 	start := time.Now()
-	for time.Since(start) < d {
+	for time.Since(start) < d && n != count {
 		conn, err := net.DialTimeout("tcp4", addr, transactionTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("after %d connections: %w", n, err)
