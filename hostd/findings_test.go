@@ -79,7 +79,7 @@ func TestNmapScanRaisesOnePortscan(t *testing.T) {
 // on the probed instance; a UDP flood raises DenialOfService.Udp on the flooder; forged sources
 // raise SpoofingAttempt. Each once, whatever goes on after.
 func TestProbeFloodAndSpoofFindings(t *testing.T) {
-	d := hostdtest.Start(t)
+	d := hostdtest.Start(t, "--flood-pps", "50000") // below what a guest sends on a loaded machine
 	vpc, subnets := createVpc(t, d, "10.48.0.0/16", "10.48.1.0/24")
 	ssh := createGroup(t, d, vpc, "ssh")
 	authorize(t, d, ssh, "--ingress", "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0")

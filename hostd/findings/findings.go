@@ -27,7 +27,7 @@ type Thresholds struct {
 	// most once per window per source and type.
 	Window time.Duration
 	// Portscan: more than PortscanPorts distinct ports of one instance, or PortscanInstances
-	// instances, in a window, more than half of the packets rejected.
+	// instances, in a window, more than half of those ports refused.
 	PortscanPorts, PortscanInstances int
 	// PortProbeUnprotectedPort: more than ProbeConnections connections from one source to one
 	// port a group of the instance leaves open to 0.0.0.0/0.
@@ -42,7 +42,7 @@ type Thresholds struct {
 // DefaultThresholds are the daemon's unless its flags say otherwise.
 func DefaultThresholds() Thresholds {
 	return Thresholds{Window: time.Minute, PortscanPorts: 25, PortscanInstances: 10, ProbeConnections: 20,
-		FloodPacketsPerSecond: 100_000, SpoofDrops: 10}
+		FloodPacketsPerSecond: 300_000, SpoofDrops: 10}
 }
 
 // Endpoint is one end of a flow: an instance's interface.
@@ -162,7 +162,7 @@ func (d *Detector) Flow(f Flow, now time.Time) {
 	if s.ports[r] == nil {
 		s.ports[r] = map[uint16]bool{}
 	}
-	s.ports[r][f.DstPort] = true
+	s.ports[r][f.DstPort] = s.ports[r][f.DstPort] || f.Rejected
 	if f.OpenToWorld && !f.Rejected {
 		k := probeKey{r, f.DstPort}
 		if s.probes[k] == nil {
@@ -204,14 +204,21 @@ func (d *Detector) judge(s *source, now time.Time, drainEvery time.Duration) []F
 			InstanceId: s.self.InstanceID, Interface: s.self.InterfaceID, Peer: peer, Counts: c,
 			FirstSeen: s.start, LastSeen: s.last, CreatedAt: now, Description: desc})
 	}
-	// Portscan: the instance is the scanner.
-	widest, widestPorts := "", 0
+	// Portscan: the instance is the scanner; what it sent elsewhere (a busy client) does not
+	// hide a scan: ports count, not packets.
+	widest, widestPorts, touched, refused := "", 0, 0, 0
 	for r, ports := range s.ports {
 		if len(ports) > widestPorts {
 			widest, widestPorts = r, len(ports)
 		}
+		for _, rejected := range ports {
+			touched++
+			if rejected {
+				refused++
+			}
+		}
 	}
-	if (widestPorts > d.th.PortscanPorts || len(s.ports) > d.th.PortscanInstances) && 2*s.rejected > s.packets {
+	if (widestPorts > d.th.PortscanPorts || len(s.ports) > d.th.PortscanInstances) && 2*refused > touched {
 		peer := s.receivers[widest]
 		raise(Portscan, "Unusual outbound port scan from "+s.self.InstanceID,
 			s.self.InstanceID+" is probing ports of other instances, most of them refused.",

@@ -58,6 +58,12 @@ func TestPortscan(t *testing.T) {
 		d.Flow(Flow{Sender: scanner, Receiver: victim, Proto: 6, SrcPort: 40000 + sport, DstPort: 80, Packets: 3}, now)
 	}
 	assert.Empty(t, d.Tick(now, time.Second))
+	// A busy client that scans too: its accepted packets do not hide the scan.
+	d.Flow(Flow{Sender: endpoint(4), Receiver: victim, Proto: 6, DstPort: 5432, Packets: 40_000}, now)
+	for port := range uint16(100) {
+		d.Flow(Flow{Sender: endpoint(4), Receiver: victim, Proto: 6, DstPort: 1000 + port, Packets: 1, Rejected: true}, now)
+	}
+	assert.Equal(t, []string{Portscan}, types(d.Tick(now, time.Second)))
 	// Many ports, but accepted: a busy client, not a scan.
 	for port := range uint16(100) {
 		d.Flow(Flow{Sender: endpoint(3), Receiver: victim, Proto: 6, DstPort: port, Packets: 1}, now)
@@ -77,8 +83,8 @@ func TestPortProbeFloodAndSpoofing(t *testing.T) {
 	assert.Equal(t, "i-2", got[0].InstanceId, "the probed instance")
 	assert.Equal(t, "i-1", got[0].Peer.InstanceId)
 
-	d.Flow(Flow{Sender: endpoint(4), Receiver: victim, Proto: 17, Packets: 150_000}, now)
-	d.Flow(Flow{Sender: endpoint(5), Receiver: victim, Proto: 17, Packets: 50_000}, now)
+	d.Flow(Flow{Sender: endpoint(4), Receiver: victim, Proto: 17, Packets: 400_000}, now)
+	d.Flow(Flow{Sender: endpoint(5), Receiver: victim, Proto: 17, Packets: 250_000}, now)
 	got = d.Tick(now, time.Second)
 	require.Equal(t, []string{DenialOfServiceUDP}, types(got))
 	assert.Equal(t, "i-4", got[0].InstanceId)
