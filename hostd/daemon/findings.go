@@ -96,7 +96,7 @@ func (d *Daemon) recordFinding(f findings.Finding) {
 		return
 	}
 	d.log.Warn("finding", "type", f.Type, "instance", f.InstanceId, "finding", string(line))
-	err = appendFlowLog(d.findingsFile(), func(out *os.File) error {
+	err = appendFile(d.findingsFile(), func(out *os.File) error {
 		_, err := out.Write(append(line, '\n'))
 		return err
 	})

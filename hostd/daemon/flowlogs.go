@@ -156,11 +156,11 @@ func flowLogCovers(f *state.FlowLog, e *state.ENI) bool {
 	return f.ResourceID == e.ID || f.ResourceID == e.SubnetID || f.ResourceID == e.VpcID
 }
 
-// appendFlowLog appends lines to a flow log's file, made 0600 if new.
-func appendFlowLog(path string, write func(*os.File) error) error {
+// appendFile appends to a file of records (a flow log's, the findings'), made 0600 if new.
+func appendFile(path string, write func(*os.File) error) error {
 	out, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return fmt.Errorf("opening the flow log's file: %w", err)
+		return fmt.Errorf("opening %s: %w", path, err)
 	}
 	if err := write(out); err != nil {
 		out.Close()

@@ -189,7 +189,7 @@ func (d *Daemon) flushFlowLogs(logs []*state.FlowLog, byIfindex map[int]*state.E
 				owners[e.ID] = accountOfENI(e)
 			}
 		}
-		err := appendFlowLog(f.Destination, func(out *os.File) error {
+		err := appendFile(f.Destination, func(out *os.File) error {
 			return win.Write(out, f.TrafficType, covered, func(id string) string { return owners[id] }, now)
 		})
 		if err != nil {
