@@ -122,6 +122,14 @@ func (d *Daemon) takeFlowRecords(now time.Time) {
 	d.detectFindings(&w.drain, byIfindex, world, now)
 }
 
+// watchNew notes an interface just made: its drop counters start at zero, so the spoof drops of
+// its first second count (an interface first seen otherwise, adopted, starts from what it has).
+func (w *netWatch) watchNew(eniID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.spoofed[eniID] = 0
+}
+
 // count adds a record's packets to its interface's traffic: sent if it left the interface's
 // guest (it was not refused on the way out), received if it was delivered.
 func (w *netWatch) count(v view, packets, bytes uint64) {

@@ -268,6 +268,7 @@ func (d *Daemon) plumb(e *state.ENI, pid int) error {
 		d.unplumb(e, v)
 		return err
 	}
+	d.net.watchNew(e.ID)
 	return nil
 }
 
