@@ -59,16 +59,17 @@ func (d *Daemon) worldOpenRulesLocked() map[string][]firewall.Rule {
 	return out
 }
 
-// detectFindings feeds the detectors one drain's flow records and the interfaces' spoof drops, and
-// records what they raise. It runs under d.net.mu.
-func (d *Daemon) detectFindings(drain *vnet.FlowDrain, byIfindex map[int]*state.ENI, world map[string][]firewall.Rule, now time.Time) {
+// detectFindings feeds the detectors one drain's flow records (owner: whose they are) and the spoof
+// drops of the interfaces there now (byIfindex), and records what they raise. It runs under
+// d.net.mu.
+func (d *Daemon) detectFindings(drain *vnet.FlowDrain, owner, byIfindex map[int]*state.ENI, world map[string][]firewall.Rule, now time.Time) {
 	w := &d.net
 	for _, r := range drain.Records {
-		sender := byIfindex[r.Sender]
+		sender := owner[r.Sender]
 		if sender == nil {
 			continue
 		}
-		receiver := byIfindex[r.Receiver]
+		receiver := owner[r.Receiver]
 		open := receiver != nil && openToWorld(world[receiver.ID], r.Proto, r.DstPort)
 		w.detector.Flow(findings.Flow{Sender: endpointOf(sender), Receiver: endpointOf(receiver), Proto: r.Proto, SrcPort: r.SrcPort,
 			DstPort: r.DstPort, Packets: r.Packets, Rejected: r.Stage != vnet.FlowDelivered, OpenToWorld: open}, now)

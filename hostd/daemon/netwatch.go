@@ -30,6 +30,9 @@ type netWatch struct {
 
 	detector *findings.Detector
 	spoofed  map[string]uint64 // by interface id: its spoof drops at the last drain
+	// last are the interfaces of the last drain: the records of one that went since (its last
+	// second, drained after it went) are still its own.
+	last map[int]*state.ENI
 }
 
 // view is one interface's side of a flow record.
@@ -64,12 +67,13 @@ func (d *Daemon) takeFlowRecords(now time.Time) {
 		d.log.Error("taking the datapath's flow records", "err", err)
 		return
 	}
+	owner := w.owners(byIfindex)
 	views := func(sender, receiver int, stage uint8) [2]view {
 		action := flowlog.Accept
 		if stage != vnet.FlowDelivered {
 			action = flowlog.Reject
 		}
-		out := view{eni: byIfindex[sender], out: true, action: action}
+		out := view{eni: owner[sender], out: true, action: action}
 		if stage == vnet.FlowRejectedOut {
 			out.action = flowlog.Reject
 			return [2]view{out, {}} // the receiver never saw it
@@ -77,7 +81,7 @@ func (d *Daemon) takeFlowRecords(now time.Time) {
 		if stage == vnet.FlowRejectedIn {
 			out.action = flowlog.Accept // it left the sender
 		}
-		return [2]view{out, {eni: byIfindex[receiver], action: action}}
+		return [2]view{out, {eni: owner[receiver], action: action}}
 	}
 	for _, r := range w.drain.Records {
 		for _, v := range views(r.Sender, r.Receiver, r.Stage) {
@@ -119,7 +123,21 @@ func (d *Daemon) takeFlowRecords(now time.Time) {
 		}
 	}
 	d.flushFlowLogs(logs, byIfindex, now)
-	d.detectFindings(&w.drain, byIfindex, world, now)
+	d.detectFindings(&w.drain, owner, byIfindex, world, now)
+}
+
+// owners are the interfaces records are attributed to: those there now, and those of the last
+// drain that went since (a terminated instance's last second).
+func (w *netWatch) owners(now map[int]*state.ENI) map[int]*state.ENI {
+	owners := make(map[int]*state.ENI, len(now))
+	for ifindex, e := range w.last {
+		owners[ifindex] = e
+	}
+	for ifindex, e := range now {
+		owners[ifindex] = e
+	}
+	w.last = now
+	return owners
 }
 
 // watchNew notes an interface just made: its drop counters start at zero, so the spoof drops of
