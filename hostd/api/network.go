@@ -76,7 +76,9 @@ type NetworkInterface struct {
 }
 
 // InterfaceTraffic counts an interface's IPv4 packets and bytes (IP lengths) the firewall judged:
-// out, those its guest sent that its own ACL and groups let out; in, those delivered to it.
+// out, those its guest sent that its own ACL and groups let out; in, those the receiver's ACL and
+// groups let in (one then dropped past its bandwidth allowance is counted here, and under
+// bw_in_allowance_exceeded).
 type InterfaceTraffic struct {
 	PacketsIn  uint64 `json:"PacketsIn"`
 	BytesIn    uint64 `json:"BytesIn"`
