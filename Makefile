@@ -27,6 +27,7 @@ test-kernels:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseSize -fuzztime 20s ./hostd/api
 	$(GO) test -run '^$$' -fuzz FuzzIDKinds -fuzztime 20s ./hostd/api
+	$(GO) test -run '^$$' -fuzz FuzzParseRateFlag -fuzztime 20s ./hostd/api
 	$(GO) test -run '^$$' -fuzz FuzzParseBlock -fuzztime 20s ./vnet
 	$(GO) test -run '^$$' -fuzz FuzzParseIpPermissions -fuzztime 20s ./firewall
 	$(GO) test -run '^$$' -fuzz FuzzDatapathMatchesOracle -fuzztime 20s ./vnet

@@ -27,6 +27,8 @@
 #include "datapath.h"
 #include "fabric.h"
 #include "sg_nacl.h"
+#include "allowance.h"
+#include "flowlog.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -38,6 +40,7 @@ const enum rule_peer_bits *unused_rule_peer_bits __attribute__((unused));
 const enum rule_protocol *unused_rule_protocol __attribute__((unused));
 const enum rule_block *unused_rule_block __attribute__((unused));
 const enum ct_kind *unused_ct_kind __attribute__((unused));
+const enum flow_stage *unused_flow_stage __attribute__((unused));
 
 /* The VPC router's MAC: the answer to every ARP, the source of every forwarded frame. */
 static const __u8 router_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
@@ -165,14 +168,27 @@ int from_guest(struct __sk_buff *skb)
 	if (service_from_guest(skb, me, ip, end, &verdict))
 		return verdict;
 
+	/* allowance.h: what it sends, within its allowances */
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct wire_size size = wire_size(skb, ip);
+	__u32 reason = allowance_out(me, size.packets, size.bytes, now);
+	if (reason)
+		return drop(ifindex, reason);
+
 	struct endpoint_key key = {.vpc = me->vpc, .ip = ip->daddr};
 	struct endpoint *dst = bpf_map_lookup_elem(&endpoints, &key);
 	if (!dst)
 		return drop(ifindex, DROP_NO_ROUTE);
 	__u32 at = ifindex;
-	__u32 reason = firewall(me, dst, ip, end, &at);
+	reason = firewall(me, dst, ip, end, &at);
+	/* flowlog.h: the firewall's verdict, recorded */
+	flow_record(ifindex, dst->ifindex, ip, end, size, !reason ? FLOW_DELIVERED : at == ifindex ? FLOW_REJECTED_OUT : FLOW_REJECTED_IN, now);
 	if (reason)
 		return drop(at, reason);
+	/* allowance.h: what it receives, within its allowance */
+	reason = allowance_in(dst, size.bytes, now);
+	if (reason)
+		return drop(dst->ifindex, reason);
 
 	mac_copy(eth->h_dest, dst->mac);
 	mac_copy(eth->h_source, router_mac);

@@ -30,6 +30,12 @@ struct iface {
 	__u32 policy;   /* the rule set compiled from the union of its security groups (a handle) */
 	__u32 identity; /* its combination of groups: what rules naming one of them match */
 	__u32 ct_allowance; /* conntrack entries it may open: its share of the table */
+	/* allowance.h: what it may send, and the state of those buckets (written by the datapath;
+	 * a rewrite by vnet resets them, which grants at most one burst) */
+	__u32 pps_ns;      /* nanoseconds each packet it sends costs (1e9 / pps); 0: no limit */
+	__u64 bw_out_ps;   /* picoseconds each byte it sends costs (8e12 / bits per second); 0: no limit */
+	__u64 pps_due;     /* when its packet bucket is next empty (GCRA's theoretical arrival time) */
+	__u64 bw_out_due;  /* likewise, its outbound bytes */
 };
 
 struct iface_usage {
@@ -53,6 +59,9 @@ struct endpoint {
 	__u32 identity; /* as in its iface entry */
 	__be32 router;  /* its subnet's router address (.1): a router may report errors about its flows */
 	__u32 groups[MAX_GROUPS]; /* the numbers of its groups, sorted (0 ends the list): what its identity stands for */
+	/* allowance.h: what it may receive, as iface's pps_ns and bw_out_ps for what it sends */
+	__u64 bw_in_ps;
+	__u64 bw_in_due;
 };
 
 /*
@@ -162,7 +171,9 @@ struct ct_collect_args {
 struct config {
 	__u64 clock_skew;    /* added to the clock: tests move time forward to expire flows */
 	__u32 ct_limit;      /* conntrack entries at most, all interfaces together; past it, ct-full */
-	__u32 pad;
+	__u32 flow_gen;      /* flowlog.h: the generation flow records are counted in (0 or 1) */
+	__u32 flow_limit;    /* flowlog.h: flow records at most per generation; past it, skipped */
+	__u32 flow_off;      /* flowlog.h: 1 records nothing (the benchmarks' baseline) */
 };
 
 /* Why a frame was dropped. vnet names each (DropReasons). */
@@ -188,6 +199,9 @@ enum drop_reason {
 	DROP_FRAG,             /* a later fragment whose first was dropped or never seen */
 	DROP_CT_ALLOWANCE,     /* a new flow or first fragment past its interface's conntrack allowance */
 	DROP_LINKLOCAL_ALLOWANCE, /* a DNS packet past its interface's allowance to the resolver (services.h) */
+	DROP_PPS_ALLOWANCE,    /* sent past its interface's packets-per-second allowance */
+	DROP_BW_OUT_ALLOWANCE, /* sent past its interface's bandwidth allowance */
+	DROP_BW_IN_ALLOWANCE,  /* toward an interface past its bandwidth allowance */
 	DROP_REASON_MAX,
 };
 

@@ -17,7 +17,9 @@ type DatapathConfig struct {
 	_         structs.HostLayout
 	ClockSkew uint64
 	CtLimit   uint32
-	Pad       uint32
+	FlowGen   uint32
+	FlowLimit uint32
+	FlowOff   uint32
 }
 
 type DatapathCtCollectArgs struct {
@@ -81,7 +83,10 @@ const (
 	DatapathDropReasonDROP_FRAG                DatapathDropReason = 19
 	DatapathDropReasonDROP_CT_ALLOWANCE        DatapathDropReason = 20
 	DatapathDropReasonDROP_LINKLOCAL_ALLOWANCE DatapathDropReason = 21
-	DatapathDropReasonDROP_REASON_MAX          DatapathDropReason = 22
+	DatapathDropReasonDROP_PPS_ALLOWANCE       DatapathDropReason = 22
+	DatapathDropReasonDROP_BW_OUT_ALLOWANCE    DatapathDropReason = 23
+	DatapathDropReasonDROP_BW_IN_ALLOWANCE     DatapathDropReason = 24
+	DatapathDropReasonDROP_REASON_MAX          DatapathDropReason = 25
 )
 
 type DatapathEndpoint struct {
@@ -94,6 +99,8 @@ type DatapathEndpoint struct {
 	Identity uint32
 	Router   uint32
 	Groups   [5]uint32
+	BwInPs   uint64
+	BwInDue  uint64
 }
 
 type DatapathEndpointKey struct {
@@ -101,6 +108,45 @@ type DatapathEndpointKey struct {
 	Vpc uint32
 	Ip  uint32
 }
+
+type DatapathFlowCounts struct {
+	_       structs.HostLayout
+	Packets uint64
+	Bytes   uint64
+	First   uint64
+	Last    uint64
+}
+
+type DatapathFlowRecordKey struct {
+	_        structs.HostLayout
+	Sender   uint32
+	Receiver uint32
+	Src      uint32
+	Dst      uint32
+	Sport    uint16
+	Dport    uint16
+	Proto    uint8
+	Stage    uint8
+	Gen      uint8
+	Pad      uint8
+}
+
+type DatapathFlowSkipKey struct {
+	_        structs.HostLayout
+	Sender   uint32
+	Receiver uint32
+	Stage    uint8
+	Gen      uint8
+	Pad      uint16
+}
+
+type DatapathFlowStage uint32
+
+const (
+	DatapathFlowStageFLOW_DELIVERED    DatapathFlowStage = 0
+	DatapathFlowStageFLOW_REJECTED_OUT DatapathFlowStage = 1
+	DatapathFlowStageFLOW_REJECTED_IN  DatapathFlowStage = 2
+)
 
 type DatapathIface struct {
 	_           structs.HostLayout
@@ -115,6 +161,10 @@ type DatapathIface struct {
 	Policy      uint32
 	Identity    uint32
 	CtAllowance uint32
+	PpsNs       uint32
+	BwOutPs     uint64
+	PpsDue      uint64
+	BwOutDue    uint64
 }
 
 type DatapathIfaceFlag uint32
@@ -233,6 +283,10 @@ const (
 	DatapathMapCtCount            = "ct_count"
 	DatapathMapDrops              = "drops"
 	DatapathMapEndpoints          = "endpoints"
+	DatapathMapFlowLost           = "flow_lost"
+	DatapathMapFlowRecords        = "flow_records"
+	DatapathMapFlowSkips          = "flow_skips"
+	DatapathMapFlowUsed           = "flow_used"
 	DatapathMapIfaces             = "ifaces"
 	DatapathMapRuleClasses        = "rule_classes"
 	DatapathMapRulePorts          = "rule_ports"
@@ -249,6 +303,7 @@ const (
 	DatapathProgToGuest           = "to_guest"
 	DatapathVarUnusedCtKind       = "unused_ct_kind"
 	DatapathVarUnusedDropReason   = "unused_drop_reason"
+	DatapathVarUnusedFlowStage    = "unused_flow_stage"
 	DatapathVarUnusedIfaceFlag    = "unused_iface_flag"
 	DatapathVarUnusedRuleBlock    = "unused_rule_block"
 	DatapathVarUnusedRulePeerBits = "unused_rule_peer_bits"
@@ -313,6 +368,10 @@ type DatapathMapSpecs struct {
 	CtCount     *ebpf.MapSpec `ebpf:"ct_count"`
 	Drops       *ebpf.MapSpec `ebpf:"drops"`
 	Endpoints   *ebpf.MapSpec `ebpf:"endpoints"`
+	FlowLost    *ebpf.MapSpec `ebpf:"flow_lost"`
+	FlowRecords *ebpf.MapSpec `ebpf:"flow_records"`
+	FlowSkips   *ebpf.MapSpec `ebpf:"flow_skips"`
+	FlowUsed    *ebpf.MapSpec `ebpf:"flow_used"`
 	Ifaces      *ebpf.MapSpec `ebpf:"ifaces"`
 	RuleClasses *ebpf.MapSpec `ebpf:"rule_classes"`
 	RulePorts   *ebpf.MapSpec `ebpf:"rule_ports"`
@@ -331,6 +390,7 @@ type DatapathMapSpecs struct {
 type DatapathVariableSpecs struct {
 	UnusedCtKind       *ebpf.VariableSpec `ebpf:"unused_ct_kind"`
 	UnusedDropReason   *ebpf.VariableSpec `ebpf:"unused_drop_reason"`
+	UnusedFlowStage    *ebpf.VariableSpec `ebpf:"unused_flow_stage"`
 	UnusedIfaceFlag    *ebpf.VariableSpec `ebpf:"unused_iface_flag"`
 	UnusedRuleBlock    *ebpf.VariableSpec `ebpf:"unused_rule_block"`
 	UnusedRulePeerBits *ebpf.VariableSpec `ebpf:"unused_rule_peer_bits"`
@@ -363,6 +423,10 @@ type DatapathMaps struct {
 	CtCount     *ebpf.Map `ebpf:"ct_count"`
 	Drops       *ebpf.Map `ebpf:"drops"`
 	Endpoints   *ebpf.Map `ebpf:"endpoints"`
+	FlowLost    *ebpf.Map `ebpf:"flow_lost"`
+	FlowRecords *ebpf.Map `ebpf:"flow_records"`
+	FlowSkips   *ebpf.Map `ebpf:"flow_skips"`
+	FlowUsed    *ebpf.Map `ebpf:"flow_used"`
 	Ifaces      *ebpf.Map `ebpf:"ifaces"`
 	RuleClasses *ebpf.Map `ebpf:"rule_classes"`
 	RulePorts   *ebpf.Map `ebpf:"rule_ports"`
@@ -381,6 +445,10 @@ func (m *DatapathMaps) Close() error {
 		m.CtCount,
 		m.Drops,
 		m.Endpoints,
+		m.FlowLost,
+		m.FlowRecords,
+		m.FlowSkips,
+		m.FlowUsed,
 		m.Ifaces,
 		m.RuleClasses,
 		m.RulePorts,
@@ -400,6 +468,7 @@ func (m *DatapathMaps) Close() error {
 type DatapathVariables struct {
 	UnusedCtKind       *ebpf.Variable `ebpf:"unused_ct_kind"`
 	UnusedDropReason   *ebpf.Variable `ebpf:"unused_drop_reason"`
+	UnusedFlowStage    *ebpf.Variable `ebpf:"unused_flow_stage"`
 	UnusedIfaceFlag    *ebpf.Variable `ebpf:"unused_iface_flag"`
 	UnusedRuleBlock    *ebpf.Variable `ebpf:"unused_rule_block"`
 	UnusedRulePeerBits *ebpf.Variable `ebpf:"unused_rule_peer_bits"`

@@ -25,8 +25,10 @@ const usage = `usage: hostd [--socket PATH | --endpoint URL [--profile P] [--reg
   hostd teardown [--state-dir DIR] [--socket PATH] [--fabric NAME]
   hostd vpc create --cidr CIDR [--name N] | describe [ID...] | delete ID
   hostd subnet create --vpc ID --cidr CIDR | describe [ID...] | delete ID
-  hostd instance run [--subnet ID [--sg ID]... [--private-ip IP]] [--instance-type T] [--memory SIZE] [--cpus N] [--pids N] [--ram SIZE]
-                     [--volume VOL:/dev/NAME]... [--user-data FILE] [-- CMD [ARG...]]   (CMD, or user data that is a #! script)
+  hostd instance run [--subnet ID [--sg ID]... [--private-ip IP] [--pps N] [--bandwidth RATE] [--conntrack N]] [--instance-type T] [--memory SIZE]
+                     [--cpus N] [--pids N] [--ram SIZE] [--volume VOL:/dev/NAME]... [--user-data FILE]
+                     [--metadata-tokens required|optional] [--metadata-hop-limit N] [--metadata on|off]
+                     [-- CMD [ARG...]]   (CMD, or user data that is a #! script)
   hostd instance stop|start ID...
   hostd instance exec ID -- CMD [ARG...]
   hostd instance describe [ID...]
@@ -53,6 +55,9 @@ const usage = `usage: hostd [--socket PATH | --endpoint URL [--profile P] [--reg
   hostd user delete-policy --account ID --name N --policy-name P
   hostd access-key create --account ID --user N | describe [--account ID] [--user N]
   hostd access-key update AKIA... --status Active|Inactive | delete AKIA...
+  hostd flow-log create --resource VPC|SUBNET|ENI --traffic-type ACCEPT|REJECT|ALL [--interval 60s] --destination FILE
+  hostd flow-log describe [ID...] | delete ID
+  hostd finding list [--since TIME|DURATION] [--type TYPE]
   hostd probe send|sniff|listen|connect|ping|serve|bulk|rr|connrate ...   (network probes, for use inside instances)
 
 RULE is --ip-permissions JSON (EC2's IpPermissions list) or
@@ -172,6 +177,10 @@ func dispatch(g *globals, args []string) error {
 		return cmdAudit(g, args[1:])
 	case "tag":
 		return cmdTag(g, args[1:])
+	case "flow-log":
+		return cmdFlowLog(g, args[1:])
+	case "finding":
+		return runVerb(g, "finding", args[1:], map[string]func(*globals, []string) error{"list": findingList})
 	case "pool":
 		return runVerb(g, "pool", args[1:], map[string]func(*globals, []string) error{"describe": poolDescribe})
 	case "help", "-h", "--help":

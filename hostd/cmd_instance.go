@@ -32,6 +32,9 @@ func instanceRun(g *globals, args []string) error {
 	subnet := fs.String("subnet", "", "subnet of the instance's interface (none: loopback only)")
 	privateIP := fs.String("private-ip", "", "the interface's address (default: the subnet's lowest free one)")
 	ram := fs.String("ram", "", "size of /dev/guest-ram, from the daemon's pool (SIZE; default 16MiB, 0 for none)")
+	pps := fs.String("pps", "", "packets per second the interface may send (0: no limit; default by --memory)")
+	bandwidth := fs.String("bandwidth", "", "bits per second the interface may send, and receive (RATE: 100M, 2.5Gbit; 0: no limit; default by --memory)")
+	conntrack := fs.String("conntrack", "", "tracked connections the interface may open (default by --memory)")
 	var groups stringList
 	fs.Var(&groups, "sg", "a security group of the interface (repeatable, at most 5; default: the VPC's default group)")
 	var volumes volumeFlags
@@ -83,6 +86,26 @@ func instanceRun(g *globals, args []string) error {
 		if req.Limits.Pids, err = strconv.ParseInt(*pids, 10, 64); err != nil || req.Limits.Pids <= 0 {
 			return api.Errorf(api.CodeInvalidParameterValue, "--pids %q is not a positive whole number", *pids)
 		}
+	}
+	for _, a := range []struct {
+		flag, value string
+		into        **int64
+	}{{"--pps", *pps, &req.Allowances.PacketsPerSecond}, {"--conntrack", *conntrack, &req.Allowances.TrackedConnections}} {
+		if a.value == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(a.value, 10, 64)
+		if err != nil || n < 0 {
+			return api.Errorf(api.CodeInvalidParameterValue, "%s %q is not a whole number", a.flag, a.value)
+		}
+		*a.into = &n
+	}
+	if *bandwidth != "" {
+		n, err := api.ParseRateFlag("--bandwidth", *bandwidth)
+		if err != nil {
+			return err
+		}
+		req.Allowances.BandwidthBits = &n
 	}
 	var out api.RunInstanceResponse
 	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/instances", req, &out); err != nil {

@@ -20,7 +20,7 @@ func cmdProbe(args []string) error {
 	return runVerb(&globals{output: "json"}, "probe", args, map[string]func(*globals, []string) error{
 		"send": probeSend, "sniff": probeSniff, "listen": probeListen, "connect": probeConnect, "ping": probePing,
 		"serve": probeServe, "bulk": probePerf(probe.Bulk), "rr": probePerf(probe.RequestResponse),
-		"connrate": probePerf(probe.ConnectionRate), "dns": probeDNSRate, "metadata": probeMetadataRate,
+		"connrate": probeConnrate, "dns": probeDNSRate, "metadata": probeMetadataRate,
 		"syscall": probeSyscall, "ptrace": probePtrace, "getfd": probeGetFD, "peek": probePeek, "hold": probeHold,
 	})
 }
@@ -169,6 +169,22 @@ func probeMetadataRate(_ *globals, args []string) error {
 		return err
 	}
 	res, err := probe.MetadataRate(*base, time.Duration(*seconds*float64(time.Second)))
+	if err != nil {
+		return probeFailed(err)
+	}
+	return printJSON(res)
+}
+
+// probeConnrate opens connections one after another, for a while or a number of them.
+func probeConnrate(_ *globals, args []string) error {
+	fs := newFlags("probe connrate")
+	addr := fs.String("addr", "", "IP:PORT of a TCP listener")
+	seconds := fs.Float64("seconds", 3, "how long to go on")
+	count := fs.Int64("count", -1, "stop after this many connections")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	res, err := probe.Connections(*addr, time.Duration(*seconds*float64(time.Second)), *count)
 	if err != nil {
 		return probeFailed(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/hostd/hostd/hostd/daemon"
 	"github.com/hostd/hostd/hostd/ec2api"
 	"github.com/hostd/hostd/hostd/ec2query"
+	"github.com/hostd/hostd/hostd/findings"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/memscrub"
 	"github.com/hostd/hostd/vnet"
@@ -41,6 +43,15 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "with --tls-key: serve --listen with TLS, with this certificate (PEM)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key (PEM) of --tls-cert")
 	fs.StringVar(&cfg.Region, "region", daemon.DefaultRegion, "the region signatures on --listen are scoped to")
+	fs.IntVar(&cfg.FlowRecords, "flow-records", 0, "most flows the datapath counts per second for flow logs, counters and findings (default and most: 32768); past it, SKIPDATA")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (HOST:PORT, or :PORT for loopback)")
+	cfg.Findings = findings.DefaultThresholds()
+	fs.DurationVar(&cfg.Findings.Window, "finding-window", cfg.Findings.Window, "findings: how long a source is watched; each finding is raised once per window per source")
+	fs.IntVar(&cfg.Findings.PortscanPorts, "portscan-ports", cfg.Findings.PortscanPorts, "Recon:EC2/Portscan: more distinct ports than this of one instance, mostly rejected")
+	fs.IntVar(&cfg.Findings.PortscanInstances, "portscan-instances", cfg.Findings.PortscanInstances, "Recon:EC2/Portscan: or more instances than this")
+	fs.IntVar(&cfg.Findings.ProbeConnections, "probe-connections", cfg.Findings.ProbeConnections, "Recon:EC2/PortProbeUnprotectedPort: more connections than this from one source to a port open to 0.0.0.0/0")
+	fs.Uint64Var(&cfg.Findings.FloodPacketsPerSecond, "flood-pps", cfg.Findings.FloodPacketsPerSecond, "Backdoor:EC2/DenialOfService.Udp|.Tcp: more packets per second than this from one instance")
+	fs.Uint64Var(&cfg.Findings.SpoofDrops, "spoof-drops", cfg.Findings.SpoofDrops, "Behavior:EC2/SpoofingAttempt: more spoofed frames dropped than this from one instance")
 	wipe := fs.String("wipe", "fast", "how a deleted volume is zeroed: fast (zero-range or punch-hole) or overwrite (zeros written)")
 	upstreams := fs.String("dns-upstream", "", "the resolvers the VPC resolver forwards to, ADDR[:PORT] separated by commas, or none (default: the host's /etc/resolv.conf)")
 	upstreamNetns := fs.String("dns-upstream-netns", "", "a network namespace (a name under /run/netns) to reach the upstreams from (default: the daemon's own)")
@@ -76,6 +87,9 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	}
 	if cfg.ScrubWorkers < 1 || cfg.ScrubWorkers > 64 {
 		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--scrub-workers %d: give 1 to 64", cfg.ScrubWorkers)
+	}
+	if cfg.Findings.Window < time.Second || cfg.Findings.PortscanPorts < 1 || cfg.Findings.PortscanInstances < 1 || cfg.Findings.ProbeConnections < 1 {
+		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--finding-window takes 1s or more, --portscan-ports, --portscan-instances and --probe-connections 1 or more")
 	}
 	if cfg.ConntrackMax < 1 || cfg.ConntrackMax > vnet.MaxConntrackLimit {
 		return cfg, api.Errorf(api.CodeInvalidParameterValue, "--conntrack-max %d: give 1 to %d", cfg.ConntrackMax, vnet.MaxConntrackLimit)

@@ -423,7 +423,7 @@ func TestConntrackFloodFillsOnlyTheFloodersShare(t *testing.T) {
 	vpc, subnets := createVpc(t, d, "10.29.0.0/16", "10.29.1.0/24")
 	sinkSG := createGroup(t, d, vpc, "sink")
 	authorize(t, d, sinkSG, "--ingress", "--protocol", "all", "--cidr", "10.29.0.0/16")
-	flooder := launchIn(t, d, subnets[0])
+	flooder := launchIn(t, d, subnets[0], "--pps", "0") // the conntrack allowance alone, no pps allowance
 	sink := launchIn(t, d, subnets[0], "--sg", sinkSG)
 	neighbour := launchIn(t, d, subnets[0])
 	_, others := createVpc(t, d, "10.30.0.0/16", "10.30.1.0/24")

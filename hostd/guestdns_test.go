@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -282,12 +281,6 @@ for i in range(%d):
 		out = append(out, time.Duration(us)*time.Microsecond)
 	}
 	return out
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // One guest flooding the resolver past its allowance (1024 packets a second, as EC2's) is cut

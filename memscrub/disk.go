@@ -77,6 +77,8 @@ type DiskConfig struct {
 	Wipe    WipeMode
 	Journal ExtentJournal
 	Log     *slog.Logger
+	// Wiped, if set, is told of every extent wiped: its size and how long it took.
+	Wiped func(bytes int64, took time.Duration)
 }
 
 // DiskStats is the store's accounting, as `pool describe` prints it.
@@ -223,7 +225,11 @@ func (s *DiskStore) wipeAndFree(r *ExtentRecord) error {
 			return fmt.Errorf("wiping %s: %w", r.ID, err)
 		}
 		free.State, free.WipedAt, free.WipeMode = Wiped, time.Now().UTC(), s.cfg.Wipe
-		s.log.Info("volume extent wiped and freed", "volume", r.ID, "offset", r.Offset, "bytes", r.Size, "mode", s.cfg.Wipe, "took", time.Since(start))
+		took := time.Since(start)
+		s.log.Info("volume extent wiped and freed", "volume", r.ID, "offset", r.Offset, "bytes", r.Size, "mode", s.cfg.Wipe, "took", took)
+		if s.cfg.Wiped != nil {
+			s.cfg.Wiped(r.Size, took)
+		}
 	} else {
 		s.log.Warn("volume extent freed and NOT wiped (wiping is off)", "volume", r.ID, "offset", r.Offset, "bytes", r.Size)
 	}

@@ -63,6 +63,8 @@ type RAMConfig struct {
 	RateBytesPerSec int64
 	Journal         Journal
 	Log             *slog.Logger
+	// Scrubbed, if set, is told of every region scrubbed: its size and how long it took.
+	Scrubbed func(bytes int64, took time.Duration)
 }
 
 // RAMStats is the pool's accounting, as `pool describe` prints it.
@@ -435,6 +437,9 @@ func (p *RAMPool) scrub(r *Region) error {
 	p.zeroed += r.Size
 	p.mu.Unlock()
 	p.log.Info("RAM region scrubbed", "region", r.ID, "bytes", r.Size, "last_owner", r.LastOwner, "mode", "zero", "took", took)
+	if p.cfg.Scrubbed != nil {
+		p.cfg.Scrubbed(r.Size, took)
+	}
 	return nil
 }
 

@@ -312,6 +312,7 @@ db=$(hostd instance run --subnet "$sub_db" --sg "$sg_db" -- sleep 3600 | id_of)
 ip_db=$(ip_of "$db")
 echo "  web: $web ($(ip_of "$web")), db: $db ($ip_db), with real TCP: the db serves on 5432"
 hostd instance exec "$db" -- hostd probe serve --port 5432 --seconds 30 >/dev/null 2>&1 &
+db_serve=$!
 sleep 0.3
 # rr FROM SECONDS: request/response over TCP from FROM to the db for SECONDS, in one line.
 rr() {
@@ -399,9 +400,6 @@ score "metadata tokens" "read metadata without a token" "$(held '[ "$no_token" =
   "$no_token; token: own id" "$(when '[ "$opt_served" = "HTTP 200" ]' "optional: served" "-")"
 score "IMDS identity" "B (A's address) reads metadata" "$(held '[ "$b_id_seen" = "$b" ]')" \
   "$(when '[ "$b_id_seen" = "$b" ]' "its own id" "OTHER'S ID")"
-
-say "Terminating every instance"
-show hostd -o table instance terminate "$a" "$a2" "$a3" "$b" "$big" "$web" "$db" "$opt"
 
 # remanence SCRUB: a daemon of its own whose RAM pool holds exactly one 4 MiB region, so that
 # tenant B necessarily gets the region tenant A left; its disk store likewise hands B A's extent.
@@ -530,6 +528,34 @@ score "RAM remanence" "read the last tenant's RAM" "$(held '[ "$same_on" = yes ]
   "$(when '! leaked "$ram_on"' "zeros" "SECRET READ")" "$(when 'leaked "$ram_off"' "scrub off: read it" "-")"
 score "disk remanence" "read the last tenant's disk extent" "$(held '[ "$same_on" = yes ] && ! leaked "$disk_on"')" \
   "$(when '! leaked "$disk_on"' "zeros" "SECRET READ")" "$(when 'leaked "$disk_off"' "scrub off: read it" "-")"
+
+section "Watching the network: A's first instance scans the database; a finding names it, and the db's flow log shows the REJECTs"
+export HOSTD_SOCKET=$work/hostd.sock HOSTD_STATE_DIR=$work/state # the first daemon again
+eni_db=$(hostd instance describe "$db" | field NetworkInterfaceId)
+show hostd flow-log create --resource "$eni_db" --traffic-type REJECT --interval 2s --destination db-rejects.log
+db_log=$work/state/flow-logs/db-rejects.log
+wait "$db_serve" || true # the port is free again
+hostd instance exec "$db" -- hostd probe serve --port 5432 --seconds 60 >/dev/null 2>&1 &
+sleep 0.3
+command -v nmap >/dev/null || { echo "make demo needs nmap (apt-get install nmap): the scan runs it inside an instance" >&4; exit 1; }
+show exec_in "$a" nmap -Pn -sT -T5 --max-retries 0 -p 1-200 "$ip_db"
+echo "  The control: as many connections (200) from web, to the one port its group may use:"
+show exec_in "$web" hostd probe connrate --addr "$ip_db:5432" --count 200 --seconds 20
+sleep 3 # the records are taken every second, the flow log written every 2 s
+show hostd finding list --type Recon:EC2/Portscan
+scans=$(grep -c '"Type": "Recon:EC2/Portscan"' "$work/last" || true)
+scanner=$(field InstanceId <"$work/last")
+web_findings=$(hostd finding list | grep -c "\"InstanceId\": \"$web\"" || true)
+grep -m1 "msg=finding" "$work/daemon.log" | cut -c1-160 | sed 's/^/  log: /' || true
+echo "  The db's flow log (version 2: account, interface, source, destination, ports, protocol, packets, bytes, start, end, action, status):"
+show grep -m 4 REJECT "$db_log"
+rejects=$(grep -c "^2 [0-9]* $eni_db $ip_a $ip_db .* REJECT OK$" "$db_log" || true)
+score "port scans" "nmap 200 ports of the db" "$(held '[ "$scans" = 1 ] && [ "$scanner" = "$a" ] && [ "$web_findings" = 0 ]')" \
+  "$(when '[ "$scans" = 1 ]' "1 finding, names A" "NOT FOUND")" "$(when '[ "$web_findings" = 0 ]' "one port: none" "-")"
+score "flow logs" "the victim's log of the scan" "$(held '[ "$rejects" -gt 0 ]')" "$rejects REJECT lines" "-"
+
+say "Terminating every instance"
+show hostd -o table instance terminate "$a" "$a2" "$a3" "$b" "$big" "$web" "$db" "$opt"
 
 # The scorecard, on fd 3 (stdout, in --quick too).
 {

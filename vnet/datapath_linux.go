@@ -123,7 +123,10 @@ func (dp *Datapath) init() error {
 	if err := dp.initRuleSets(); err != nil {
 		return err
 	}
-	return dp.initConntrack()
+	if err := dp.initConntrack(); err != nil {
+		return err
+	}
+	return dp.initFlowRecords()
 }
 
 func closeAll(progs ...*ebpf.Program) {
@@ -175,6 +178,10 @@ type Interface struct {
 	// ConntrackAllowance is how many conntrack entries (flows, first fragments) the interface
 	// may open; 0 is DefaultConntrackAllowance.
 	ConntrackAllowance uint32
+	// PPSAllowance is how many packets per second the interface may send, and BandwidthAllowance
+	// how many bits per second it may send and, apart, receive; 0 is no limit (allowance.h).
+	PPSAllowance       uint64
+	BandwidthAllowance uint64
 	// Policy is the rule set of the interface's security groups (LoadPolicy); 0 admits nothing.
 	Policy uint32
 	// Groups are the numbers of the groups the interface is in: what rules naming a group match.
@@ -205,12 +212,13 @@ func (dp *Datapath) SetInterface(ifindex int, in Interface) error {
 	entry := bpf.DatapathIface{
 		Ifindex: uint32(ifindex), Vpc: in.VPC, Ip: ipKey(in.IP), Net: ipKey(in.Subnet.IP), Mask: ipKey(net.IP(in.Subnet.Mask)),
 		Flags: flags, Subnet: in.SubnetNumber, Policy: in.Policy, Identity: identity, CtAllowance: allowance,
+		PpsNs: uint32(perUnit(1e9, in.PPSAllowance)), BwOutPs: perUnit(8e12, in.BandwidthAllowance),
 	}
 	copy(entry.Mac[:], in.MAC)
 	epKey := bpf.DatapathEndpointKey{Vpc: in.VPC, Ip: ipKey(in.IP)}
 	network, _ := netip.AddrFromSlice(in.Subnet.IP.To4())
 	ep := bpf.DatapathEndpoint{Ifindex: uint32(ifindex), Subnet: in.SubnetNumber, Policy: in.Policy, Identity: identity,
-		Router: ipKey(network.Next().AsSlice()), Groups: key.groups}
+		Router: ipKey(network.Next().AsSlice()), Groups: key.groups, BwInPs: entry.BwOutPs}
 	copy(ep.Mac[:], in.MAC)
 	var oldEP bpf.DatapathEndpoint
 	hadEP := dp.maps.Endpoints.Lookup(epKey, &oldEP) == nil
@@ -242,6 +250,15 @@ func (dp *Datapath) SetInterface(ifindex int, in Interface) error {
 	}
 	dp.settleIdentity(ifindex, key)
 	return nil
+}
+
+// perUnit is what one unit costs in the datapath's buckets at rate units per second: scale/rate
+// (at least 1), or 0 for no limit.
+func perUnit(scale float64, rate uint64) uint64 {
+	if rate == 0 {
+		return 0
+	}
+	return uint64(max(1, scale/float64(rate)))
 }
 
 // DeleteInterface removes the interface's entries, its drop counters, and its conntrack entries
@@ -308,29 +325,39 @@ func (dp *Datapath) DeleteStale(keep map[int]bool) {
 
 // DropReasons names the datapath's drop reasons, by their number in datapath.h.
 var DropReasons = map[bpf.DatapathDropReason]string{
-	bpf.DatapathDropReasonDROP_MALFORMED:     "malformed",
-	bpf.DatapathDropReasonDROP_SPOOF_MAC:     "spoof-mac",
-	bpf.DatapathDropReasonDROP_SPOOF_IP:      "spoof-ip",
-	bpf.DatapathDropReasonDROP_SPOOF_ARP:     "spoof-arp",
-	bpf.DatapathDropReasonDROP_DHCP_SERVER:   "dhcp-server",
-	bpf.DatapathDropReasonDROP_BROADCAST:     "broadcast",
-	bpf.DatapathDropReasonDROP_NO_ROUTE:      "no-route",
-	bpf.DatapathDropReasonDROP_VLAN:          "vlan",
-	bpf.DatapathDropReasonDROP_IPV6:          "ipv6",
-	bpf.DatapathDropReasonDROP_ETHERTYPE:     "ethertype",
-	bpf.DatapathDropReasonDROP_NOT_FOR_GUEST: "not-for-guest",
-	bpf.DatapathDropReasonDROP_UNKNOWN_IFACE: "unknown-interface",
-	bpf.DatapathDropReasonDROP_SG_INGRESS:    firewall.ReasonSGIngress,
-	bpf.DatapathDropReasonDROP_SG_EGRESS:     firewall.ReasonSGEgress,
-	bpf.DatapathDropReasonDROP_NACL_IN:       firewall.ReasonNACLIn,
-	bpf.DatapathDropReasonDROP_NACL_OUT:      firewall.ReasonNACLOut,
-	bpf.DatapathDropReasonDROP_CT_INVALID:    firewall.ReasonCTInvalid,
-	bpf.DatapathDropReasonDROP_CT_FULL:       firewall.ReasonCTFull,
-	bpf.DatapathDropReasonDROP_FRAG:          firewall.ReasonFrag,
-	bpf.DatapathDropReasonDROP_CT_ALLOWANCE:  firewall.ReasonCTAllowance,
+	bpf.DatapathDropReasonDROP_MALFORMED:        "malformed",
+	bpf.DatapathDropReasonDROP_SPOOF_MAC:        "spoof-mac",
+	bpf.DatapathDropReasonDROP_SPOOF_IP:         "spoof-ip",
+	bpf.DatapathDropReasonDROP_SPOOF_ARP:        "spoof-arp",
+	bpf.DatapathDropReasonDROP_DHCP_SERVER:      "dhcp-server",
+	bpf.DatapathDropReasonDROP_BROADCAST:        "broadcast",
+	bpf.DatapathDropReasonDROP_NO_ROUTE:         "no-route",
+	bpf.DatapathDropReasonDROP_VLAN:             "vlan",
+	bpf.DatapathDropReasonDROP_IPV6:             "ipv6",
+	bpf.DatapathDropReasonDROP_ETHERTYPE:        "ethertype",
+	bpf.DatapathDropReasonDROP_NOT_FOR_GUEST:    "not-for-guest",
+	bpf.DatapathDropReasonDROP_UNKNOWN_IFACE:    "unknown-interface",
+	bpf.DatapathDropReasonDROP_SG_INGRESS:       firewall.ReasonSGIngress,
+	bpf.DatapathDropReasonDROP_SG_EGRESS:        firewall.ReasonSGEgress,
+	bpf.DatapathDropReasonDROP_NACL_IN:          firewall.ReasonNACLIn,
+	bpf.DatapathDropReasonDROP_NACL_OUT:         firewall.ReasonNACLOut,
+	bpf.DatapathDropReasonDROP_CT_INVALID:       firewall.ReasonCTInvalid,
+	bpf.DatapathDropReasonDROP_CT_FULL:          firewall.ReasonCTFull,
+	bpf.DatapathDropReasonDROP_FRAG:             firewall.ReasonFrag,
+	bpf.DatapathDropReasonDROP_CT_ALLOWANCE:     firewall.ReasonCTAllowance,
+	bpf.DatapathDropReasonDROP_PPS_ALLOWANCE:    ReasonPPSAllowance,
+	bpf.DatapathDropReasonDROP_BW_OUT_ALLOWANCE: ReasonBandwidthOutAllowance,
+	bpf.DatapathDropReasonDROP_BW_IN_ALLOWANCE:  ReasonBandwidthInAllowance,
 	// EC2's name, for packets to the link-local services past an interface's allowance.
 	bpf.DatapathDropReasonDROP_LINKLOCAL_ALLOWANCE: "linklocal_allowance_exceeded",
 }
+
+// The allowances' drop reasons, by EC2's (ENA's) names of their counters.
+const (
+	ReasonPPSAllowance          = "pps_allowance_exceeded"
+	ReasonBandwidthOutAllowance = "bw_out_allowance_exceeded"
+	ReasonBandwidthInAllowance  = "bw_in_allowance_exceeded"
+)
 
 // Drops returns the interface's drop counters by reason name, summed over CPUs; reasons with no
 // drop are left out.

@@ -80,6 +80,33 @@ type NetworkInterface struct {
 	HostInterface      string            `json:"HostInterface,omitempty"`
 	Groups             []GroupIdentifier `json:"Groups"`
 	DropCounters       map[string]uint64 `json:"DropCounters,omitempty"`
+	// Allowances in force (0: no limit), and what the interface has been counted exceeding them.
+	Allowances *InterfaceAllowances `json:"Allowances,omitempty"`
+	// Traffic is what it sent and received since the daemon started, as its flow records count.
+	Traffic *InterfaceTraffic `json:"Traffic,omitempty"`
+}
+
+// InterfaceTraffic counts an interface's IPv4 packets and bytes (IP lengths) the firewall judged:
+// out, those its guest sent that its own ACL and groups let out; in, those the receiver's ACL and
+// groups let in (one then dropped past its bandwidth allowance is counted here, and under
+// bw_in_allowance_exceeded).
+type InterfaceTraffic struct {
+	PacketsIn  uint64 `json:"PacketsIn"`
+	BytesIn    uint64 `json:"BytesIn"`
+	PacketsOut uint64 `json:"PacketsOut"`
+	BytesOut   uint64 `json:"BytesOut"`
+}
+
+// InterfaceAllowances are an interface's allowances and their counters, named as ENA's
+// (ethtool -S): how many packets each one dropped.
+type InterfaceAllowances struct {
+	PacketsPerSecond           int64  `json:"PacketsPerSecond"`
+	BandwidthBitsPerSecond     int64  `json:"BandwidthBitsPerSecond"`
+	TrackedConnections         int64  `json:"TrackedConnections"`
+	PpsAllowanceExceeded       uint64 `json:"pps_allowance_exceeded"`
+	BwInAllowanceExceeded      uint64 `json:"bw_in_allowance_exceeded"`
+	BwOutAllowanceExceeded     uint64 `json:"bw_out_allowance_exceeded"`
+	ConntrackAllowanceExceeded uint64 `json:"conntrack_allowance_exceeded"`
 }
 
 // ModifyInstanceRequest changes an instance attribute.

@@ -70,3 +70,29 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+func TestParseRateFlag(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1000000": 1e6, "100M": 1e8, "100Mbit": 1e8, "2.5G": 2.5e9, "10Gbit": 1e10, "64kbps": 64000} {
+		got, err := ParseRateFlag("--bandwidth", in)
+		if err != nil || got != want {
+			t.Errorf("%q: %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "fast", "-1M", "1Q", "NaN", "1e30", "M"} {
+		if _, err := ParseRateFlag("--bandwidth", in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func FuzzParseRateFlag(f *testing.F) {
+	for _, s := range []string{"100M", "2.5Gbit", "0", "1e3k", "-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseRateFlag("--bandwidth", s)
+		if err == nil && v < 0 {
+			t.Fatalf("%q: negative rate %d", s, v)
+		}
+	})
+}

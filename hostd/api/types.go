@@ -19,8 +19,10 @@ type RunInstanceRequest struct {
 	// SecurityGroupIds are the interface's groups (at most 5); none means the VPC's default group.
 	SecurityGroupIds []string `json:"SecurityGroupIds,omitempty"`
 	// RamBytes is the size of the instance's /dev/guest-ram; nil means the default, 0 none.
-	RamBytes *int64          `json:"RamBytes,omitempty"`
-	Volumes  []VolumeMapping `json:"Volumes,omitempty"`
+	RamBytes *int64 `json:"RamBytes,omitempty"`
+	// Allowances of the interface; unset ones are the defaults for the instance's memory.
+	Allowances Allowances      `json:"Allowances,omitzero"`
+	Volumes    []VolumeMapping `json:"Volumes,omitempty"`
 	// InstanceType names a row of InstanceTypes: its vCPUs and memory are the limits where
 	// Limits leaves them zero.
 	InstanceType string `json:"InstanceType,omitempty"`

@@ -69,9 +69,23 @@ var verbs = map[string]verb{
 	"POST /v1/network-acls": {action: "CreateNetworkAcl", resources: fromBody(func(_ *http.Request, q api.CreateNetworkAclRequest) []resource {
 		return []resource{{"network-acl", "*"}, {"vpc", q.VpcId}}
 	})},
-	"GET /v1/network-acls":                 {action: "DescribeNetworkAcls", readOnly: true},
-	"POST /v1/network-acls/entries":        {action: "CreateNetworkAclEntry", resources: aclEntryACL},
-	"POST /v1/network-acls/entries/delete": {action: "DeleteNetworkAclEntry", resources: aclEntryACL},
+	"GET /v1/network-acls":                  {action: "DescribeNetworkAcls", readOnly: true},
+	"POST /v1/network-acls/entries":         {action: "CreateNetworkAclEntry", resources: aclEntryACL},
+	"POST /v1/network-acls/entries/delete":  {action: "DeleteNetworkAclEntry", resources: aclEntryACL},
+	"POST /v1/network-acls/entries/replace": {action: "ReplaceNetworkAclEntry", resources: aclEntryACL},
+	"DELETE /v1/network-acls/{id}":          {action: "DeleteNetworkAcl", resources: inPath("network-acl")},
+	"GET /v1/security-group-rules":          {action: "DescribeSecurityGroupRules", readOnly: true},
+	"POST /v1/instances/stop": {action: "StopInstances", resources: fromBody(func(_ *http.Request, q api.TerminateInstancesRequest) []resource {
+		return each("instance", q.InstanceIds)
+	})},
+	"POST /v1/instances/start": {action: "StartInstances", resources: fromBody(func(_ *http.Request, q api.TerminateInstancesRequest) []resource {
+		return each("instance", q.InstanceIds)
+	})},
+	// Tags: IAM sees "*" (hostd does not name each resource's ARN type from its id here).
+	"POST /v1/tags":        {action: "CreateTags"},
+	"POST /v1/tags/delete": {action: "DeleteTags"},
+	"GET /v1/tags":         {action: "DescribeTags", readOnly: true},
+	// Flow logs and findings stay the operator's: a flow log writes to a file on the host.
 	"POST /v1/network-acls/associate": {action: "ReplaceNetworkAclAssociation", resources: fromBody(func(_ *http.Request, q api.AssociateNetworkAclRequest) []resource {
 		return []resource{{"network-acl", q.NetworkAclId}, {"subnet", q.SubnetId}}
 	})},

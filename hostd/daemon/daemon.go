@@ -15,8 +15,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/audit"
 	"github.com/hostd/hostd/hostd/cgroup"
+	"github.com/hostd/hostd/hostd/findings"
+	"github.com/hostd/hostd/hostd/flowlog"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/hostd/metadata"
 	"github.com/hostd/hostd/hostd/sigv4"
@@ -56,6 +59,12 @@ type Config struct {
 	// The network listener (listener.go): its address ("" for none), TLS certificate and key
 	// (none: plain HTTP), and the region its signatures are scoped to (DefaultRegion if empty).
 	Listen, TLSCert, TLSKey, Region string
+	// FlowRecords is how many flow records the datapath keeps per drain (0: the most it can).
+	FlowRecords int
+	// MetricsListen is where /metrics is served ("": nowhere; no host: loopback).
+	MetricsListen string
+	// Findings are the detectors' thresholds.
+	Findings findings.Thresholds
 }
 
 // Daemon is a running hostd.
@@ -85,6 +94,10 @@ type Daemon struct {
 	tokens    map[string]bool        // client tokens of RunInstances calls under way
 	rules     ruleSets               // the datapath's rule sets of ACLs and of combinations of groups
 	pending   map[string]usage       // quota claims of launches and volumes being made, by account
+	flowLogs  map[string]*state.FlowLog
+
+	net     netWatch // what the datapath's flow records say; its own lock, taken after mu
+	metrics *metrics
 
 	tenants  *tenants        // accounts, users, policies, access keys (accounts.go)
 	verifier *sigv4.Verifier // the network listener's signatures (listener.go)
@@ -109,6 +122,9 @@ const tombstoneTTL = time.Hour
 func Open(cfg Config) (*Daemon, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Findings == (findings.Thresholds{}) {
+		cfg.Findings = findings.DefaultThresholds()
 	}
 	stateDir, err := filepath.Abs(cfg.StateDir)
 	if err != nil {
@@ -157,7 +173,11 @@ func Open(cfg Config) (*Daemon, error) {
 		acls:      map[string]*state.NetworkACL{},
 		tags:      map[string]*state.Tags{},
 		tokens:    map[string]bool{},
+		flowLogs:  map[string]*state.FlowLog{},
+		net: netWatch{traffic: map[string]*api.InterfaceTraffic{}, windows: map[string]*flowlog.Window{},
+			detector: findings.NewDetector(cfg.Findings, func() string { return newID("gd-") }), spoofed: map[string]uint64{}},
 	}
+	d.metrics = newMetrics(d)
 	if err := d.openTenants(); err != nil {
 		store.Close()
 		return nil, err
@@ -198,6 +218,15 @@ func Open(cfg Config) (*Daemon, error) {
 			return nil, err
 		}
 	}
+	records := uint32(cfg.FlowRecords)
+	if records == 0 {
+		records = d.dp.MaxFlowRecords()
+	}
+	if err := d.dp.SetFlowRecordLimit(records); err != nil {
+		d.dp.Close()
+		store.Close()
+		return nil, api.Errorf(api.CodeInvalidParameterValue, "--flow-records: %v", err)
+	}
 	if err := d.recover(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("recovering instances: %w", err)
@@ -234,6 +263,12 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	if d.cfg.MetricsListen != "" {
+		if err := d.serveMetrics(ctx, d.cfg.MetricsListen); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	if err := d.openAudit(); err != nil {
 		ln.Close()
 		return err
@@ -255,6 +290,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	defer stopHousekeeping()
 	housekeeping.Go(func() { d.firewallHousekeeping(hkCtx) })
 	housekeeping.Go(func() { d.volumeHousekeeping(hkCtx) })
+	housekeeping.Go(func() { d.watchNetwork(hkCtx) })
 	// Only a serving daemon keeps memory ready for launches (teardown opens the pool too).
 	d.ram.Reserve(reserveRegions(d.cfg.RAMPoolBytes), DefaultGuestRAM)
 	shutdown := make(chan struct{})

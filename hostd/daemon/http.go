@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/hostd/hostd/hostd/api"
 )
@@ -80,6 +81,21 @@ func (d *Daemon) routes() *http.ServeMux {
 		})(w, r)
 	})
 	mux.HandleFunc("POST /v1/volumes/{id}/detach", noBody(d, pathID, d.DetachVolume))
+	mux.HandleFunc("POST /v1/flow-logs", withBody(d, d.CreateFlowLog))
+	mux.HandleFunc("GET /v1/flow-logs", noBody(d, ids(api.FlowLogID.Field), d.DescribeFlowLogs))
+	mux.HandleFunc("DELETE /v1/flow-logs/{id}", noBody(d, pathID, d.DeleteFlowLog))
+	mux.HandleFunc("GET /v1/findings", func(w http.ResponseWriter, r *http.Request) {
+		var since time.Time
+		if s := r.URL.Query().Get("since"); s != "" {
+			var err error
+			if since, err = time.Parse(time.RFC3339, s); err != nil {
+				writeError(w, api.Errorf(api.CodeInvalidParameterValue, "since %q is not an RFC 3339 time", s))
+				return
+			}
+		}
+		out, err := d.ListFindings(callerOf(r), since, r.URL.Query().Get("type"))
+		d.reply(w, r, out, err)
+	})
 	mux.HandleFunc("GET /v1/pool", noBody(d, func(*http.Request) struct{} { return struct{}{} },
 		func(c api.Caller, _ struct{}) (api.PoolDescription, error) { return d.DescribePool(c) }))
 	return mux
@@ -89,6 +105,16 @@ func (d *Daemon) routes() *http.ServeMux {
 // everything else, instead of Go's plain-text "404 page not found": InvalidAction, status 404 for
 // an unknown path and 405 (with Allow) for a known path asked with another method. next serves
 // the paths mux knows (it ends in mux, which sets the path values the handlers read).
+// patternOf names a call by its route (for the API call metrics); "unknown" when none matches.
+func patternOf(mux *http.ServeMux) func(*http.Request) string {
+	return func(r *http.Request) string {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			return pattern
+		}
+		return "unknown"
+	}
+}
+
 func jsonErrors(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
@@ -169,6 +195,9 @@ func (d *Daemon) reply(w http.ResponseWriter, r *http.Request, v any, err error)
 }
 
 func writeError(w http.ResponseWriter, e *api.Error) {
+	if rec, ok := w.(interface{ setErrorCode(string) }); ok {
+		rec.setErrorCode(e.Code)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(api.HTTPStatus(e.Code))
 	_ = json.NewEncoder(w).Encode(api.ErrorDocument{Error: e})

@@ -26,6 +26,7 @@ type launchOf struct {
 }
 
 func (d *Daemon) launch(c api.Caller, req api.RunInstanceRequest, of launchOf) (api.RunInstanceResponse, error) {
+	start := time.Now()
 	if len(req.Command) == 0 && len(req.UserData) > 0 {
 		req.Command = workloadOf(req.UserData)
 	}
@@ -82,12 +83,12 @@ func (d *Daemon) launch(c api.Caller, req api.RunInstanceRequest, of launchOf) (
 	// volume); the RAM region comes last, since giving one back leaves it to be scrubbed.
 	spec := guest.Spec{ID: id, Args: req.Command, IDs: ids}
 	if req.SubnetId != "" {
-		if eni, err = d.reserveENI(c, id, req.SubnetId, req.PrivateIpAddress, req.SecurityGroupIds); err != nil {
+		if eni, err = d.reserveENI(c, id, req, limits.MemoryBytes); err != nil {
 			return undo(err)
 		}
 		spec.BeforeStart = func(pid int) error { return d.plumb(eni, pid) }
-	} else if req.PrivateIpAddress != "" || len(req.SecurityGroupIds) > 0 {
-		return undo(api.Errorf(api.CodeInvalidParameterValue, "--private-ip and --sg need --subnet"))
+	} else if req.PrivateIpAddress != "" || len(req.SecurityGroupIds) > 0 || req.Allowances != (api.Allowances{}) {
+		return undo(api.Errorf(api.CodeInvalidParameterValue, "--private-ip, --sg, --pps, --bandwidth and --conntrack need --subnet"))
 	}
 	spec.Files = d.nameFiles(id, eni)
 	var blockDevices []cgroup.Device
@@ -97,6 +98,7 @@ func (d *Daemon) launch(c api.Caller, req api.RunInstanceRequest, of launchOf) (
 	if err := d.boot(in, spec, blockDevices, ramBytes); err != nil {
 		return undo(err)
 	}
+	d.metrics.launch.Observe(time.Since(start).Seconds())
 	// The instance is in the records now, which count it against the account's quota.
 	quota.release()
 	d.log.Info("instance running", "instance", id, "pid", rec.Pid, "host_uid", rec.HostID, "command", rec.Command)

@@ -60,7 +60,7 @@ func callerOf(r *http.Request) api.Caller {
 func (d *Daemon) operatorHandler() http.Handler {
 	mux := d.routes()
 	d.tenantRoutes(mux)
-	return d.audited(mux, maxBody, jsonErrors(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return d.audited(mux, maxBody, d.metrics.countCalls(patternOf(mux), jsonErrors(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := api.Operator
 		if id := r.Header.Get(api.AccountHeader); id != "" {
 			if !account.ValidAccountID(id) {
@@ -75,7 +75,7 @@ func (d *Daemon) operatorHandler() http.Handler {
 		}
 		recordOf(r).caller = &c
 		mux.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
-	})))
+	}))))
 }
 
 // networkHandler serves the network listener: signed calls of tenants' users. The account, user
@@ -83,7 +83,7 @@ func (d *Daemon) operatorHandler() http.Handler {
 func (d *Daemon) networkHandler() http.Handler {
 	mux := d.routes()
 	d.tenantRoutes(mux)
-	native := d.audited(mux, maxBody, d.verified(jsonErrors(mux, mux)))
+	native := d.audited(mux, maxBody, d.metrics.countCalls(patternOf(mux), d.verified(jsonErrors(mux, mux))))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// EC2's Query API (POST / and GET /?Action=) has its own router, with the same hooks.
 		if r.URL.Path == "/" && d.ec2Front != nil {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hostd/hostd/firewall"
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/state"
 	"github.com/hostd/hostd/hostd/vpcdns"
@@ -219,7 +220,12 @@ func (d *Daemon) usedAddressesLocked(subnetID string) map[netip.Addr]bool {
 
 // reserveENI gives instanceID an interface in subnetID: an address (wantIP if given), a MAC and a
 // host-side name, recorded before anything is made on the host.
-func (d *Daemon) reserveENI(c api.Caller, instanceID, subnetID, wantIP string, groups []string) (*state.ENI, error) {
+func (d *Daemon) reserveENI(c api.Caller, instanceID string, req api.RunInstanceRequest, memoryBytes int64) (*state.ENI, error) {
+	subnetID, wantIP, groups := req.SubnetId, req.PrivateIpAddress, req.SecurityGroupIds
+	pps, bandwidth, conntrack, err := d.allowances(req.Allowances, memoryBytes)
+	if err != nil {
+		return nil, err
+	}
 	var want netip.Addr
 	if wantIP != "" {
 		var err error
@@ -246,6 +252,7 @@ func (d *Daemon) reserveENI(c api.Caller, instanceID, subnetID, wantIP string, g
 	e := &state.ENI{
 		ID: newID("eni-"), SubnetID: s.ID, VpcID: s.VpcID, InstanceID: instanceID, IP: addr.String(),
 		MAC: newMAC().String(), HostIfName: "v" + instanceID[2:16], SourceDestCheck: true, Groups: groups, OwnerID: s.OwnerID,
+		PPS: pps, BandwidthBits: bandwidth, Conntrack: conntrack,
 	}
 	if err := d.store.PutENI(e); err != nil {
 		return nil, err
@@ -300,6 +307,7 @@ func (d *Daemon) plumb(e *state.ENI, pid int) error {
 		d.unplumb(e, v)
 		return err
 	}
+	d.net.watchNew(e.ID)
 	return nil
 }
 
@@ -365,6 +373,8 @@ func (d *Daemon) describeNetworkLocked(out *api.Instance) {
 				ni.DropCounters = d.dp.Drops(ifindex)
 			}
 		}
+		ni.Allowances = describeAllowances(e, ni.DropCounters)
+		ni.Traffic = d.interfaceTraffic(e.ID)
 	}
 	check := e.SourceDestCheck
 	ni.Groups = d.describeGroupsLocked(e.Groups)
@@ -436,6 +446,7 @@ func (d *Daemon) datapathEntryLocked(e *state.ENI) (vnet.Interface, error) {
 		Resolver:     vpcdns.ResolverAddr(netip.MustParsePrefix(v.CIDR)).AsSlice(),
 		Subnet:       &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)},
 		SubnetNumber: s.Number, Policy: policy, Groups: numbers,
+		PPSAllowance: uint64(e.PPS), BandwidthAllowance: uint64(e.BandwidthBits), ConntrackAllowance: uint32(e.Conntrack),
 	}, nil
 }
 
@@ -450,4 +461,20 @@ func (d *Daemon) ensurePolicyLocked(groups []string) error {
 		d.rules.set(key, h)
 	}
 	return nil
+}
+
+// describeAllowances shows an interface's allowances and the counters of each, from its drop
+// counters (the datapath counts an allowance's drops as a drop reason of that name).
+func describeAllowances(e *state.ENI, drops map[string]uint64) *api.InterfaceAllowances {
+	conntrack := e.Conntrack
+	if conntrack == 0 { // recorded before allowances were: the datapath's default
+		conntrack = vnet.DefaultConntrackAllowance
+	}
+	return &api.InterfaceAllowances{
+		PacketsPerSecond: e.PPS, BandwidthBitsPerSecond: e.BandwidthBits, TrackedConnections: conntrack,
+		PpsAllowanceExceeded:       drops[vnet.ReasonPPSAllowance],
+		BwInAllowanceExceeded:      drops[vnet.ReasonBandwidthInAllowance],
+		BwOutAllowanceExceeded:     drops[vnet.ReasonBandwidthOutAllowance],
+		ConntrackAllowanceExceeded: drops[firewall.ReasonCTAllowance],
+	}
 }

@@ -34,6 +34,7 @@ func (d *Daemon) openRAMPool() error {
 	d.ram, err = memscrub.OpenRAMPool(memscrub.RAMConfig{
 		Dir: d.ramDir(), TotalBytes: d.cfg.RAMPoolBytes, Scrub: d.cfg.Scrub,
 		Workers: d.cfg.ScrubWorkers, RateBytesPerSec: d.cfg.ScrubRate, Journal: d.store, Log: d.log,
+		Scrubbed: observeSeconds(d.metrics.scrub),
 	}, saved, live)
 	return err
 }

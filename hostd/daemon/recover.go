@@ -56,6 +56,7 @@ func (d *Daemon) loadNetwork() error {
 		loadInto(d.groups, d.store.Groups, func(g *state.SecurityGroup) string { return g.ID }),
 		loadInto(d.acls, d.store.ACLs, func(a *state.NetworkACL) string { return a.ID }),
 		loadInto(d.tags, d.store.AllTags, func(t *state.Tags) string { return t.ResourceID }),
+		loadInto(d.flowLogs, d.store.FlowLogs, func(f *state.FlowLog) string { return f.ID }),
 	)
 }
 

@@ -91,3 +91,23 @@ func hostMemory() int64 {
 	}
 	return int64(si.Totalram) * int64(si.Unit)
 }
+
+// allowances are an interface's allowances: those asked for, the defaults by memory for the
+// rest. A value asked for out of range is refused (a default larger than a small table is not:
+// the table's limit binds first, and new flows past it are ct-full, not the allowance's).
+func (d *Daemon) allowances(asked api.Allowances, memoryBytes int64) (pps, bandwidth, conntrack int64, err error) {
+	pps, bandwidth, conntrack = api.DefaultAllowances(asked, memoryBytes)
+	limit, err := d.dp.ConntrackLimit()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	switch {
+	case pps < 0 || pps > 1e9:
+		return 0, 0, 0, api.Errorf(api.CodeInvalidParameterValue, "--pps %d is out of range: give 1 to 1000000000 packets per second, or 0 for no limit", pps)
+	case bandwidth < 0 || bandwidth > 8e12:
+		return 0, 0, 0, api.Errorf(api.CodeInvalidParameterValue, "--bandwidth %d is out of range: give up to 8Tbit bits per second, or 0 for no limit", bandwidth)
+	case asked.TrackedConnections != nil && (conntrack < 1 || conntrack > int64(limit)):
+		return 0, 0, 0, api.Errorf(api.CodeInvalidParameterValue, "--conntrack %d is out of range: give 1 to %d (the daemon's --conntrack-max)", conntrack, limit)
+	}
+	return pps, bandwidth, conntrack, nil
+}

@@ -38,6 +38,7 @@ func (d *Daemon) openDiskStore() error {
 	}
 	d.disk, err = memscrub.OpenDiskStore(memscrub.DiskConfig{
 		Path: d.cfg.DiskStore, Size: d.cfg.DiskSize, Scrub: d.cfg.Scrub, Wipe: d.cfg.Wipe, Journal: d.store, Log: d.log,
+		Wiped: observeSeconds(d.metrics.wipe),
 	}, saved)
 	if err != nil {
 		return fmt.Errorf("opening the disk store %s: %w", d.cfg.DiskStore, err)

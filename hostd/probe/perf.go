@@ -32,13 +32,20 @@ type PerfResult struct {
 // transactionTimeout ends a request/response run whose connection stopped answering.
 const transactionTimeout = 3 * time.Second
 
-// Serve answers bulk and request/response clients on a TCP port for d.
+// Serve answers bulk and request/response clients on a TCP port for d, and echoes whatever UDP
+// comes to the same port (a service such as DNS, which a flood keeps busy).
 func Serve(port int, d time.Duration) error {
 	ln, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	udp, err := net.ListenPacket("udp4", fmt.Sprintf(":%d", port))
+	if err != nil {
+		return err
+	}
+	defer udp.Close()
+	go echo(udp)
 	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(d))
 	for {
 		conn, err := ln.Accept()
@@ -46,6 +53,18 @@ func Serve(port int, d time.Duration) error {
 			return nil // the deadline: done
 		}
 		go serveConn(conn)
+	}
+}
+
+// echo sends each datagram back to its sender until conn is closed.
+func echo(conn net.PacketConn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		_, _ = conn.WriteTo(buf[:n], from)
 	}
 }
 
@@ -122,12 +141,12 @@ func RequestResponse(addr string, d time.Duration) (*PerfResult, error) {
 	return &PerfResult{Addr: addr, Seconds: secs, Transactions: n, PerSecond: float64(n) / secs, MaxGapMicros: maxGap.Microseconds()}, nil
 }
 
-// ConnectionRate opens and closes TCP connections to addr one after another for d: each is a new
-// flow for every firewall on the way.
-func ConnectionRate(addr string, d time.Duration) (*PerfResult, error) {
+// Connections opens and closes TCP connections to addr one after another for d, or until it made
+// count of them (count < 0: no count): each is a new flow for every firewall on the way.
+func Connections(addr string, d time.Duration, count int64) (*PerfResult, error) {
 	var n int64
 	start := time.Now()
-	for time.Since(start) < d {
+	for time.Since(start) < d && n != count {
 		conn, err := net.DialTimeout("tcp4", addr, transactionTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("after %d connections: %w", n, err)

@@ -33,3 +33,6 @@ func (e *ENI) Owner() string { return ownerOr(e.OwnerID) }
 
 // Owner is the account the volume belongs to.
 func (v *Volume) Owner() string { return ownerOr(v.OwnerID) }
+
+// Owner is the account the flow log belongs to.
+func (f *FlowLog) Owner() string { return ownerOr(f.OwnerID) }

@@ -144,6 +144,10 @@ type ENI struct {
 	SourceDestCheck bool     `json:"source_dest_check"`
 	Groups          []string `json:"groups"` // its security groups, 1 to 5
 	OwnerID         string   `json:"owner_id,omitempty"`
+	// Its allowances (api.Allowances): packets and bits per second (0: no limit), conntrack entries.
+	PPS           int64 `json:"pps"`
+	BandwidthBits int64 `json:"bandwidth_bits"`
+	Conntrack     int64 `json:"conntrack"`
 }
 
 // Volume is a disk volume: an extent of the store, attached to at most one instance through a
@@ -164,6 +168,17 @@ type Volume struct {
 	OwnerID   string `json:"owner_id,omitempty"`
 }
 
+// FlowLog is a flow log: which interfaces' records it writes, which of them, how often, where.
+type FlowLog struct {
+	ID          string        `json:"id"`
+	OwnerID     string        `json:"owner_id"`
+	ResourceID  string        `json:"resource_id"` // a VPC, a subnet or an interface
+	TrafficType string        `json:"traffic_type"`
+	Interval    time.Duration `json:"interval"`
+	Destination string        `json:"destination"` // an absolute path on the host
+	CreatedAt   time.Time     `json:"created_at"`
+}
+
 var (
 	instancesBucket = []byte("instances")
 	vpcsBucket      = []byte("vpcs")
@@ -175,7 +190,8 @@ var (
 	groupsBucket    = []byte("security-groups")
 	aclsBucket      = []byte("network-acls")
 	tagsBucket      = []byte("tags")
-	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket, extentsBucket, volumesBucket, groupsBucket, aclsBucket, tagsBucket}
+	flowLogsBucket  = []byte("flow-logs")
+	allBuckets      = [][]byte{instancesBucket, vpcsBucket, subnetsBucket, enisBucket, regionsBucket, extentsBucket, volumesBucket, groupsBucket, aclsBucket, tagsBucket, flowLogsBucket}
 )
 
 // Store is the daemon's database.
@@ -305,6 +321,15 @@ func (s *Store) PutTags(t *Tags) error {
 
 // AllTags returns the tags of every resource that has some.
 func (s *Store) AllTags() ([]*Tags, error) { return list[Tags](s, tagsBucket) }
+
+// PutFlowLog records a flow log.
+func (s *Store) PutFlowLog(f *FlowLog) error { return put(s, flowLogsBucket, f.ID, f) }
+
+// DeleteFlowLog removes a flow log's record.
+func (s *Store) DeleteFlowLog(id string) error { return del(s, flowLogsBucket, id) }
+
+// FlowLogs returns every flow log record.
+func (s *Store) FlowLogs() ([]*FlowLog, error) { return list[FlowLog](s, flowLogsBucket) }
 
 // Regions returns every RAM region record.
 func (s *Store) Regions() ([]*memscrub.Region, error) { return list[memscrub.Region](s, regionsBucket) }

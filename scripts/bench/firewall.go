@@ -420,7 +420,7 @@ func benchAgainstNetfilter(w *bytes.Buffer, d *daemon) error {
 	}
 	var a, b api.RunInstanceResponse
 	for _, out := range []*api.RunInstanceResponse{&a, &b} {
-		if err := d.json(out, "instance", "run", "--subnet", subnet.SubnetId, "--memory", "1G", "--", "sleep", "3600"); err != nil {
+		if err := d.json(out, "instance", "run", "--subnet", subnet.SubnetId, "--memory", "1G", "--pps", "0", "--bandwidth", "0", "--", "sleep", "3600"); err != nil {
 			return err
 		}
 	}

@@ -27,7 +27,7 @@ func main() {
 	bin := flag.String("hostd", "bin/hostd", "hostd binary")
 	out := flag.String("out", "BENCHMARKS.md", "report to write")
 	n := flag.Int("n", 50, "sequential launches per measurement")
-	only := flag.String("only", "", "run only these sections (comma-separated: launch, density, network, datapath, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane, services, ec2)")
+	only := flag.String("only", "", "run only these sections (comma-separated: launch, density, network, datapath, flowlogs, rules, updates, netfilter, scrub, ramlaunch, wipe, controlplane, services, ec2)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench needs root")
@@ -53,6 +53,7 @@ func main() {
 		{"density", func() error { return benchDensity(&report, d) }},
 		{"network", func() error { return benchNetwork(&report, d) }},
 		{"datapath", func() error { return benchDatapathCost(&report) }},
+		{"flowlogs", func() error { return benchFlowLogs(&report, d) }},
 		{"rules", func() error { return benchRuleScaling(&report) }},
 		{"updates", func() error { return benchRuleUpdates(&report, d) }},
 		{"netfilter", func() error { return benchAgainstNetfilter(&report, d) }},
