@@ -52,7 +52,7 @@ func TestAWSCLIOnTheListenerActsForItsAccount(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &made))
 	assert.Equal(t, alice.account, made.Vpc.OwnerId)
-	out, errOut, code = bob.awsCLI(t, d, "create-vpc", "--cidr-block", "10.0.0.0/16") // the same CIDR
+	_, errOut, code = bob.awsCLI(t, d, "create-vpc", "--cidr-block", "10.0.0.0/16") // the same CIDR
 	require.Equal(t, 0, code, errOut)
 
 	vpcsOf := func(tn tenant) []string {
