@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -18,7 +17,6 @@ import (
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/daemon"
 	"github.com/hostd/hostd/hostd/ec2api"
-	"github.com/hostd/hostd/hostd/ec2query"
 	"github.com/hostd/hostd/hostd/findings"
 	"github.com/hostd/hostd/hostd/guest"
 	"github.com/hostd/hostd/memscrub"
@@ -182,16 +180,7 @@ func mountEC2(d *daemon.Daemon, cfg daemon.Config) {
 	if cfg.TLSCert != "" {
 		scheme = "https://"
 	}
-	router := ec2query.NewRouter(ec2query.Config{
-		Region:        cfg.Region,
-		Authenticator: d.EC2Authenticator(),
-		Authorizer:    d.EC2Authorizer(),
-		Auditor:       d.EC2Auditor(),
-		PageKey:       []byte(rand.Text()), // a restarted daemon's pages start again
-		Log:           cfg.Log,
-	})
-	ec2api.Register(router, ec2api.DaemonCore{D: d}, ec2api.Options{Endpoint: scheme + cfg.Listen})
-	d.MountEC2(router)
+	d.MountEC2(ec2api.NewRouter(d, scheme+cfg.Listen, cfg.Log))
 }
 
 func cmdTeardown(args []string) error {

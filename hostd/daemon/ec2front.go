@@ -18,14 +18,18 @@ import (
 // (authenticate → decode → authorize → handle → audit). They are the native API's: the same
 // verifier, the same users' policies, the same trail.
 //
-//	router := ec2query.NewRouter(ec2query.Config{Region: ..., Authenticator: d.EC2Authenticator(),
+//	router := ec2query.NewRouter(ec2query.Config{Region: d.Region(), Authenticator: d.EC2Authenticator(),
 //		Authorizer: d.EC2Authorizer(), Auditor: d.EC2Auditor()})
 //	d.MountEC2(router) // before Serve
 //
-// A handler acts for api.Caller{AccountID: call.Caller.AccountID, AccessKeyID: ...}.
+// A handler acts for api.Caller{AccountID: call.Caller.AccountID, AccessKeyID: ...}. ec2api.NewRouter
+// builds this router with EC2's actions, for serve --listen and for tests alike.
 
 // MountEC2 serves h at / on the network listener. Call it before Serve.
 func (d *Daemon) MountEC2(h http.Handler) { d.ec2Front = h }
+
+// Region is the region the daemon's signatures are scoped to.
+func (d *Daemon) Region() string { return d.cfg.Region }
 
 // EC2Authenticator verifies a Query request's signature, as the native API's.
 func (d *Daemon) EC2Authenticator() ec2query.Authenticator { return ec2Hooks{d} }

@@ -133,7 +133,7 @@ type boto3Client struct {
 func newBoto3(t *testing.T, s *ec2test.Server, key ec2test.Key) *boto3Client {
 	hostdtest.RequireTool(t, "/usr/bin/python3", "python3-boto3")
 	cmd := exec.Command("/usr/bin/python3", "../ec2query/testdata/botocore_client.py", "session")
-	cmd.Env = append(s.Env(key, t.TempDir()), "HOSTD_EC2_ENDPOINT="+s.URL)
+	cmd.Env = append(ec2test.Env(key, t.TempDir()), "HOSTD_EC2_ENDPOINT="+s.URL)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
@@ -185,7 +185,7 @@ type awsCLI struct {
 
 func newAWSCLI(t *testing.T, s *ec2test.Server, key ec2test.Key) *awsCLI {
 	hostdtest.RequireTool(t, "/usr/bin/aws", "awscli")
-	return &awsCLI{env: s.Env(key, t.TempDir()), url: s.URL}
+	return &awsCLI{env: ec2test.Env(key, t.TempDir()), url: s.URL}
 }
 
 func (a *awsCLI) name() string { return "aws-cli" }

@@ -2,10 +2,29 @@ package ec2api
 
 import (
 	"context"
+	"crypto/rand"
+	"log/slog"
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/daemon"
+	"github.com/hostd/hostd/hostd/ec2query"
 )
+
+// NewRouter is the EC2 front end over d, as serve --listen mounts it: each call verified,
+// authorised and recorded by d's own hooks (the native API's keys, policies and trail), then
+// answered by d's core. endpoint is the listener's URL, as DescribeRegions gives it.
+func NewRouter(d *daemon.Daemon, endpoint string, log *slog.Logger) *ec2query.Router {
+	router := ec2query.NewRouter(ec2query.Config{
+		Region:        d.Region(),
+		Authenticator: d.EC2Authenticator(),
+		Authorizer:    d.EC2Authorizer(),
+		Auditor:       d.EC2Auditor(),
+		PageKey:       []byte(rand.Text()), // a restarted daemon's pages start again
+		Log:           log,
+	})
+	Register(router, DaemonCore{D: d}, Options{Endpoint: endpoint})
+	return router
+}
 
 // DaemonCore is Core over a daemon in this process: every operation acts for the caller in ctx.
 type DaemonCore struct{ D *daemon.Daemon }

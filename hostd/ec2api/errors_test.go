@@ -14,9 +14,9 @@ import (
 func TestErrorsAsTheClientsSeeThem(t *testing.T) {
 	s := ec2test.Start(t, ec2test.Options{})
 	clients := []struct{ admin, reader client }{
-		{newGoSDK(s, ec2test.Admin), newGoSDK(s, ec2test.ReadOnly)},
-		{newBoto3(t, s, ec2test.Admin), newBoto3(t, s, ec2test.ReadOnly)},
-		{newAWSCLI(t, s, ec2test.Admin), newAWSCLI(t, s, ec2test.ReadOnly)},
+		{newGoSDK(s, s.Admin), newGoSDK(s, s.ReadOnly)},
+		{newBoto3(t, s, s.Admin), newBoto3(t, s, s.ReadOnly)},
+		{newAWSCLI(t, s, s.Admin), newAWSCLI(t, s, s.ReadOnly)},
 	}
 	setup := &scenario{t: t, s: s, c: clients[0].admin}
 	vpc := str(setup.must("CreateVpc", map[string]any{"CidrBlock": "10.1.0.0/16"}), "Vpc", "VpcId")

@@ -17,7 +17,7 @@ import (
 // a filter narrows it before it is cut.
 func TestDescribePages(t *testing.T) {
 	s := ec2test.Start(t, ec2test.Options{})
-	c := newGoSDK(s, ec2test.Admin).c
+	c := newGoSDK(s, s.Admin).c
 	ctx := context.Background()
 	made := map[string]bool{}
 	for i := range 7 {

@@ -41,11 +41,13 @@ func list(v any, path ...any) []any {
 	return s
 }
 
-// scenario drives one client through the scenario on s.
+// scenario drives one client through the scenario on s. reader is the same kind of
+// client with the tenant's read-only key (run needs it; the other tests leave it nil).
 type scenario struct {
-	t *testing.T
-	s *ec2test.Server
-	c client
+	t      *testing.T
+	s      *ec2test.Server
+	c      client
+	reader client
 }
 
 func (sc *scenario) must(action string, input map[string]any) map[string]any {
@@ -106,6 +108,14 @@ func (sc *scenario) run() {
 	zone := str(sc.must("DescribeAvailabilityZones", map[string]any{}), "AvailabilityZones", 0, "ZoneName")
 
 	vpc := str(sc.must("CreateVpc", map[string]any{"CidrBlock": "10.0.0.0/16", "TagSpecifications": tagSpec("vpc", "Name", "scenario-"+name)}), "Vpc", "VpcId")
+	// The VPC is the key's account's, as EC2 answers and as the core keeps it; its read-only
+	// user sees it too.
+	require.Equal(t, s.Account, str(sc.must("DescribeVpcs", map[string]any{"VpcIds": []any{vpc}}), "Vpcs", 0, "OwnerId"))
+	var nativeVpc struct{ Vpcs []struct{ OwnerId string } }
+	s.JSON(&nativeVpc, "vpc", "describe", vpc)
+	require.Equal(t, s.Account, nativeVpc.Vpcs[0].OwnerId, "the core keeps the VPC in the key's account")
+	reader := &scenario{t: t, s: s, c: sc.reader}
+	require.Equal(t, vpc, str(reader.must("DescribeVpcs", map[string]any{}), "Vpcs", 0, "VpcId"))
 	subnet := func(cidr, tier string) string {
 		return str(sc.must("CreateSubnet", map[string]any{"VpcId": vpc, "CidrBlock": cidr, "AvailabilityZone": zone,
 			"TagSpecifications": tagSpec("subnet", "Tier", tier)}), "Subnet", "SubnetId")
@@ -156,6 +166,7 @@ func (sc *scenario) run() {
 		}
 		out := sc.must("RunInstances", in)
 		require.Equal(t, "running", str(out, "Instances", 0, "State", "Name"), "%v", out)
+		require.Equal(t, s.Account, str(out, "OwnerId"), "the reservation is the key's account's")
 		return str(out, "Instances", 0, "InstanceId")
 	}
 	dbID := run(dbNet, []any{db}, dbIP, dbServer, "db-"+name, "Role", "db")
@@ -171,14 +182,21 @@ func (sc *scenario) run() {
 	webIP := str(found, "Reservations", 0, "Instances", 0, "PrivateIpAddress")
 	var native struct {
 		Instances []struct {
-			InstanceId, PrivateIpAddress, State, InstanceType string
-			SecurityGroups                                    []struct{ GroupId string }
+			InstanceId, PrivateIpAddress, State, InstanceType, OwnerId string
+			SecurityGroups                                             []struct{ GroupId string }
 		}
 	}
 	s.JSON(&native, "instance", "describe", webID)
 	require.Equal(t, webIP, native.Instances[0].PrivateIpAddress, "the native describe agrees")
 	require.Equal(t, web, native.Instances[0].SecurityGroups[0].GroupId)
 	require.Equal(t, "t3.nano", native.Instances[0].InstanceType)
+	require.Equal(t, s.Account, native.Instances[0].OwnerId, "the core keeps the instance in the key's account")
+	// IAM's evaluation of the reader's policy (ec2:Describe* only) refuses it the rest, and the
+	// refusal changes nothing.
+	reader.refused("UnauthorizedOperation", "TerminateInstances", map[string]any{"InstanceIds": []any{webID}})
+	reader.refused("UnauthorizedOperation", "CreateSubnet", map[string]any{"VpcId": vpc, "CidrBlock": "10.0.3.0/24"})
+	require.Equal(t, "running", str(reader.must("DescribeInstances", map[string]any{"InstanceIds": []any{webID}}), "Reservations", 0, "Instances", 0, "State", "Name"))
+	require.Len(t, list(reader.must("DescribeSubnets", map[string]any{"Filters": filters("vpc-id", vpc)}), "Subnets"), 2)
 	groups := sc.must("DescribeSecurityGroups", map[string]any{"Filters": filters("vpc-id", vpc, "group-name", "db")})
 	require.Equal(t, db, str(groups, "SecurityGroups", 0, "GroupId"))
 	require.Equal(t, web, str(groups, "SecurityGroups", 0, "IpPermissions", 0, "UserIdGroupPairs", 0, "GroupId"))
@@ -281,19 +299,19 @@ func (sc *scenario) run() {
 }
 
 // TestScenario: the scenario through the AWS CLI, boto3 and the Go SDK, each on a daemon
-// of its own, whose leak check runs at the end.
+// of its own, whose leak check runs at the end, with the keys of an account of its own.
 func TestScenario(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		make func(*testing.T, *ec2test.Server) client
+		make func(*testing.T, *ec2test.Server, ec2test.Key) client
 	}{
-		{"go-sdk", func(_ *testing.T, s *ec2test.Server) client { return newGoSDK(s, ec2test.Admin) }},
-		{"boto3", func(t *testing.T, s *ec2test.Server) client { return newBoto3(t, s, ec2test.Admin) }},
-		{"aws-cli", func(t *testing.T, s *ec2test.Server) client { return newAWSCLI(t, s, ec2test.Admin) }},
+		{"go-sdk", func(_ *testing.T, s *ec2test.Server, k ec2test.Key) client { return newGoSDK(s, k) }},
+		{"boto3", func(t *testing.T, s *ec2test.Server, k ec2test.Key) client { return newBoto3(t, s, k) }},
+		{"aws-cli", func(t *testing.T, s *ec2test.Server, k ec2test.Key) client { return newAWSCLI(t, s, k) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := ec2test.Start(t, ec2test.Options{})
-			(&scenario{t: t, s: s, c: c.make(t, s)}).run()
+			(&scenario{t: t, s: s, c: c.make(t, s, s.Admin), reader: c.make(t, s, s.ReadOnly)}).run()
 		})
 	}
 }

@@ -112,7 +112,7 @@ func TestTerraform(t *testing.T) {
 	}
 	s := ec2test.Start(t, ec2test.Options{})
 	dir := t.TempDir()
-	config := fmt.Sprintf(terraformConfig, ec2test.Region, ec2test.Admin.ID, ec2test.Admin.Secret, s.URL, ec2api.HostImageID())
+	config := fmt.Sprintf(terraformConfig, ec2test.Region, s.Admin.ID, s.Admin.Secret, s.URL, ec2api.HostImageID())
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644))
 	run := func(args ...string) (string, int) {
 		// Terraform retries what it takes for eventual consistency for minutes: a bound here.
@@ -120,7 +120,7 @@ func TestTerraform(t *testing.T) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, tf, args...)
 		cmd.Dir = dir
-		cmd.Env = append(ec2test.Env(ec2test.Admin, dir), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
+		cmd.Env = append(ec2test.Env(s.Admin, dir), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
 		out, err := cmd.CombinedOutput()
 		code := 0
 		if err != nil {

@@ -1,52 +1,85 @@
 // Package ec2test runs hostd's EC2 front end on a real daemon, for tests and benchmarks: the
 // daemon runs in the test's process (with its unix socket, so the native CLI sees the same
-// state), and the front end answers on a loopback HTTP listener, signed requests verified by
-// hostd/sigv4 against a static table of test keys. Issue 12's accounts replace the table.
+// state), and the front end answers on a loopback HTTP listener, built as serve --listen builds
+// it (ec2api.NewRouter): signatures verified with the daemon's access keys, calls authorised by
+// its users' policies and recorded in its trail. The clients sign with the keys of an account
+// of the test's own (NewTenant), never the operator's.
 package ec2test
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hostd/hostd/hostd/account"
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/daemon"
 	"github.com/hostd/hostd/hostd/ec2api"
-	"github.com/hostd/hostd/hostd/ec2query"
 	"github.com/hostd/hostd/hostd/hostdtest"
-	"github.com/hostd/hostd/hostd/sigv4"
 	"github.com/hostd/hostd/vnet"
 )
 
 // Region is the test daemon's region.
 const Region = "us-east-1"
 
-// Key is a test access key.
+// Key is an access key: its id and its secret.
 type Key struct {
 	ID, Secret string
 }
 
-// The test keys. Admin may call every action; ReadOnly only Describe* (for the DryRun refusal).
-// Both act in the operator's account until accounts exist (issue 12).
-var (
-	Admin    = Key{"AKIAHOSTDTESTADMIN01", "hostd-test-secret-admin-0000000000000000"}
-	ReadOnly = Key{"AKIAHOSTDTESTREADER1", "hostd-test-secret-reader-000000000000000"}
+// The tenant's policies, as its users' inline policies: admin may call every action, reader
+// only EC2's Describe* (so that IAM's evaluation refuses the rest with UnauthorizedOperation).
+const (
+	adminPolicy  = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	readerPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}`
 )
 
-// Server is a daemon with its EC2 front end.
+// Tenant is an account made for a test or a benchmark, with a key for each of its two users.
+type Tenant struct {
+	Account  string // its id
+	Admin    Key    // user admin's key (adminPolicy)
+	ReadOnly Key    // user reader's key (readerPolicy)
+}
+
+// NewTenant makes, as the operator, an account named name with room for maxInstances
+// instances, maxRAM bytes of guest RAM and maxDisk of volumes; in it the users admin and reader
+// with their policies, and an access key for each.
+func NewTenant(d *daemon.Daemon, name string, maxInstances int, maxRAM, maxDisk int64) (Tenant, error) {
+	a, err := d.CreateAccount(api.Operator, api.CreateAccountRequest{AccountName: name, MaxInstances: maxInstances, MaxRamBytes: maxRAM, MaxDiskBytes: maxDisk})
+	if err != nil {
+		return Tenant{}, err
+	}
+	user := func(name, policy string) (Key, error) {
+		u := api.UserRequest{AccountId: a.AccountId, UserName: name}
+		if _, err := d.CreateUser(api.Operator, u); err != nil {
+			return Key{}, err
+		}
+		if _, err := d.PutUserPolicy(api.Operator, api.UserPolicyRequest{AccountId: a.AccountId, UserName: name, PolicyName: name, PolicyDocument: policy}); err != nil {
+			return Key{}, err
+		}
+		k, err := d.CreateAccessKey(api.Operator, u)
+		return Key{k.AccessKeyId, k.SecretAccessKey}, err
+	}
+	t := Tenant{Account: a.AccountId}
+	if t.Admin, err = user("admin", adminPolicy); err != nil {
+		return Tenant{}, err
+	}
+	if t.ReadOnly, err = user("reader", readerPolicy); err != nil {
+		return Tenant{}, err
+	}
+	return t, nil
+}
+
+// Server is a daemon with its EC2 front end, and the test's tenant on it.
 type Server struct {
-	*hostdtest.Daemon // the native CLI against the same daemon
+	*hostdtest.Daemon // the native CLI against the same daemon (the operator's)
 	Core              *daemon.Daemon
 	URL               string // the front end's endpoint
+	Tenant
 }
 
 // Options size the daemon's pools.
@@ -70,7 +103,7 @@ func Start(t testing.TB, o Options) *Server {
 	cfg := daemon.Config{
 		StateDir: hd.StateDir, Socket: hd.Socket, Fabric: hd.Fabric, InitPath: hostdtest.Binary(t),
 		Log: slog.New(slog.NewTextHandler(logFile, nil)), RAMPoolBytes: o.RAMPoolBytes, Scrub: true, ScrubWorkers: 1,
-		DiskSize: o.DiskBytes, ConntrackMax: vnet.DefaultConntrackLimit,
+		DiskSize: o.DiskBytes, ConntrackMax: vnet.DefaultConntrackLimit, Region: Region,
 	}
 	d, err := daemon.Open(cfg)
 	require.NoError(t, err)
@@ -79,8 +112,7 @@ func Start(t testing.TB, o Options) *Server {
 	go func() { served <- d.Serve(ctx) }()
 
 	srv := httptest.NewUnstartedServer(nil)
-	router := Router(ec2api.DaemonCore{D: d}, "http://"+srv.Listener.Addr().String(), slog.New(slog.NewTextHandler(logFile, nil)))
-	srv.Config.Handler = router
+	srv.Config.Handler = ec2api.NewRouter(d, "http://"+srv.Listener.Addr().String(), cfg.Log)
 	srv.Start()
 	s := &Server{Daemon: hd, Core: d, URL: srv.URL}
 	t.Cleanup(func() {
@@ -119,25 +151,10 @@ func Start(t testing.TB, o Options) *Server {
 		require.True(t, time.Now().Before(deadline), "the daemon did not answer on its socket")
 		time.Sleep(20 * time.Millisecond)
 	}
+	s.Tenant, err = NewTenant(d, "ec2test", 1000, o.RAMPoolBytes, o.DiskBytes)
+	require.NoError(t, err)
 	return s
 }
-
-// Router is the EC2 front end over core, its requests verified against the test keys.
-func Router(core ec2api.Core, endpoint string, log *slog.Logger) *ec2query.Router {
-	router := ec2query.NewRouter(ec2query.Config{
-		Region:        Region,
-		Authenticator: keyTable{sigv4.New(sigv4.Config{Region: Region, Service: "ec2", Keys: lookupKey})},
-		Authorizer:    readOnlyKey{},
-		PageKey:       []byte(rand.Text()),
-		Log:           log,
-	})
-	ec2api.Register(router, core, ec2api.Options{Endpoint: endpoint})
-	return router
-}
-
-// Env is the environment of an AWS CLI or boto3 process with key k against s: no config
-// file, no metadata service, no retries.
-func (s *Server) Env(k Key, home string) []string { return Env(k, home) }
 
 // Env is the environment of an AWS CLI or boto3 process with key k: no config file, no metadata
 // service, no retries.
@@ -145,35 +162,4 @@ func Env(k Key, home string) []string {
 	return append(os.Environ(), "AWS_ACCESS_KEY_ID="+k.ID, "AWS_SECRET_ACCESS_KEY="+k.Secret,
 		"AWS_DEFAULT_REGION="+Region, "AWS_REGION="+Region, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1", "HOME="+home)
-}
-
-func lookupKey(id string) (sigv4.Key, error) {
-	for _, k := range []Key{Admin, ReadOnly} {
-		if k.ID == id {
-			return sigv4.Key{Secret: []byte(k.Secret), Active: true,
-				Identity: account.Identity{AccountID: api.OperatorAccount, UserName: strings.ToLower(id[len(id)-6:]), AccessKeyID: id}}, nil
-		}
-	}
-	return sigv4.Key{}, sigv4.ErrUnknownKey
-}
-
-// keyTable is the router's Authenticator: SigV4, as issue 12's listener verifies it.
-type keyTable struct{ v *sigv4.Verifier }
-
-func (k keyTable) Authenticate(r *http.Request, body []byte) (ec2query.Caller, error) {
-	id, err := k.v.Verify(sigv4.FromHTTP(r, body))
-	if err != nil {
-		return ec2query.Caller{}, err
-	}
-	return ec2query.Caller{AccountID: id.AccountID, ARN: id.ARN(), AccessKeyID: id.AccessKeyID}, nil
-}
-
-// readOnlyKey refuses ReadOnly every action but Describe*, as an IAM policy would.
-type readOnlyKey struct{}
-
-func (readOnlyKey) Authorize(_ context.Context, c ec2query.Caller, action string, _ []ec2query.Resource) error {
-	if c.AccessKeyID == ReadOnly.ID && !strings.HasPrefix(action, "ec2:Describe") {
-		return &api.Error{Code: ec2query.CodeUnauthorizedOperation, Message: "You are not authorized to perform this operation: " + action}
-	}
-	return nil
 }
