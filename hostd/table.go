@@ -159,7 +159,7 @@ func poolTable(p api.PoolDescription) *table {
 	}
 	r, d := p.RamPool, p.DiskStore
 	pools := []pool{
-		{"RamPool", r.TotalBytes, r.InUseBytes, r.TotalBytes - r.InUseBytes - r.DirtyBytes, r.DirtyBytes, r.ScrubbedBytes},
+		{"RamPool", r.TotalBytes, r.InUseBytes, r.TotalBytes - r.InUseBytes - r.MakingBytes - r.DirtyBytes, r.DirtyBytes, r.ScrubbedBytes},
 		{"DiskStore", d.TotalBytes, d.AllocatedBytes, d.FreeBytes, d.DirtyBytes, d.WipedBytes},
 	}
 	size := func(n func(pool) int64) func(pool) string {

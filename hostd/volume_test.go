@@ -146,15 +146,15 @@ func volumeSnapshot(t *testing.T, d *hostdtest.Daemon) string {
 // instances that stopped scrubbed, the reserve made. That work follows earlier launches and stops,
 // not the command a snapshot is taken around.
 func settledPool(t *testing.T, d *hostdtest.Daemon) string {
-	// Settled: no dirty bytes, and the same answer for a while (a region being made for the
-	// reserve shows nowhere until it is done; under emulation that takes a good part of a second).
+	// Settled: nothing dirty, no region being made for the reserve, and the same answer for a
+	// while.
 	quiet := hostdtest.Scaled(300 * time.Millisecond)
 	var last string
 	var since time.Time
 	require.Eventually(t, func() bool {
 		pool, _, _ := d.Run("pool", "describe")
 		var p api.PoolDescription
-		if json.Unmarshal([]byte(pool), &p) != nil || p.RamPool.DirtyBytes != 0 || pool != last {
+		if json.Unmarshal([]byte(pool), &p) != nil || p.RamPool.DirtyBytes != 0 || p.RamPool.MakingBytes != 0 || pool != last {
 			last, since = pool, time.Now()
 			return false
 		}

@@ -69,8 +69,10 @@ type RAMConfig struct {
 
 // RAMStats is the pool's accounting, as `pool describe` prints it.
 type RAMStats struct {
-	TotalBytes    int64 `json:"TotalBytes"`
-	InUseBytes    int64 `json:"InUseBytes"`
+	TotalBytes int64 `json:"TotalBytes"`
+	InUseBytes int64 `json:"InUseBytes"` // held by instances (or being made for one)
+	// MakingBytes are regions being made for the reserve: soon clean.
+	MakingBytes   int64 `json:"MakingBytes"`
 	CleanBytes    int64 `json:"CleanBytes"`
 	DirtyBytes    int64 `json:"DirtyBytes"`
 	ScrubbedBytes int64 `json:"ScrubbedBytes"`
@@ -451,7 +453,11 @@ func (p *RAMPool) Stats() RAMStats {
 	for _, r := range p.regions {
 		switch r.State {
 		case InUse:
-			s.InUseBytes += r.Size
+			if r.Owner == "" { // being made for the reserve
+				s.MakingBytes += r.Size
+			} else {
+				s.InUseBytes += r.Size
+			}
 		case Clean:
 			s.CleanBytes += r.Size
 		default:

@@ -121,8 +121,10 @@ type PoolDescription struct {
 
 // RamPoolStats is the RAM pool's accounting.
 type RamPoolStats struct {
-	TotalBytes    int64 `json:"TotalBytes"`
-	InUseBytes    int64 `json:"InUseBytes"`
+	TotalBytes int64 `json:"TotalBytes"`
+	InUseBytes int64 `json:"InUseBytes"` // held by instances
+	// MakingBytes are fresh regions being made for the reserve of clean ones, in the background.
+	MakingBytes   int64 `json:"MakingBytes"`
 	CleanBytes    int64 `json:"CleanBytes"`
 	DirtyBytes    int64 `json:"DirtyBytes"`
 	ScrubbedBytes int64 `json:"ScrubbedBytes"`

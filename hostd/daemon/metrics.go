@@ -176,7 +176,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descFabricCtMax, float64(n))
 	}
 	pool, _ := d.DescribePool(api.Operator)
-	for state, v := range map[string]int64{"in_use": pool.RamPool.InUseBytes, "clean": pool.RamPool.CleanBytes, "dirty": pool.RamPool.DirtyBytes} {
+	for state, v := range map[string]int64{"in_use": pool.RamPool.InUseBytes, "making": pool.RamPool.MakingBytes, "clean": pool.RamPool.CleanBytes, "dirty": pool.RamPool.DirtyBytes} {
 		gauge(descRAMBytes, float64(v), state)
 	}
 	gauge(descRAMTotal, float64(pool.RamPool.TotalBytes))

@@ -81,7 +81,7 @@ func (d *Daemon) DescribePool(c api.Caller) (api.PoolDescription, error) {
 	s, ds := d.ram.Stats(), d.disk.Stats()
 	return api.PoolDescription{
 		RamPool: api.RamPoolStats{
-			TotalBytes: s.TotalBytes, InUseBytes: s.InUseBytes, CleanBytes: s.CleanBytes,
+			TotalBytes: s.TotalBytes, InUseBytes: s.InUseBytes, MakingBytes: s.MakingBytes, CleanBytes: s.CleanBytes,
 			DirtyBytes: s.DirtyBytes, ScrubbedBytes: s.ScrubbedBytes, Scrub: d.cfg.Scrub,
 		},
 		DiskStore: api.DiskStoreStats{
