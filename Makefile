@@ -13,9 +13,13 @@ TESTFLAGS ?= -count=1 -p 1 -timeout 15m
 build:
 	CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -o $(BIN) ./hostd
 
+# The tests share the binary just built (HOSTD_TEST_BINARY), from a directory every uid can
+# traverse (guests run it), removed afterwards.
 test: build
-	$(GO) test $(TESTFLAGS) ./...
-	$(GO) test -race -count=1 ./memscrub ./hostd/guest/... ./hostd/audit ./hostd/sigv4
+	@d=$$(mktemp -d /tmp/hostd-test-bin.XXXXXX) && chmod 755 $$d && cp $(BIN) $$d/hostd && \
+	  HOSTD_TEST_BINARY=$$d/hostd $(GO) test $(TESTFLAGS) ./... && \
+	  HOSTD_TEST_BINARY=$$d/hostd $(GO) test -race -count=1 ./memscrub ./hostd/guest/... ./hostd/audit ./hostd/sigv4; \
+	  rc=$$?; rm -rf $$d; exit $$rc
 
 # The kernel matrix: boots Debian's kernels in QEMU (downloaded with apt-get into .cache/kernels,
 # never installed) and runs the tests inside as root, per scripts/kernels/rows; ROWS="NAME …" for

@@ -57,7 +57,8 @@ func Binary(t testing.TB) string {
 			_, buildErr = os.Stat(prebuilt)
 			return
 		}
-		dir, err := os.MkdirTemp("", "hostd-bin-")
+		removeEndedBinaries()
+		dir, err := os.MkdirTemp("", fmt.Sprintf("hostd-bin-%d-", os.Getpid()))
 		if err == nil {
 			err = os.Chmod(dir, 0o755)
 		}
@@ -75,6 +76,19 @@ func Binary(t testing.TB) string {
 	})
 	require.NoError(t, buildErr)
 	return binPath
+}
+
+// removeEndedBinaries removes the binaries Binary built for test processes that have ended: a
+// process cannot remove its own while its daemons and guests run it. (`make test` builds none:
+// it passes its own in HOSTD_TEST_BINARY.)
+func removeEndedBinaries() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "hostd-bin-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(d), "hostd-bin-"), "-", 2)[0])
+		if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // TimeScaleEnv stretches the waits of tests that must give a guest time to act (a listener's
