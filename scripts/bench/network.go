@@ -283,7 +283,9 @@ func benchDatapathCost(w *bytes.Buffer) error {
 	fmt.Fprintf(w, "| the same with allowances (pps, bandwidth out and in) and flow records on | %.0f | %.0f |\n", forwardWatched, forwardWatched-e)
 	fmt.Fprintf(w, "| drop a spoofed source MAC, with its counter | %.0f | %.0f |\n", drop, drop-e)
 	fmt.Fprintf(w, "| empty program | %.0f | 0 |\n\n", e)
-	fmt.Fprintf(w, "Target (issue 10): an established flow at most 60 ns over the empty program: %s.\n\n", verdict(forward-e <= 60))
+	// Allowances and flow records are on by default (issue 15): the target is judged on both paths.
+	fmt.Fprintf(w, "Target (issue 10): an established flow at most 60 ns over the empty program: with allowances and flow records off, %s; with them on, as an instance has them by default, %s.\n\n",
+		verdict(forward-e <= 60), verdict(forwardWatched-e <= 60))
 	fmt.Fprintf(w, "Allowances and flow records (issue 15) add %.0f ns to an established flow (the two forward rows, measured in alternation, %d rounds; medians). Target: at most 30 ns: %s.\n\n", forwardWatched-forward, networkRuns, verdict(forwardWatched-forward <= 30))
 	return nil
 }
