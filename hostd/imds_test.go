@@ -18,6 +18,7 @@ import (
 
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/hostdtest"
+	"github.com/hostd/hostd/hostd/metadata"
 )
 
 const imdsURL = "http://169.254.169.254/latest/"
@@ -265,4 +266,61 @@ for req in [b"GARBAGE\r\n\r\n", b"GET /latest/meta-data/ HTTP/1.1\r\nHost\r\n\r\
 		assert.Equal(t, api.CodeInvalidParameterValue, c, "%v: %s", bad, msg)
 	}
 	assert.Equal(t, before, snapshot(t, d), "a refused launch changed something")
+}
+
+// holdScript opens 64 connections to the metadata service, holds them for the seconds given,
+// and prints how many the service closed at once: a guest trying to starve the daemon of
+// descriptors and goroutines.
+const holdScript = `
+import socket, sys, time
+held = [socket.create_connection(("169.254.169.254", 80), timeout=3) for _ in range(64)]
+time.sleep(0.5)
+closed = 0
+for s in held:
+    s.settimeout(0.2)
+    try:
+        if s.recv(1) == b"":
+            closed += 1
+    except socket.timeout:
+        pass
+print(closed, flush=True)
+time.sleep(float(sys.argv[1]))
+`
+
+// A guest holding connections open to the metadata service gets at most its quota of them
+// (metadata.MaxConnsPerAsker): the rest are closed at once, and it gets no new one while it
+// holds them; its neighbour is served all the while. Control: once the guest lets go, it is
+// served again.
+func TestMetadataConnectionsAreCappedPerInstance(t *testing.T) {
+	d := hostdtest.Start(t)
+	_, subnets := createVpc(t, d, "10.74.0.0/16", "10.74.1.0/24")
+	attacker := launchIn(t, d, subnets[0], "--metadata-tokens", "optional")
+	neighbour := launchIn(t, d, subnets[0], "--metadata-tokens", "optional")
+	status, _ := imds(t, d, attacker.id, imdsURL+"meta-data/instance-id")
+	require.Equal(t, 200, status, "the attacker's own request before the attack")
+
+	closed := make(chan string, 1)
+	go func() {
+		out, errOut, _ := d.Exec(attacker.id, "python3", "-c", holdScript, "4")
+		closed <- strings.TrimSpace(out) + errOut
+	}()
+	time.Sleep(hostdtest.Scaled(1500 * time.Millisecond)) // the connections are open and counted
+	status, body := imds(t, d, neighbour.id, imdsURL+"meta-data/instance-id")
+	assert.Equal(t, 200, status, "the neighbour was not served during the attack")
+	assert.Equal(t, neighbour.id, body)
+	status, _ = imds(t, d, attacker.id, imdsURL+"meta-data/instance-id")
+	assert.NotEqual(t, 200, status, "the attacker got a connection past its quota")
+	// At least the connections past the quota were closed at once. (The guest sees about ten more
+	// closed than the daemon refused, while the daemon holds its 32 open: an open question about
+	// the services' reply path, recorded in issue 14.)
+	out := <-closed
+	n, err := strconv.Atoi(out)
+	require.NoError(t, err, out)
+	assert.GreaterOrEqual(t, n, 64-metadata.MaxConnsPerAsker, "connections of the attacker's 64 closed at once")
+
+	// Control: the attacker's connections are gone, and so is the cap on it.
+	require.Eventually(t, func() bool {
+		status, _ := imds(t, d, attacker.id, imdsURL+"meta-data/instance-id")
+		return status == 200
+	}, 10*time.Second, 200*time.Millisecond, "the attacker was not served again after letting go")
 }

@@ -83,7 +83,7 @@ func (d *Daemon) serveServices(ctx context.Context) error {
 	go d.resolver.Serve(ctx, udp, tcp)
 	srv := d.imds.HTTPServer()
 	go func() {
-		if err := srv.Serve(imds); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(metadata.LimitPerAsker(imds, metadata.MaxConnsPerAsker)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("the metadata service stopped", "err", err)
 		}
 	}()
