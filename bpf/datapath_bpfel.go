@@ -229,12 +229,12 @@ const (
 )
 
 type DatapathSvcConfig struct {
-	_       structs.HostLayout
-	Ifindex uint32
-	Mac     [6]uint8
-	Pad     uint16
-	DnsPps  uint32
-	Pad2    uint32
+	_            structs.HostLayout
+	Ifindex      uint32
+	Mac          [6]uint8
+	Pad          uint16
+	LinklocalPps uint32
+	Pad2         uint32
 }
 
 type DatapathSvcConst uint32
@@ -246,7 +246,7 @@ const (
 	DatapathSvcConstSVC_METADATA_ADDR DatapathSvcConst = 2852039166
 	DatapathSvcConstSVC_DNS_PORT      DatapathSvcConst = 53
 	DatapathSvcConstSVC_METADATA_PORT DatapathSvcConst = 80
-	DatapathSvcConstSVC_DNS_PPS       DatapathSvcConst = 1024
+	DatapathSvcConstSVC_LINKLOCAL_PPS DatapathSvcConst = 1024
 )
 
 type DatapathSvcFlow struct {

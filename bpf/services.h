@@ -12,8 +12,9 @@
  * (interface, the guest's port, protocol), and from_services, on the services' veth, puts it back
  * on the answer and delivers it to that interface, and no other.
  *
- * The resolver is limited to SVC_DNS_PPS packets a second per interface, as EC2's is (its
- * "linklocal_allowance_exceeded"), so that one guest's flood never crowds out its neighbours.
+ * An interface may send the services SVC_LINKLOCAL_PPS packets a second, DNS and metadata
+ * together, as EC2 holds each interface to 1024 packets a second to its link-local services (its
+ * "linklocal_allowance_exceeded"): one guest's flood never crowds out its neighbours.
  *
  * datapath.c includes this file after its router_mac, the source of every frame it delivers.
  */
@@ -42,7 +43,7 @@ enum svc_const {
 	SVC_METADATA_ADDR = 0xa9fea9fe, /* 169.254.169.254 */
 	SVC_DNS_PORT      = 53,
 	SVC_METADATA_PORT = 80,
-	SVC_DNS_PPS       = 1024,       /* EC2's allowance to the resolver, per interface */
+	SVC_LINKLOCAL_PPS = 1024,       /* EC2's allowance to the link-local services, per interface */
 };
 
 /* An interface's view of the services, keyed by the ifindex of its host end. */
@@ -51,8 +52,8 @@ struct svc_iface {
 	__u32 pad;
 };
 
-/* What the datapath counts of an interface's DNS packets: the current second and how many it saw
- * in it. Only the datapath writes here. */
+/* What the datapath counts of an interface's packets to the services: the current second and how
+ * many it saw in it. Only the datapath writes here. */
 struct svc_rate {
 	__u64 second; /* datapath_now() / 1e9 */
 	__u64 packets;
@@ -73,10 +74,10 @@ struct svc_flow {
 
 /* The services' veth, written by the daemon. */
 struct svc_config {
-	__u32 ifindex;  /* its host end, in the fabric */
-	__u8 mac[6];    /* its services end's MAC */
+	__u32 ifindex;       /* its host end, in the fabric */
+	__u8 mac[6];         /* its services end's MAC */
 	__u16 pad;
-	__u32 dns_pps;  /* the resolver's allowance per interface (SVC_DNS_PPS; tests raise it) */
+	__u32 linklocal_pps; /* the services' allowance per interface (SVC_LINKLOCAL_PPS; tests raise it) */
 	__u32 pad2;
 };
 
@@ -158,8 +159,8 @@ static __always_inline struct svc_ports *svc_l4(struct iphdr *ip, void *end)
 	return ports;
 }
 
-/* svc_dns_allowed counts a DNS packet of ifindex against its allowance for this second. */
-static __always_inline int svc_dns_allowed(__u32 ifindex, __u32 pps)
+/* svc_allowed counts a packet of ifindex to a service against its allowance for this second. */
+static __always_inline int svc_allowed(__u32 ifindex, __u32 pps)
 {
 	__u64 second = datapath_now(bpf_map_lookup_elem(&settings, &(__u32){0})) / 1000000000ULL;
 	struct svc_rate *r = bpf_map_lookup_elem(&svc_rates, &ifindex);
@@ -210,7 +211,7 @@ static __always_inline int service_from_guest(struct __sk_buff *skb, struct ifac
 		*verdict = drop(me->ifindex, DROP_NO_ROUTE);
 		return 1;
 	}
-	if (dns && !svc_dns_allowed(me->ifindex, cfg->dns_pps)) {
+	if (!svc_allowed(me->ifindex, cfg->linklocal_pps)) {
 		*verdict = drop(me->ifindex, DROP_LINKLOCAL_ALLOWANCE);
 		return 1;
 	}

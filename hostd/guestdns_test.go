@@ -238,16 +238,16 @@ func TestDNSWithoutUpstreamFailsFast(t *testing.T) {
 	assert.Contains(t, string(out), "timed out")
 }
 
-// setDNSAllowance sets the resolver's per-interface allowance in the daemon's pinned datapath:
-// the test-only switch of the flood's negative control.
-func setDNSAllowance(t *testing.T, d *hostdtest.Daemon, pps uint32) {
+// setLinkLocalAllowance sets the services' per-interface allowance (DNS and metadata together) in
+// the daemon's pinned datapath: the test-only switch of the floods' negative controls.
+func setLinkLocalAllowance(t *testing.T, d *hostdtest.Daemon, pps uint32) {
 	t.Helper()
 	m, err := ebpf.LoadPinnedMap(filepath.Join("/sys/fs/bpf/hostd", d.Fabric, "svc_settings"), nil)
 	require.NoError(t, err)
 	defer m.Close()
 	var cfg bpf.DatapathSvcConfig
 	require.NoError(t, m.Lookup(uint32(0), &cfg))
-	cfg.DnsPps = pps
+	cfg.LinklocalPps = pps
 	require.NoError(t, m.Put(uint32(0), cfg))
 }
 
@@ -317,7 +317,7 @@ func TestDNSFloodDoesNotSlowNeighbour(t *testing.T) {
 	sent, dropped, during := flood()
 	require.Greater(t, sent, uint64(3*2048), "the flood was too slow to test anything")
 	// At most 1024 a second (and the window's edges) got through.
-	assert.GreaterOrEqual(t, dropped, sent-4*uint64(vnet.DNSPacketsPerSecond))
+	assert.GreaterOrEqual(t, dropped, sent-4*uint64(vnet.LinkLocalPacketsPerSecond))
 	for _, l := range during {
 		assert.Less(t, l, hostdtest.Scaled(time.Second), "a neighbour's lookup failed during the flood")
 	}
@@ -325,7 +325,7 @@ func TestDNSFloodDoesNotSlowNeighbour(t *testing.T) {
 
 	// Control: the allowance raised, nothing of the same flood is dropped (and, on this
 	// machine, some of the neighbour's lookups time out: see the log).
-	setDNSAllowance(t, d, 1<<30)
+	setLinkLocalAllowance(t, d, 1<<30)
 	sent, dropped, _ = flood()
 	assert.Zero(t, dropped, "the flood was dropped with the allowance raised (%d sent)", sent)
 }

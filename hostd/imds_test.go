@@ -19,6 +19,7 @@ import (
 	"github.com/hostd/hostd/hostd/api"
 	"github.com/hostd/hostd/hostd/hostdtest"
 	"github.com/hostd/hostd/hostd/metadata"
+	"github.com/hostd/hostd/vnet"
 )
 
 const imdsURL = "http://169.254.169.254/latest/"
@@ -317,3 +318,65 @@ func TestMetadataConnectionsAreCappedPerInstance(t *testing.T) {
 	}, 10*time.Second, 200*time.Millisecond, "the attacker was not served again after letting go")
 }
 
+// A guest flooding the metadata service with SYNs is held, as EC2 holds an interface, to 1024
+// packets a second to the link-local services (DNS and metadata together): past that the
+// datapath drops its packets and counts them as linklocal_allowance_exceeded, and its
+// neighbour is served throughout. Control: with the allowance raised, nothing of the same flood
+// is dropped.
+func TestMetadataFloodIsHeldToTheLinkLocalAllowance(t *testing.T) {
+	d := hostdtest.Start(t)
+	_, subnets := createVpc(t, d, "10.75.0.0/16", "10.75.1.0/24")
+	flooder := launchIn(t, d, subnets[0], "--metadata-tokens", "optional")
+	neighbour := launchIn(t, d, subnets[0], "--metadata-tokens", "optional")
+	// What reached the datapath is what the interface's host end received: the guest sends
+	// faster than the kernel's backlog takes, and the excess never reaches any program.
+	received := func() uint64 {
+		path := "/sys/class/net/" + describe(t, d, flooder.id).NetworkInterfaces[0].HostInterface + "/statistics/rx_packets"
+		out, err := exec.Command("ip", "netns", "exec", "hostd-"+d.Fabric, "cat", path).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		n, err := strconv.ParseUint(strings.TrimSpace(string(out)), 10, 64)
+		require.NoError(t, err)
+		return n
+	}
+
+	// flood has the flooder send SYNs of new connections to the service, 8 rounds of 25,000
+	// (their source ports all different), while the neighbour asks for its instance id. It
+	// returns how many packets reached the datapath, how many of them it dropped as past the
+	// allowance and for any reason, and the most the allowance lets through in the flood's time.
+	flood := func() (arrived, overAllowance, dropped, allowed uint64) {
+		dropsBefore, receivedBefore := drops(t, d, flooder.id), received()
+		done := make(chan time.Duration)
+		go func() {
+			start := time.Now()
+			d.MustExec(flooder.id, "sh", "-ec", `for i in 1 2 3 4 5 6 7 8; do
+				hostd probe send --proto tcp-syn --dst-ip 169.254.169.254 --dport 80 --flows --sport 40000 --count 25000 >/dev/null
+			done`)
+			done <- time.Since(start)
+		}()
+		for served := 0; ; served++ {
+			select {
+			case took := <-done:
+				arrived = received() - receivedBefore
+				for reason, n := range drops(t, d, flooder.id) {
+					dropped += n - dropsBefore[reason]
+				}
+				overAllowance = drops(t, d, flooder.id)["linklocal_allowance_exceeded"] - dropsBefore["linklocal_allowance_exceeded"]
+				t.Logf("%d packets reached the datapath in %v, %d dropped (%d past the allowance); the neighbour was served %d times meanwhile",
+					arrived, took, dropped, overAllowance, served)
+				return arrived, overAllowance, dropped, uint64(vnet.LinkLocalPacketsPerSecond) * uint64(took/time.Second+2)
+			default:
+			}
+			status, body := imds(t, d, neighbour.id, imdsURL+"meta-data/instance-id")
+			require.Equal(t, 200, status, "the neighbour was not served during the flood")
+			require.Equal(t, neighbour.id, body)
+		}
+	}
+	arrived, overAllowance, dropped, allowed := flood()
+	require.Greater(t, arrived, 4*allowed, "the flood was too slow to test anything")
+	assert.LessOrEqual(t, arrived-dropped, allowed, "more of the flood got through than the allowance lets")
+	assert.Positive(t, overAllowance)
+
+	setLinkLocalAllowance(t, d, 1<<30)
+	arrived, overAllowance, _, _ = flood()
+	assert.Zero(t, overAllowance, "the flood was dropped with the allowance raised (%d packets arrived)", arrived)
+}

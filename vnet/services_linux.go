@@ -35,8 +35,9 @@ var (
 	servicesMAC     = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
 )
 
-// DNSPacketsPerSecond is each interface's allowance to the resolver, as EC2's.
-const DNSPacketsPerSecond = uint32(bpf.DatapathSvcConstSVC_DNS_PPS)
+// LinkLocalPacketsPerSecond is how many packets each interface may send the resolver and the
+// metadata service together in a second, as EC2's allowance to its link-local services.
+const LinkLocalPacketsPerSecond = uint32(bpf.DatapathSvcConstSVC_LINKLOCAL_PPS)
 
 func addrOf(v uint32) netip.Addr {
 	var b [4]byte
@@ -56,9 +57,9 @@ type Services struct {
 	Path string
 }
 
-// OpenServices makes (or adopts) fabric's services namespace and its veth into f, and puts
-// from_services on the veth's host end. dnsPPS is each interface's allowance to the resolver.
-func OpenServices(f *Fabric, dp *Datapath, fabric string, dnsPPS uint32) (*Services, error) {
+// OpenServices makes (or adopts) fabric's services namespace and its veth into f, puts
+// from_services on the veth's host end and holds each interface to LinkLocalPacketsPerSecond.
+func OpenServices(f *Fabric, dp *Datapath, fabric string) (*Services, error) {
 	name := ServicesNetnsName(fabric)
 	s := &Services{Path: filepath.Join(netnsDir, name)}
 	if _, err := openNamedNetns(name); err != nil {
@@ -72,7 +73,7 @@ func OpenServices(f *Fabric, dp *Datapath, fabric string, dnsPPS uint32) (*Servi
 		err = f.attach(dp, servicesHostIf, ifindex, dp.progs.FromServices, nil)
 	}
 	if err == nil {
-		cfg := bpf.DatapathSvcConfig{Ifindex: uint32(ifindex), DnsPps: dnsPPS}
+		cfg := bpf.DatapathSvcConfig{Ifindex: uint32(ifindex), LinklocalPps: LinkLocalPacketsPerSecond}
 		copy(cfg.Mac[:], servicesMAC)
 		err = dp.put(dp.maps.SvcSettings, uint32(0), cfg)
 	}

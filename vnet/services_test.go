@@ -19,7 +19,7 @@ func servicesDatapath(t *testing.T) *Datapath {
 	in := guest()
 	in.Resolver = resolverIP
 	dp := testDatapath(t, in)
-	cfg := bpf.DatapathSvcConfig{Ifindex: 5, DnsPps: DNSPacketsPerSecond}
+	cfg := bpf.DatapathSvcConfig{Ifindex: 5, LinklocalPps: LinkLocalPacketsPerSecond}
 	copy(cfg.Mac[:], servicesMAC)
 	require.NoError(t, dp.put(dp.maps.SvcSettings, uint32(0), cfg))
 	return dp
@@ -104,25 +104,33 @@ func TestServicesTagAndRestore(t *testing.T) {
 	assert.NotZero(t, dp.Drops(1)["no-route"])
 }
 
-// Past 1024 DNS packets in a second, an interface's are dropped and counted. Control: with the
-// allowance raised, none is.
-func TestServicesDNSAllowance(t *testing.T) {
+// Past 1024 packets to the services in a second, DNS and metadata together, an interface's are
+// dropped and counted. (Were the metadata service's packets not counted, half the flood would pass
+// whatever the allowance: more than two seconds' worth.) Control: with the allowance raised, none
+// is dropped.
+func TestServicesLinkLocalAllowance(t *testing.T) {
 	dp := servicesDatapath(t)
-	query := udpFrame(t, guestMAC, routerMAC, guestIP, resolverIP, 5000, 53)
-	const sent = 2100 // more than two seconds' allowance, whichever second boundary the runs cross
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: guestIP, DstIP: MetadataAddr.AsSlice()}
+	syn := &layers.TCP{SrcPort: 40000, DstPort: 80, SYN: true, Window: 1024}
+	require.NoError(t, syn.SetNetworkLayerForChecksum(ip))
+	packets := [][]byte{
+		udpFrame(t, guestMAC, routerMAC, guestIP, resolverIP, 5000, 53),
+		frame(t, &layers.Ethernet{SrcMAC: guestMAC, DstMAC: routerMAC, EthernetType: layers.EthernetTypeIPv4}, ip, syn),
+	}
+	const sent = 3100 // more than three seconds' allowance; a run crosses at most one second boundary
 	flood := func() (passed int) {
-		for range sent {
-			if v, _ := run(t, dp.progs.FromGuest, query); v == actRedirect {
+		for i := range sent {
+			if v, _ := run(t, dp.progs.FromGuest, packets[i%2]); v == actRedirect {
 				passed++
 			}
 		}
 		return passed
 	}
 	passed := flood()
-	assert.LessOrEqual(t, passed, 2*int(DNSPacketsPerSecond))
+	assert.LessOrEqual(t, passed, 2*int(LinkLocalPacketsPerSecond))
 	assert.Equal(t, uint64(sent-passed), dp.Drops(1)["linklocal_allowance_exceeded"])
 
-	cfg := bpf.DatapathSvcConfig{Ifindex: 5, DnsPps: 1 << 30}
+	cfg := bpf.DatapathSvcConfig{Ifindex: 5, LinklocalPps: 1 << 30}
 	require.NoError(t, dp.put(dp.maps.SvcSettings, uint32(0), cfg))
 	assert.Equal(t, sent, flood())
 }

@@ -40,7 +40,7 @@ const (
 // metadata service; serveServices starts them.
 func (d *Daemon) openServices() error {
 	var err error
-	if d.services, err = vnet.OpenServices(d.fabric, d.dp, d.cfg.Fabric, vnet.DNSPacketsPerSecond); err != nil {
+	if d.services, err = vnet.OpenServices(d.fabric, d.dp, d.cfg.Fabric); err != nil {
 		return err
 	}
 	// Tokens are sealed with a key of the daemon's own, so that they outlive a restart.

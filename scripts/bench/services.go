@@ -38,7 +38,7 @@ func benchServices(w *bytes.Buffer, d *daemon) error {
 		return err
 	}
 	defer stop()
-	restore, err := raiseDNSAllowance(d.fabric)
+	restore, err := raiseLinkLocalAllowance(d.fabric)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func benchServices(w *bytes.Buffer, d *daemon) error {
 			m, spread(rate(row.mine), "%.0f"), micros(row.mine, false), micros(row.mine, true),
 			p, spread(rate(row.plain), "%.0f"), micros(row.plain, false), micros(row.plain, true), 100*m/p)
 	}
-	fmt.Fprintf(w, "\nIn service a guest is held to 1024 DNS packets a second, as EC2 holds an interface (a query is one packet; past the allowance the datapath drops and counts `linklocal_allowance_exceeded`): one client asking one query at a time is held to it. These figures are measured with the allowance raised (in the pinned datapath, for this benchmark's daemon alone), so that they show the path's cost, not the limit.\n\n")
+	fmt.Fprintf(w, "\nIn service a guest is held to 1024 packets a second to the resolver and the metadata service together, as EC2 holds an interface (a query is one packet, a request on a kept-alive connection one or two; past the allowance the datapath drops and counts `linklocal_allowance_exceeded`): one client asking one question at a time is held to it. These figures are measured with the allowance raised (in the pinned datapath, for this benchmark's daemon alone), so that they show the path's cost, not the limit.\n\n")
 	return nil
 }
 
@@ -143,9 +143,9 @@ func plainServices(p *plainPair, id string) (stop func(), err error) {
 	return func() { _ = dnsServer.Shutdown(); _ = httpServer.Close() }, nil
 }
 
-// raiseDNSAllowance lifts the resolver's per-interface allowance in fabric's pinned datapath, and
-// returns what puts it back.
-func raiseDNSAllowance(fabric string) (restore func(), err error) {
+// raiseLinkLocalAllowance lifts the services' per-interface allowance in fabric's pinned datapath,
+// and returns what puts it back.
+func raiseLinkLocalAllowance(fabric string) (restore func(), err error) {
 	m, err := ebpf.LoadPinnedMap(filepath.Join(vnet.PinDir(fabric), "svc_settings"), nil)
 	if err != nil {
 		return nil, err
@@ -156,7 +156,7 @@ func raiseDNSAllowance(fabric string) (restore func(), err error) {
 		return nil, err
 	}
 	raised := cfg
-	raised.DnsPps = 1 << 30
+	raised.LinklocalPps = 1 << 30
 	if err := m.Put(uint32(0), raised); err != nil {
 		m.Close()
 		return nil, err
