@@ -130,11 +130,12 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, in Instance)
 		plain(w, http.StatusBadRequest, fmt.Sprintf("Bad Request: %s must be a whole number of seconds from 1 to %d", headerTokenTTL, MaxTokenTTL))
 		return
 	}
-	if c, ok := r.Context().Value(connKey{}).(syscall.Conn); ok {
-		if err := setTTL(c, in.HopLimit); err != nil {
-			plain(w, http.StatusInternalServerError, "Internal Server Error")
-			return
-		}
+	// No token unless its answer is held to the hop limit: without it a token could reach what is
+	// routed behind the instance.
+	c, ok := r.Context().Value(connKey{}).(syscall.Conn)
+	if !ok || setTTL(c, in.HopLimit) != nil {
+		plain(w, http.StatusInternalServerError, "Internal Server Error")
+		return
 	}
 	token := s.seal(in.ID, s.now().Add(time.Duration(ttl)*time.Second))
 	// The connection ends with this answer: what follows on it is not held to the hop limit.
