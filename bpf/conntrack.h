@@ -18,11 +18,14 @@
 #include "datapath.h"
 #include "fabric.h"
 
-/* Twice the largest ct_limit the daemon sets: the counts, not eviction, bound the table, so an
- * established flow is never pushed out by new ones. */
+/* The largest ct_limit the daemon sets. The daemon reserves each interface's allowance in it at
+ * launch, so the counts, not eviction, bound the table: an established flow is never pushed out
+ * by new ones, and no interface's flood takes another's room. Not preallocated: an entry's memory
+ * (about 128 bytes) is taken when a flow opens, not for the whole table at load. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1 << 18);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 21);
 	__type(key, struct ct_key);
 	__type(value, struct ct_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

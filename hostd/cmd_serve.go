@@ -36,7 +36,7 @@ func daemonConfig(name string, args []string) (daemon.Config, error) {
 	scrubRate := fs.String("scrub-rate", "0", "each scrubber's cap in bytes per second (SIZE; 0: none)")
 	fs.StringVar(&cfg.DiskStore, "disk-store", "", "the volumes' backing store: a file (created sparse) or a block device (default STATE-DIR/disk.img)")
 	diskSize := fs.String("disk-size", "16GiB", "size of a file disk store (SIZE)")
-	fs.IntVar(&cfg.ConntrackMax, "conntrack-max", vnet.DefaultConntrackLimit, "most flows the firewall tracks; new flows past it are dropped (ct-full)")
+	fs.IntVar(&cfg.ConntrackMax, "conntrack-max", vnet.DefaultConntrackLimit, "most conntrack entries the firewall holds, every instance's allowance reserved in it: a launch whose allowance does not fit is refused")
 	fs.StringVar(&cfg.Listen, "listen", "", "serve signed calls over TCP at ADDR (HOST:PORT); off when not given")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "with --tls-key: serve --listen with TLS, with this certificate (PEM)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key (PEM) of --tls-cert")

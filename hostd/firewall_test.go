@@ -329,10 +329,13 @@ func ruleSets(t *testing.T, d *hostdtest.Daemon) int {
 }
 
 // A full conntrack table refuses new flows, counts them and says so in the log, while a tracked
-// flow goes on.
+// flow goes on. (The table fills only when the instances' allowances add up to more than it holds:
+// here, a daemon restarted with a smaller --conntrack-max, which says so.)
 func TestConntrackFull(t *testing.T) {
-	d := hostdtest.Start(t, "--conntrack-max", "4")
+	d := hostdtest.Start(t)
 	x := newTiers(t, d, "10.27")
+	d.RestartWith("--conntrack-max", "4")
+	assert.Contains(t, d.Log(), "conntrack allowances add up to more than --conntrack-max")
 	authorize(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "5433", "--source-group", x.webSG)
 	authorize(t, d, x.dbSG, "--ingress", "--protocol", "udp", "--port", "6000-6100", "--source-group", x.webSG)
 	go d.Exec(x.db.id, "hostd", "probe", "serve", "--port", "5433", "--seconds", "8")
@@ -414,34 +417,68 @@ func setAllowance(t *testing.T, d *hostdtest.Daemon, mac string, allowance uint3
 	t.Fatalf("no datapath entry for %s", mac)
 }
 
-// One tenant floods new flows (140,000 UDP flows, as in the attack of issue 10): it fills its own
-// share of the conntrack table, and neighbours in its VPC and in another keep opening connections.
-// Control: with the flooder's allowance lifted to the whole table, the same flood fills the table
-// and a neighbour in another VPC can connect no more.
-func TestConntrackFloodFillsOnlyTheFloodersShare(t *testing.T) {
-	d := hostdtest.Start(t)
+// Flooders fill their own shares of the conntrack table and no more, even together (three
+// instances of one tenant, each flooding 30,000 new UDP flows, as in the attack of issue 10): the
+// table's room is reserved to each interface at launch, so neighbours in the flooders' VPC and in
+// another keep opening connections. An instance whose allowance does not fit
+// beside the others' is refused (InsufficientInstanceCapacity) and nothing of it is made; control:
+// it fits once another ends. Control: with the flooders' allowances lifted past their reservations
+// (the table overcommitted, as before the reservations), the same floods fill the table and a
+// neighbour in another VPC can connect no more.
+func TestConntrackFloodsFillOnlyTheFloodersShares(t *testing.T) {
+	// The table: 5 × 16,384 (the default allowance) + 1,024 + 1,024 = 83,968.
+	d := hostdtest.Start(t, "--conntrack-max", "83968")
 	vpc, subnets := createVpc(t, d, "10.29.0.0/16", "10.29.1.0/24")
 	sinkSG := createGroup(t, d, vpc, "sink")
 	authorize(t, d, sinkSG, "--ingress", "--protocol", "all", "--cidr", "10.29.0.0/16")
-	flooder := launchIn(t, d, subnets[0], "--pps", "0") // the conntrack allowance alone, no pps allowance
-	sink := launchIn(t, d, subnets[0], "--sg", sinkSG)
-	neighbour := launchIn(t, d, subnets[0])
+	var flooders []netInstance
+	for range 3 {
+		flooders = append(flooders, launchIn(t, d, subnets[0], "--pps", "0")) // the conntrack allowance alone, no pps allowance
+	}
+	sink := launchIn(t, d, subnets[0], "--sg", sinkSG, "--conntrack", "1024")
+	neighbour := launchIn(t, d, subnets[0], "--conntrack", "1024")
 	_, others := createVpc(t, d, "10.30.0.0/16", "10.30.1.0/24")
 	a, b := launchIn(t, d, others[0]), launchIn(t, d, others[0])
 
-	const flows = 140000
+	// The table is all reserved: one more instance is refused, and nothing of it is made.
+	_, stderr, code := d.Run("instance", "run", "--subnet", others[0], "--conntrack", "1", "--", "sleep", "1000")
+	assert.Equal(t, 1, code)
+	c, msg := hostdtest.ErrorOf(t, stderr)
+	assert.Equal(t, api.CodeInsufficientCapacity, c)
+	assert.Contains(t, msg, "room for 0 more tracked connections")
+	var all api.DescribeInstancesResponse
+	d.JSON(&all, "instance", "describe")
+	assert.Len(t, all.Instances, 7, "a refused launch left an instance behind")
+
+	const flows = 30000
 	flood := func(sport string) {
-		d.MustExec(flooder.id, "hostd", "probe", "send", "--dst-ip", sink.ip, "--proto", "udp", "--sport", sport, "--dport", "9", "--count", fmt.Sprint(flows), "--flows")
+		var wg sync.WaitGroup
+		for _, f := range flooders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d.MustExec(f.id, "hostd", "probe", "send", "--dst-ip", sink.ip, "--proto", "udp", "--sport", sport, "--dport", "9", "--count", fmt.Sprint(flows), "--flows")
+			}()
+		}
+		wg.Wait()
 	}
-	flood("40000")
-	refused := drops(t, d, flooder.id)["conntrack_allowance_exceeded"]
-	assert.InDelta(t, flows-vnet.DefaultConntrackAllowance, refused, 100, "new flows past the flooder's allowance")
+	flood("20000")
+	for _, f := range flooders {
+		refused := drops(t, d, f.id)["conntrack_allowance_exceeded"]
+		assert.InDelta(t, flows-vnet.DefaultConntrackAllowance, refused, 100, "new flows past a flooder's allowance")
+	}
 	assert.True(t, connects(t, d, a, b, "tcp", 5000), "a tenant of another VPC connects")
-	assert.True(t, connects(t, d, neighbour, sink, "tcp", 5000), "a neighbour in the flooder's VPC connects")
+	assert.True(t, connects(t, d, neighbour, sink, "tcp", 5000), "a neighbour in the flooders' VPC connects")
 	assert.Zero(t, drops(t, d, b.id)["ct-full"])
 
-	// Control: the flooder's share lifted to the whole table.
-	setAllowance(t, d, flooder.mac, 1<<20)
+	// Control of the refusal: room freed by an instance that ends is given to the next.
+	d.JSON(&api.ReturnResponse{}, "instance", "terminate", neighbour.id)
+	launchIn(t, d, others[0], "--conntrack", "1024")
+
+	// Control: the flooders' shares lifted past what was reserved for them.
+	for _, f := range flooders {
+		setAllowance(t, d, f.mac, 1<<20)
+	}
 	flood("1024")
 	assert.False(t, connects(t, d, a, b, "tcp", 5001), "control: the table is full for everyone")
 	assert.NotZero(t, drops(t, d, b.id)["ct-full"])

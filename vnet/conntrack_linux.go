@@ -12,18 +12,18 @@ import (
 )
 
 // DefaultConntrackLimit is how many conntrack entries (flows, and first fragments' records) the
-// datapath holds at most, all interfaces together; MaxConntrackLimit is half the LRU map's room,
-// so that the limit, not eviction, decides.
+// datapath holds at most, all interfaces together: the conntrack map's room, 2,097,152 (128
+// instances at the default allowance; the entries take about 256 MiB of kernel memory when
+// all are in use, none when none are). MaxConntrackLimit is the same: the map's size.
 const (
-	DefaultConntrackLimit = 1 << 17
-	MaxConntrackLimit     = 1 << 17
+	DefaultConntrackLimit = 1 << 21
+	MaxConntrackLimit     = 1 << 21
 )
 
 // DefaultConntrackAllowance is the share of the conntrack table an interface gets unless told
-// otherwise (Interface.ConntrackAllowance): the entries it may open, an eighth of the default
-// table, so that one guest flooding new flows leaves room for everyone else. (EC2 sizes this
-// allowance by instance type and does not publish it.)
-const DefaultConntrackAllowance = DefaultConntrackLimit / 8
+// otherwise (Interface.ConntrackAllowance): the entries it may open. (EC2 sizes this allowance by
+// instance type and does not publish it; the daemon's default scales with an instance's memory.)
+const DefaultConntrackAllowance = 1 << 14
 
 // initConntrack sets the conntrack limit of a fresh datapath.
 func (dp *Datapath) initConntrack() error {
@@ -39,7 +39,7 @@ func (dp *Datapath) initConntrack() error {
 
 // SetConntrackLimit sets how many conntrack entries the fabric holds at once.
 func (dp *Datapath) SetConntrackLimit(limit uint32) error {
-	if limit > MaxConntrackLimit || limit > dp.maps.Conntrack.MaxEntries()/2 {
+	if limit > MaxConntrackLimit || limit > dp.maps.Conntrack.MaxEntries() {
 		return fmt.Errorf("conntrack limit %d: at most %d", limit, MaxConntrackLimit)
 	}
 	return dp.updateSettings(func(c *bpf.DatapathConfig) { c.CtLimit = limit })

@@ -49,3 +49,19 @@ func (d *Daemon) firewallHousekeeping(ctx context.Context) {
 		wasFull = full
 	}
 }
+
+// warnConntrackOvercommit says so when the instances there are hold more of the conntrack table
+// than it has: a daemon restarted with a smaller --conntrack-max. They keep running; new ones are
+// refused until enough end, and until then floods may fill the table (ct-full).
+func (d *Daemon) warnConntrackOvercommit() {
+	d.mu.Lock()
+	limit, reserved, err := d.conntrackReservedLocked()
+	d.mu.Unlock()
+	if err != nil {
+		d.log.Error("reading the conntrack table's limit", "err", err)
+		return
+	}
+	if reserved > limit {
+		d.log.Warn("the instances' conntrack allowances add up to more than --conntrack-max: new instances are refused until some end, and a flood may fill the table meanwhile", "reserved", reserved, "limit", limit)
+	}
+}

@@ -231,6 +231,7 @@ func Open(cfg Config) (*Daemon, error) {
 		d.Close()
 		return nil, fmt.Errorf("recovering instances: %w", err)
 	}
+	d.warnConntrackOvercommit()
 	if err := d.openRAMPool(); err != nil {
 		d.Close()
 		return nil, err

@@ -245,6 +245,9 @@ func (d *Daemon) reserveENI(c api.Caller, instanceID string, req api.RunInstance
 	if groups, err = d.resolveGroupsLocked(c, s.VpcID, groups); err != nil {
 		return nil, err
 	}
+	if err := d.conntrackRoomLocked(conntrack); err != nil {
+		return nil, err
+	}
 	addr, err := vnet.Allocate(netip.MustParsePrefix(s.CIDR), d.usedAddressesLocked(s.ID), want)
 	if err != nil {
 		return nil, networkError(err, api.CodeInvalidParameterValue)
@@ -259,6 +262,42 @@ func (d *Daemon) reserveENI(c api.Caller, instanceID string, req api.RunInstance
 	}
 	d.enis[instanceID] = e
 	return e, nil
+}
+
+// conntrackRoomLocked refuses an interface whose conntrack allowance does not fit in the table
+// beside the allowances of the interfaces there are. Each is reserved from launch to terminate,
+// so that the table, which every tenant shares, never fills: however many flows one instance, or
+// one tenant's many, open, every other interface still has its whole allowance.
+func (d *Daemon) conntrackRoomLocked(allowance int64) error {
+	limit, reserved, err := d.conntrackReservedLocked()
+	if err != nil {
+		return err
+	}
+	if reserved+allowance > limit {
+		return api.Errorf(api.CodeInsufficientCapacity, "the conntrack table has room for %d more tracked connections (it holds %d, the daemon's --conntrack-max, reserved for the instances there are) and this instance's allowance is %d: give it a smaller --conntrack (or less --memory), terminate instances, or raise --conntrack-max", max(0, limit-reserved), limit, allowance)
+	}
+	return nil
+}
+
+// conntrackReservedLocked returns the conntrack table's limit and how much of it the interfaces
+// there are hold.
+func (d *Daemon) conntrackReservedLocked() (limit, reserved int64, err error) {
+	l, err := d.dp.ConntrackLimit()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range d.enis {
+		reserved += conntrackAllowance(e)
+	}
+	return int64(l), reserved, nil
+}
+
+// conntrackAllowance is the conntrack allowance of e.
+func conntrackAllowance(e *state.ENI) int64 {
+	if e.Conntrack == 0 { // recorded before allowances were: the datapath's default
+		return vnet.DefaultConntrackAllowance
+	}
+	return e.Conntrack
 }
 
 // releaseENI frees an instance's interface record and its address.
@@ -466,12 +505,8 @@ func (d *Daemon) ensurePolicyLocked(groups []string) error {
 // describeAllowances shows an interface's allowances and the counters of each, from its drop
 // counters (the datapath counts an allowance's drops as a drop reason of that name).
 func describeAllowances(e *state.ENI, drops map[string]uint64) *api.InterfaceAllowances {
-	conntrack := e.Conntrack
-	if conntrack == 0 { // recorded before allowances were: the datapath's default
-		conntrack = vnet.DefaultConntrackAllowance
-	}
 	return &api.InterfaceAllowances{
-		PacketsPerSecond: e.PPS, BandwidthBitsPerSecond: e.BandwidthBits, TrackedConnections: conntrack,
+		PacketsPerSecond: e.PPS, BandwidthBitsPerSecond: e.BandwidthBits, TrackedConnections: conntrackAllowance(e),
 		PpsAllowanceExceeded:       drops[vnet.ReasonPPSAllowance],
 		BwInAllowanceExceeded:      drops[vnet.ReasonBandwidthInAllowance],
 		BwOutAllowanceExceeded:     drops[vnet.ReasonBandwidthOutAllowance],

@@ -127,14 +127,28 @@ var fabricSeq int
 // `hostd serve` (pool flags, say).
 func Start(t testing.TB, serveArgs ...string) *Daemon {
 	t.Helper()
-	// A test's guests never reach the host's resolvers: a test that wants an upstream names one.
+	d := Prepare(t)
+	d.serve = withTestDefaults(serveArgs)
+	d.Restart()
+	return d
+}
+
+// withTestDefaults is serveArgs with what every test's daemon has unless told otherwise: its
+// guests never reach the host's resolvers (a test that wants an upstream names one).
+func withTestDefaults(serveArgs []string) []string {
 	if !slices.Contains(serveArgs, "--dns-upstream") {
 		serveArgs = append(serveArgs, "--dns-upstream", "none")
 	}
-	d := Prepare(t)
-	d.serve = serveArgs
+	return serveArgs
+}
+
+// RestartWith stops the daemon (its instances go on) and starts it again with serveArgs in place
+// of the flags it had.
+func (d *Daemon) RestartWith(serveArgs ...string) {
+	d.t.Helper()
+	d.Stop()
+	d.serve = withTestDefaults(serveArgs)
 	d.Restart()
-	return d
 }
 
 // Prepare makes a daemon's directories, names and teardown and leak check without starting
