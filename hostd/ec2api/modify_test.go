@@ -96,8 +96,8 @@ func TestModifySecurityGroupRules(t *testing.T) {
 		{"InvalidParameterValue", sc, db, []any{update(ruleID, map[string]any{"IpProtocol": "tcp", "FromPort": 90, "ToPort": 80, "ReferencedGroupId": web})}},
 		{"InvalidParameterValue", sc, db, []any{update(ruleID, map[string]any{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1, "CidrIpv4": "10.0.0.0/8", "ReferencedGroupId": web})}},
 		{"InvalidParameter", sc, db, []any{update(ruleID, map[string]any{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1, "PrefixListId": "pl-0123456789abcdef0"})}},
-		{"InvalidGroup.NotFound", stranger, db, []any{update(ruleID, toWeb(5434))}},
-		{"InvalidGroup.NotFound", stranger, noGroup, []any{update(ruleID, toWeb(5434))}},
+		// A CIDR peer: the group is all that another account could not name.
+		{"InvalidGroup.NotFound", stranger, db, []any{update(ruleID, map[string]any{"IpProtocol": "tcp", "FromPort": 5434, "ToPort": 5434, "CidrIpv4": "10.0.1.0/24"})}},
 	} {
 		_, err := modify(c.who, c.group, c.updates...)
 		require.NotNil(t, err, "%s on %s %v should be refused", c.who.c.name(), c.group, c.updates)
