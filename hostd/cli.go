@@ -37,6 +37,7 @@ const usage = `usage: hostd [--socket PATH | --endpoint URL [--profile P] [--reg
   hostd sg create --vpc ID --name N [--description D] | describe [ID...] | delete ID
   hostd sg authorize|revoke --group ID (--ingress|--egress) RULE
   hostd sg revoke --group ID (--ingress|--egress) --rule-id sgr-ID...
+  hostd sg modify --group ID --rule-id sgr-ID RULE
   hostd sg rules [GROUP...]
   hostd nacl create --vpc ID | describe [ID...] | associate --nacl ID --subnet ID
   hostd nacl entry --nacl ID --rule-number N (--ingress|--egress) --action allow|deny RULE
@@ -62,6 +63,7 @@ const usage = `usage: hostd [--socket PATH | --endpoint URL [--profile P] [--reg
 
 RULE is --ip-permissions JSON (EC2's IpPermissions list) or
   --protocol tcp|udp|icmp|icmpv6|all|NUMBER [--port N|N-M|TYPE[:CODE]] (--cidr CIDR | --source-group ID)
+  (a group's rule also takes --description D)
 
 The verbs that make things (vpc, subnet, sg and nacl create, instance run, volume create) take
 --account ID: what they make belongs to that account (the operator's own, 000000000000, if not given).

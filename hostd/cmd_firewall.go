@@ -15,7 +15,7 @@ import (
 func cmdSg(g *globals, args []string) error {
 	return runVerb(g, "sg", args, map[string]func(*globals, []string) error{
 		"create": sgCreate, "describe": sgDescribe, "delete": sgDelete,
-		"authorize": sgRules("authorize"), "revoke": sgRules("revoke"), "rules": sgListRules,
+		"authorize": sgRules("authorize"), "revoke": sgRules("revoke"), "modify": sgModify, "rules": sgListRules,
 	})
 }
 
@@ -36,10 +36,10 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // ruleFlags is RULE: --ip-permissions JSON, or the shorthand --protocol P [--port N|N-M|TYPE[:CODE]]
-// (--cidr CIDR | --source-group ID).
+// (--cidr CIDR | --source-group ID) [--description D].
 type ruleFlags struct {
-	json, protocol, port, cidr, group string
-	ingress, egress                   bool
+	json, protocol, port, cidr, group, description string
+	ingress, egress                                bool
 }
 
 func (r *ruleFlags) register(fs *flag.FlagSet, groups bool) {
@@ -49,7 +49,12 @@ func (r *ruleFlags) register(fs *flag.FlagSet, groups bool) {
 	fs.StringVar(&r.cidr, "cidr", "", "the peer CIDR")
 	if groups {
 		fs.StringVar(&r.group, "source-group", "", "the peer group (its members' private addresses)")
+		fs.StringVar(&r.description, "description", "", "what the rule is for")
 	}
+}
+
+// registerDirection adds --ingress and --egress, for the calls that add or remove rules.
+func (r *ruleFlags) registerDirection(fs *flag.FlagSet) {
 	fs.BoolVar(&r.ingress, "ingress", false, "an inbound rule")
 	fs.BoolVar(&r.egress, "egress", false, "an outbound rule")
 }
@@ -65,8 +70,8 @@ func (r *ruleFlags) direction() (bool, error) {
 // permissions reads RULE into EC2's form; the daemon validates it.
 func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 	if r.json != "" {
-		if r.protocol != "" || r.port != "" || r.cidr != "" || r.group != "" {
-			return nil, usagef("give the rule either as --ip-permissions or as --protocol/--port/--cidr/--source-group, not both")
+		if r.protocol != "" || r.port != "" || r.cidr != "" || r.group != "" || r.description != "" {
+			return nil, usagef("give the rule either as --ip-permissions or as --protocol/--port/--cidr/--source-group/--description, not both")
 		}
 		perms, err := firewall.DecodeIpPermissions([]byte(r.json))
 		if err != nil {
@@ -99,15 +104,15 @@ func (r *ruleFlags) permissions() ([]firewall.IpPermission, error) {
 		p.FromPort, p.ToPort = &any, &any
 	}
 	if r.cidr != "" {
-		p.IpRanges = []firewall.IpRange{{CidrIp: r.cidr}}
+		p.IpRanges = []firewall.IpRange{{CidrIp: r.cidr, Description: r.description}}
 		if strings.Contains(r.cidr, ":") {
-			p.IpRanges, p.Ipv6Ranges = nil, []firewall.Ipv6Range{{CidrIpv6: r.cidr}}
+			p.IpRanges, p.Ipv6Ranges = nil, []firewall.Ipv6Range{{CidrIpv6: r.cidr, Description: r.description}}
 		}
 	} else {
 		if err := api.GroupID.Check(r.group); err != nil {
 			return nil, err
 		}
-		p.UserIdGroupPairs = []firewall.UserIdGroupPair{{GroupId: r.group}}
+		p.UserIdGroupPairs = []firewall.UserIdGroupPair{{GroupId: r.group, Description: r.description}}
 	}
 	return []firewall.IpPermission{p}, nil
 }
@@ -185,6 +190,7 @@ func sgRules(verb string) func(*globals, []string) error {
 		fs.StringVar(&req.GroupId, "group", "", "the group")
 		var rule ruleFlags
 		rule.register(fs, true)
+		rule.registerDirection(fs)
 		var ruleIDs stringList
 		if verb == "revoke" {
 			fs.Var(&ruleIDs, "rule-id", "a rule to revoke by its sgr- id (repeatable), instead of RULE")
@@ -217,6 +223,39 @@ func sgRules(verb string) func(*globals, []string) error {
 		}
 		return g.print(out)
 	}
+}
+
+// sgModify is `sg modify`: a rule, named by its sgr- id, becomes RULE, keeping its id and its
+// direction.
+func sgModify(g *globals, args []string) error {
+	fs := newFlags("sg modify")
+	var groupID, ruleID string
+	fs.StringVar(&groupID, "group", "", "the group")
+	fs.StringVar(&ruleID, "rule-id", "", "the rule to modify, by its sgr- id")
+	var rule ruleFlags
+	rule.register(fs, true)
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if groupID == "" || ruleID == "" {
+		return api.Errorf(api.CodeMissingParameter, "--group and --rule-id are required")
+	}
+	if err := api.GroupID.Check(groupID); err != nil {
+		return err
+	}
+	perms, err := rule.permissions()
+	if err != nil {
+		return err
+	}
+	if len(perms) != 1 {
+		return api.Errorf(api.CodeInvalidParameterValue, "a rule becomes one rule: give one permission, not %d", len(perms))
+	}
+	req := api.ModifySecurityGroupRulesRequest{GroupId: groupID, SecurityGroupRules: []api.SecurityGroupRuleUpdate{{SecurityGroupRuleId: ruleID, IpPermission: perms[0]}}}
+	var out api.ReturnResponse
+	if err := client(g).Call(context.Background(), http.MethodPost, "/v1/security-groups/modify", req, &out); err != nil {
+		return err
+	}
+	return g.print(out)
 }
 
 // sgListRules lists the rules of groups, or of all, with their sgr- ids.
@@ -274,6 +313,7 @@ func naclEntryFlags(fs *flag.FlagSet, req *api.NetworkAclEntryRequest, rule *rul
 	fs.StringVar(&req.NetworkAclId, "nacl", "", "the network ACL")
 	number := fs.String("rule-number", "", "the entry's number, 1 to 32766 (lowest first)")
 	rule.register(fs, false)
+	rule.registerDirection(fs)
 	return number
 }
 

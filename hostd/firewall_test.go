@@ -298,6 +298,69 @@ func TestFirewallBadInputChangesNothing(t *testing.T) {
 	assert.Len(t, g.SecurityGroups[0].IpPermissionsEgress, 1, "a new group's one outbound rule")
 }
 
+// sg modify changes a rule in place: the same id, the new port enforced and the old one refused.
+// Each bad modify exits 1 with EC2's code and changes neither the records nor the datapath.
+func TestModifyRuleInPlace(t *testing.T) {
+	d := hostdtest.Start(t)
+	x := newTiers(t, d, "10.29")
+	otherVpc, _ := createVpc(t, d, "10.30.0.0/16")
+	foreignSG := createGroup(t, d, otherVpc, "foreign")
+	authorize(t, d, x.dbSG, "--ingress", "--protocol", "tcp", "--port", "6000", "--cidr", "10.29.1.0/24")
+	rules := func() []api.SecurityGroupRule {
+		var out api.DescribeSecurityGroupRulesResponse
+		d.JSON(&out, "sg", "rules", x.dbSG)
+		return out.SecurityGroupRules
+	}
+	var dbRule string
+	for _, r := range rules() {
+		if r.ReferencedGroupInfo != nil && r.FromPort == 5432 {
+			dbRule = r.SecurityGroupRuleId
+		}
+	}
+	require.NotEmpty(t, dbRule, "%v", rules())
+	require.True(t, connects(t, d, x.web, x.db, "tcp", 5432), "web -> db:5432 before the modify")
+	require.False(t, connects(t, d, x.web, x.db, "tcp", 5433), "web -> db:5433 before the modify")
+
+	d.JSON(&api.ReturnResponse{}, "sg", "modify", "--group", x.dbSG, "--rule-id", dbRule,
+		"--protocol", "tcp", "--port", "5433", "--source-group", x.webSG, "--description", "db moved")
+	assert.True(t, connects(t, d, x.web, x.db, "tcp", 5433), "web -> db:5433, the rule's new port")
+	assert.False(t, connects(t, d, x.web, x.db, "tcp", 5432), "web -> db:5432, the rule's old port")
+	assert.False(t, connects(t, d, x.other, x.db, "tcp", 5433), "a stranger -> db:5433")
+	after := rules()
+	i := slices.IndexFunc(after, func(r api.SecurityGroupRule) bool { return r.SecurityGroupRuleId == dbRule })
+	require.GreaterOrEqual(t, i, 0, "the rule keeps its id: %v", after)
+	assert.Equal(t, 5433, after[i].FromPort)
+	assert.Equal(t, 5433, after[i].ToPort)
+	assert.Equal(t, "db moved", after[i].Description)
+
+	modify := func(ruleID string, rule ...string) []string {
+		return append([]string{"sg", "modify", "--group", x.dbSG, "--rule-id", ruleID}, rule...)
+	}
+	port := func(p string) []string { return []string{"--protocol", "tcp", "--port", p, "--source-group", x.webSG} }
+	cases := []struct {
+		code string
+		args []string
+	}{
+		{"InvalidSecurityGroupRuleId.NotFound", modify("sgr-00000000000000000", port("5434")...)},
+		{"InvalidParameterValue", modify(dbRule, port("90-80")...)},
+		{"InvalidParameterValue", modify(dbRule, port("70000")...)},
+		{"InvalidPermission.Duplicate", modify(dbRule, "--protocol", "tcp", "--port", "6000", "--cidr", "10.29.1.0/24")},
+		{"InvalidGroup.NotFound", modify(dbRule, "--protocol", "tcp", "--port", "5434", "--source-group", foreignSG)},
+		{"InvalidParameterValue", modify(dbRule, "--ip-permissions", `[{"IpProtocol":"tcp","FromPort":1,"ToPort":1,"IpRanges":[{"CidrIp":"10.0.0.0/8"},{"CidrIp":"10.1.0.0/16"}]}]`)},
+		{"MissingParameter", []string{"sg", "modify", "--group", x.dbSG, "--protocol", "tcp", "--port", "1", "--cidr", "10.0.0.0/8"}},
+		{"InvalidGroup.NotFound", []string{"sg", "modify", "--group", "sg-00000000000000000", "--rule-id", dbRule, "--protocol", "tcp", "--port", "1", "--cidr", "10.0.0.0/8"}},
+	}
+	for _, c := range cases {
+		_, stderr, code := d.Run(c.args...)
+		assert.Equal(t, 1, code, "%v", c.args)
+		got, msg := hostdtest.ErrorOf(t, strings.TrimSpace(stderr))
+		assert.Equal(t, c.code, got, "%v: %s", c.args, msg)
+	}
+	assert.Equal(t, after, rules(), "a refused modify changed the rules")
+	assert.True(t, connects(t, d, x.web, x.db, "tcp", 5433), "web -> db:5433 after the refusals")
+	assert.False(t, connects(t, d, x.web, x.db, "tcp", 5432), "web -> db:5432 after the refusals")
+}
+
 // The rules keep being enforced while no daemon runs; a restarted daemon compiles them afresh,
 // replaces the old rule sets without a gap, and goes on changing them.
 func TestFirewallAcrossDaemonRestart(t *testing.T) {

@@ -92,6 +92,18 @@ func TestPoliciesDecideWhatAKeyMayDo(t *testing.T) {
 	launcher.refused(t, d, "UnauthorizedOperation", "instance", "run", "--subnet", w.subnet, "--ram", "0", "--", "true")
 	launcher.refused(t, d, "UnauthorizedOperation", "vpc", "create", "--cidr", "10.2.0.0/16")
 
+	// sg modify is ec2:ModifySecurityGroupRules on the group's ARN, and in the trail by that name.
+	modifier := addUser(t, d, admin.account, "modifier", fmt.Sprintf(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"},
+		{"Effect":"Allow","Action":"ec2:ModifySecurityGroupRules","Resource":"arn:aws:ec2:*:*:security-group/%s"}]}`, w.group))
+	var rules api.DescribeSecurityGroupRulesResponse
+	modifier.json(t, d, &rules, "sg", "rules", w.group)
+	require.Len(t, rules.SecurityGroupRules, 1, "a new group's one outbound rule")
+	modifier.json(t, d, &api.ReturnResponse{}, "sg", "modify", "--group", w.group, "--rule-id", rules.SecurityGroupRules[0].SecurityGroupRuleId,
+		"--protocol", "tcp", "--port", "443", "--cidr", "0.0.0.0/0")
+	modifier.refused(t, d, "UnauthorizedOperation", "sg", "authorize", "--group", w.group, "--egress", "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0")
+	assert.Len(t, lookup(t, d, "--account", admin.account, "--event-name", "ModifySecurityGroupRules"), 1)
+
 	// No policy: nothing at all.
 	nobody := addUser(t, d, admin.account, "nobody", "")
 	for _, args := range [][]string{

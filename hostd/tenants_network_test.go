@@ -144,6 +144,9 @@ func TestTenantsSeeOnlyTheirOwn(t *testing.T) {
 			return append([]string{"sg", "revoke", "--group", id, "--ingress", "--cidr", "0.0.0.0/0"}, port80...)
 		}},
 		{a.group, noGroup, func(id string) []string {
+			return append([]string{"sg", "modify", "--group", id, "--rule-id", "sgr-0123456789abcdef0", "--cidr", "0.0.0.0/0"}, port80...)
+		}},
+		{a.group, noGroup, func(id string) []string {
 			return append([]string{"sg", "authorize", "--group", b.group, "--ingress", "--source-group", id}, port80...)
 		}},
 		{a.group, noGroup, func(id string) []string {

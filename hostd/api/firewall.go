@@ -71,6 +71,19 @@ type SecurityGroupRulesRequest struct {
 	SecurityGroupRuleIds []string `json:"SecurityGroupRuleIds,omitempty"`
 }
 
+// ModifySecurityGroupRulesRequest replaces rules of a group, each named by its sgr- id (inbound
+// or outbound), keeping the id: all of them or, refused, none.
+type ModifySecurityGroupRulesRequest struct {
+	GroupId            string                    `json:"GroupId"`
+	SecurityGroupRules []SecurityGroupRuleUpdate `json:"SecurityGroupRules"`
+}
+
+// SecurityGroupRuleUpdate is a rule's id and the rule it becomes: a permission naming one peer.
+type SecurityGroupRuleUpdate struct {
+	SecurityGroupRuleId string                `json:"SecurityGroupRuleId"`
+	IpPermission        firewall.IpPermission `json:"IpPermission"`
+}
+
 // DescribeSecurityGroupRulesResponse is what `sg rules` prints.
 type DescribeSecurityGroupRulesResponse struct {
 	SecurityGroupRules []SecurityGroupRule `json:"SecurityGroupRules"`

@@ -66,6 +66,7 @@ var verbs = map[string]verb{
 	"DELETE /v1/security-groups/{id}":    {action: "DeleteSecurityGroup", resources: inPath("security-group")},
 	"POST /v1/security-groups/authorize": {action: "AuthorizeSecurityGroupIngress", egressAction: "AuthorizeSecurityGroupEgress", resources: ruleGroup},
 	"POST /v1/security-groups/revoke":    {action: "RevokeSecurityGroupIngress", egressAction: "RevokeSecurityGroupEgress", resources: ruleGroup},
+	"POST /v1/security-groups/modify":    {action: "ModifySecurityGroupRules", resources: ruleGroup},
 	"POST /v1/network-acls": {action: "CreateNetworkAcl", resources: fromBody(func(_ *http.Request, q api.CreateNetworkAclRequest) []resource {
 		return []resource{{"network-acl", "*"}, {"vpc", q.VpcId}}
 	})},
@@ -161,7 +162,8 @@ func made(kind string) func(*http.Request, []byte) []resource {
 	return func(*http.Request, []byte) []resource { return []resource{{kind, "*"}} }
 }
 
-var ruleGroup = fromBody(func(_ *http.Request, q api.SecurityGroupRulesRequest) []resource {
+// ruleGroup is the group whose rules a call changes (sg authorize, revoke, modify).
+var ruleGroup = fromBody(func(_ *http.Request, q struct{ GroupId string }) []resource {
 	return []resource{{"security-group", q.GroupId}}
 })
 

@@ -59,6 +59,7 @@ func (d *Daemon) routes() *http.ServeMux {
 	mux.HandleFunc("DELETE /v1/security-groups/{id}", noBody(d, pathID, d.DeleteSecurityGroup))
 	mux.HandleFunc("POST /v1/security-groups/authorize", withBody(d, d.AuthorizeSecurityGroup))
 	mux.HandleFunc("POST /v1/security-groups/revoke", withBody(d, d.RevokeSecurityGroup))
+	mux.HandleFunc("POST /v1/security-groups/modify", withBody(d, d.ModifySecurityGroupRules))
 	mux.HandleFunc("GET /v1/security-group-rules", noBody(d, ids(api.GroupID.Field), d.DescribeSecurityGroupRules))
 	mux.HandleFunc("POST /v1/network-acls", withBody(d, d.CreateNetworkAcl))
 	mux.HandleFunc("GET /v1/network-acls", noBody(d, ids(api.NetworkAclID.Field), d.DescribeNetworkAcls))

@@ -131,6 +131,13 @@ func TestAnotherAccountsIDsAnswerAsMissing(t *testing.T) {
 		}
 		return api.SecurityGroupRulesRequest{GroupId: group, IpPermissions: []firewall.IpPermission{perm}}
 	}
+	// modify names bob's own outbound rule: only the group (or the peer) is alice's.
+	bobRules, err := d.DescribeSecurityGroupRules(bob, []string{b.group})
+	require.NoError(t, err)
+	modify := func(group, source string) api.ModifySecurityGroupRulesRequest {
+		return api.ModifySecurityGroupRulesRequest{GroupId: group, SecurityGroupRules: []api.SecurityGroupRuleUpdate{
+			{SecurityGroupRuleId: bobRules.SecurityGroupRules[0].SecurityGroupRuleId, IpPermission: tcp(group, source).IpPermissions[0]}}}
+	}
 	none := int64(0)
 	sleep := []string{"sleep", "1"}
 	verbs := []struct {
@@ -167,6 +174,11 @@ func TestAnotherAccountsIDsAnswerAsMissing(t *testing.T) {
 		{"sg delete", "sg-", a.group, func(id string) error { _, err := d.DeleteSecurityGroup(bob, id); return err }},
 		{"sg authorize", "sg-", a.group, func(id string) error { _, err := d.AuthorizeSecurityGroup(bob, tcp(id, "")); return err }},
 		{"sg revoke", "sg-", a.group, func(id string) error { _, err := d.RevokeSecurityGroup(bob, tcp(id, "")); return err }},
+		{"sg modify", "sg-", a.group, func(id string) error { _, err := d.ModifySecurityGroupRules(bob, modify(id, "")); return err }},
+		{"sg modify --source-group", "sg-", a.group, func(id string) error {
+			_, err := d.ModifySecurityGroupRules(bob, modify(b.group, id))
+			return err
+		}},
 		{"sg authorize --source-group", "sg-", a.group, func(id string) error {
 			_, err := d.AuthorizeSecurityGroup(bob, tcp(b.group, id))
 			return err

@@ -300,6 +300,69 @@ func (d *Daemon) RevokeSecurityGroup(c api.Caller, req api.SecurityGroupRulesReq
 	return api.ReturnResponse{Return: true}, nil
 }
 
+// ModifySecurityGroupRules replaces rules of a group in place, each found by its id in either
+// direction and keeping it, and returns once the datapath enforces them. One refused rule
+// refuses them all: nothing is recorded and the datapath is left as it was.
+func (d *Daemon) ModifySecurityGroupRules(c api.Caller, req api.ModifySecurityGroupRulesRequest) (api.ReturnResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g, err := d.lookupGroupLocked(c, req.GroupId)
+	if err != nil {
+		return api.ReturnResponse{}, err
+	}
+	if len(req.SecurityGroupRules) == 0 {
+		return api.ReturnResponse{}, api.Errorf(api.CodeMissingParameter, "name the rules to modify: a rule id and the rule it becomes")
+	}
+	updated := *g
+	updated.Ingress, updated.Egress = slices.Clone(g.Ingress), slices.Clone(g.Egress)
+	var modified []string
+	for _, u := range req.SecurityGroupRules {
+		if slices.Contains(modified, u.SecurityGroupRuleId) {
+			return api.ReturnResponse{}, api.Errorf(api.CodeInvalidParameterValue, "the rule %s is given twice; give each rule once", u.SecurityGroupRuleId)
+		}
+		modified = append(modified, u.SecurityGroupRuleId)
+		rules, err := d.parseRulesLocked(c, g, []firewall.IpPermission{u.IpPermission})
+		if err != nil {
+			return api.ReturnResponse{}, err
+		}
+		if len(rules) != 1 {
+			return api.ReturnResponse{}, api.Errorf(api.CodeInvalidParameterValue, "the rule %s becomes one rule: give one CIDR or one group, not %d", u.SecurityGroupRuleId, len(rules))
+		}
+		stored := ruleByID(updated.Ingress, u.SecurityGroupRuleId)
+		if stored == nil {
+			stored = ruleByID(updated.Egress, u.SecurityGroupRuleId)
+		}
+		if stored == nil {
+			return api.ReturnResponse{}, api.Errorf(CodeSecurityGroupRuleNotFound, "%s has no rule %s", g.ID, u.SecurityGroupRuleId)
+		}
+		stored.Rule = rules[0]
+	}
+	for _, egress := range []bool{false, true} {
+		list := updated.Ingress
+		if egress {
+			list = updated.Egress
+		}
+		for i, r := range list {
+			if slices.ContainsFunc(list[:i], func(s state.StoredRule) bool { return sameRule(s.Rule, r.Rule) }) {
+				return api.ReturnResponse{}, api.Errorf(api.CodePermissionDuplicate, "the %s rule %s already exists in %s", direction(egress), describeRule(r.Rule), g.ID)
+			}
+		}
+	}
+	if err := d.replaceGroupLocked(&updated); err != nil {
+		return api.ReturnResponse{}, err
+	}
+	d.log.Info("security group rules modified", "group", g.ID, "rules", modified)
+	return api.ReturnResponse{Return: true}, nil
+}
+
+// ruleByID is the rule of list with the id, or nil.
+func ruleByID(list []state.StoredRule, id string) *state.StoredRule {
+	if i := slices.IndexFunc(list, func(s state.StoredRule) bool { return s.ID == id }); i >= 0 {
+		return &list[i]
+	}
+	return nil
+}
+
 // CodeSecurityGroupRuleNotFound is EC2's answer to a rule id a group does not have.
 const CodeSecurityGroupRuleNotFound = "InvalidSecurityGroupRuleId.NotFound"
 

@@ -79,6 +79,10 @@ func (a DaemonCore) RevokeSecurityGroup(ctx context.Context, req api.SecurityGro
 	return a.D.RevokeSecurityGroup(CallerFrom(ctx), req)
 }
 
+func (a DaemonCore) ModifySecurityGroupRules(ctx context.Context, req api.ModifySecurityGroupRulesRequest) (api.ReturnResponse, error) {
+	return a.D.ModifySecurityGroupRules(CallerFrom(ctx), req)
+}
+
 func (a DaemonCore) DescribeSecurityGroupRules(ctx context.Context, groupIDs []string) (api.DescribeSecurityGroupRulesResponse, error) {
 	return a.D.DescribeSecurityGroupRules(CallerFrom(ctx), groupIDs)
 }

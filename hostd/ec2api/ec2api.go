@@ -22,6 +22,8 @@
 //	Authorize/Revoke…Ingress/Egress        AuthorizeSecurityGroup, RevokeSecurityGroup: by
 //	                                       IpPermissions, the flat form, or SecurityGroupRuleId.
 //	DescribeSecurityGroupRules             DescribeSecurityGroupRules.
+//	ModifySecurityGroupRules               ModifySecurityGroupRules: each rule by its id becomes
+//	                                       one permission of one peer; PrefixListId refused.
 //	CreateNetworkAcl, DescribeNetworkAcls, CreateNetworkAcl, …; a subnet's association id is
 //	DeleteNetworkAcl, Create/Replace/      aclassoc-SUBNETHEX (a subnet is under exactly one ACL).
 //	DeleteNetworkAclEntry,                 ReplaceNetworkAclAssociation is AssociateNetworkAcl.
@@ -50,7 +52,7 @@
 //	KeyPairs                               no key pairs.
 //
 // Not answered yet (InvalidAction): DescribeVpcAttribute and ModifyVpcAttribute (the DNS
-// attributes come with issue 14), ModifySecurityGroupRules.
+// attributes come with issue 14).
 package ec2api
 
 import (
@@ -78,6 +80,7 @@ type Core interface {
 	DeleteSecurityGroup(ctx context.Context, id string) (api.ReturnResponse, error)
 	AuthorizeSecurityGroup(ctx context.Context, req api.SecurityGroupRulesRequest) (api.AuthorizeSecurityGroupResponse, error)
 	RevokeSecurityGroup(ctx context.Context, req api.SecurityGroupRulesRequest) (api.ReturnResponse, error)
+	ModifySecurityGroupRules(ctx context.Context, req api.ModifySecurityGroupRulesRequest) (api.ReturnResponse, error)
 	DescribeSecurityGroupRules(ctx context.Context, groupIDs []string) (api.DescribeSecurityGroupRulesResponse, error)
 
 	CreateNetworkAcl(ctx context.Context, req api.CreateNetworkAclRequest) (api.CreateNetworkAclResponse, error)

@@ -32,6 +32,7 @@ func (f *frontEnd) registerFirewall(r *ec2query.Router) {
 		return (*ec2query.RevokeSecurityGroupEgressResult)(out), err
 	})
 	handle(r, "DescribeSecurityGroupRules", f.describeSecurityGroupRules)
+	handle(r, "ModifySecurityGroupRules", f.modifySecurityGroupRules)
 
 	handle(r, "CreateNetworkAcl", f.createNetworkAcl)
 	handle(r, "DescribeNetworkAcls", f.describeNetworkAcls)
@@ -360,6 +361,33 @@ func ruleOf(r api.SecurityGroupRule, account string) ec2query.SecurityGroupRule 
 		out.ReferencedGroupInfo = &ec2query.ReferencedSecurityGroup{GroupId: r.ReferencedGroupInfo.GroupId, UserId: account}
 	}
 	return out
+}
+
+// modifySecurityGroupRules gives the core each rule as a permission of its peers; the core
+// refuses a rule that names other than one.
+func (f *frontEnd) modifySecurityGroupRules(ctx context.Context, _ *ec2query.Call, req *ec2query.ModifySecurityGroupRulesRequest) (*ec2query.ModifySecurityGroupRulesResult, error) {
+	out := api.ModifySecurityGroupRulesRequest{GroupId: req.GroupId}
+	for _, u := range req.SecurityGroupRules {
+		r := u.SecurityGroupRule
+		if r == nil {
+			return nil, api.Errorf(api.CodeMissingParameter, "The request must contain the parameter SecurityGroupRule.SecurityGroupRule for the rule %s", u.SecurityGroupRuleId)
+		}
+		p := firewall.IpPermission{IpProtocol: r.IpProtocol, FromPort: r.FromPort, ToPort: r.ToPort}
+		if r.CidrIpv4 != "" {
+			p.IpRanges = []firewall.IpRange{{CidrIp: r.CidrIpv4, Description: r.Description}}
+		}
+		if r.CidrIpv6 != "" {
+			p.Ipv6Ranges = []firewall.Ipv6Range{{CidrIpv6: r.CidrIpv6, Description: r.Description}}
+		}
+		if r.ReferencedGroupId != "" {
+			p.UserIdGroupPairs = []firewall.UserIdGroupPair{{GroupId: r.ReferencedGroupId, Description: r.Description}}
+		}
+		out.SecurityGroupRules = append(out.SecurityGroupRules, api.SecurityGroupRuleUpdate{SecurityGroupRuleId: u.SecurityGroupRuleId, IpPermission: p})
+	}
+	if _, err := f.core.ModifySecurityGroupRules(ctx, out); err != nil {
+		return nil, err
+	}
+	return &ec2query.ModifySecurityGroupRulesResult{Return: true}, nil
 }
 
 var securityGroupRuleFilters = []string{"group-id", "security-group-rule-id", "is-egress", "ip-protocol", "cidr", "referenced-group-id"}
