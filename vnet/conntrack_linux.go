@@ -13,8 +13,9 @@ import (
 
 // DefaultConntrackLimit is how many conntrack entries (flows, and first fragments' records) the
 // datapath holds at most, all interfaces together: the conntrack map's room, 2,097,152 (128
-// instances at the default allowance; the entries take about 256 MiB of kernel memory when
-// all are in use, none when none are). MaxConntrackLimit is the same: the map's size.
+// instances at the default allowance). Its hash index takes 32 MiB of kernel memory from the
+// start; the entries about 128 bytes each while in use (256 MiB if all were). MaxConntrackLimit
+// is the same: the map's size.
 const (
 	DefaultConntrackLimit = 1 << 21
 	MaxConntrackLimit     = 1 << 21
