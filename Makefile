@@ -67,6 +67,7 @@ check-generated:
 	bash scripts/check-generated
 
 lint: check
+	@test -z "$$(gofmt -l .)" || { gofmt -l . >&2; echo "gofmt would change the files above: run gofmt -w on them" >&2; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 

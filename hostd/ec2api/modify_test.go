@@ -119,7 +119,9 @@ func TestModifySecurityGroupRules(t *testing.T) {
 	assert.False(t, connects(s, webID, dbIP+":5433"), "web is refused db:5433 again")
 
 	// Each call is in the trail under EC2's action name, as it ended.
-	var trail struct{ Events []struct{ EventName, ErrorCode string } }
+	var trail struct {
+		Events []struct{ EventName, ErrorCode string }
+	}
 	s.JSON(&trail, "audit", "lookup", "--account", s.Account, "--event-name", "ModifySecurityGroupRules")
 	codes := map[string]int{}
 	for _, e := range trail.Events {
