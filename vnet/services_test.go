@@ -15,8 +15,10 @@ import (
 var resolverIP = net.IPv4(10, 0, 0, 2).To4()
 
 // servicesDatapath is testDatapath with the guest's resolver and a services veth at ifindex 5.
-func servicesDatapath(t *testing.T) *Datapath {
-	in := guest()
+func servicesDatapath(t *testing.T) *Datapath { return servicesDatapathOf(t, guest()) }
+
+// servicesDatapathOf is servicesDatapath with in as the guest's interface.
+func servicesDatapathOf(t *testing.T, in Interface) *Datapath {
 	in.Resolver = resolverIP
 	dp := testDatapath(t, in)
 	cfg := bpf.DatapathSvcConfig{Ifindex: 5, LinklocalPps: LinkLocalPacketsPerSecond}
@@ -117,10 +119,32 @@ func TestServicesLinkLocalAllowance(t *testing.T) {
 		udpFrame(t, guestMAC, routerMAC, guestIP, resolverIP, 5000, 53),
 		frame(t, &layers.Ethernet{SrcMAC: guestMAC, DstMAC: routerMAC, EthernetType: layers.EthernetTypeIPv4}, ip, syn),
 	}
-	const sent = 3100 // more than three seconds' allowance; a run crosses at most one second boundary
+	assertAllowanceHolds(t, dp, func(i int) []byte { return packets[i%2] })
+}
+
+// A guest with its source/dest check off cannot spread a flood over many allowances by forging
+// sources and ports: the allowance is its interface's, whatever the packets say. Control: with
+// the allowance raised, every forged query is steered to the resolver (none is dropped as spoofed).
+func TestServicesAllowanceHoldsForForgedSources(t *testing.T) {
+	in := guest()
+	in.SourceDestCheck = false
+	dp := servicesDatapathOf(t, in)
+	assertAllowanceHolds(t, dp, func(i int) []byte {
+		forged := net.IPv4(10, 99, byte(i>>8), byte(i)).To4()
+		return udpFrame(t, guestMAC, routerMAC, forged, resolverIP, uint16(1024+i), 53)
+	})
+}
+
+// assertAllowanceHolds sends 3,100 packets to the services from the guest (packet gives the
+// i-th): more than three seconds' allowance, in a run that crosses at most one second boundary,
+// so at most two seconds' worth may pass, and every one held back is counted. Control: with
+// the allowance raised, all pass.
+func assertAllowanceHolds(t *testing.T, dp *Datapath, packet func(i int) []byte) {
+	t.Helper()
+	const sent = 3100
 	flood := func() (passed int) {
 		for i := range sent {
-			if v, _ := run(t, dp.progs.FromGuest, packets[i%2]); v == actRedirect {
+			if v, _ := run(t, dp.progs.FromGuest, packet(i)); v == actRedirect {
 				passed++
 			}
 		}
@@ -131,6 +155,7 @@ func TestServicesLinkLocalAllowance(t *testing.T) {
 	assert.Equal(t, uint64(sent-passed), dp.Drops(1)["linklocal_allowance_exceeded"])
 
 	cfg := bpf.DatapathSvcConfig{Ifindex: 5, LinklocalPps: 1 << 30}
+	copy(cfg.Mac[:], servicesMAC)
 	require.NoError(t, dp.put(dp.maps.SvcSettings, uint32(0), cfg))
 	assert.Equal(t, sent, flood())
 }
